@@ -1,0 +1,134 @@
+"""The ``exafs-cn`` command line: parse, call, print.
+
+Expected problems (bad input, missing data) end in one line on stderr and a non-zero
+exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from exafs_cn.dataset import Dataset, DatasetError
+from exafs_cn.feff import PRESETS, FeffError
+from exafs_cn.structures import METALS_3D, StructureError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset folder.")
+app.add_typer(dataset_app, name="dataset")
+
+DEFAULT_DATA = Path("data")
+_EXPECTED = (DatasetError, FeffError, StructureError, FileNotFoundError)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"exafs-cn: error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _parse_elements(text: str) -> list[str]:
+    if text.strip().lower() == "all":
+        return list(METALS_3D)
+    elements = [e.strip().capitalize() for e in text.split(",") if e.strip()]
+    unknown = [e for e in elements if e not in METALS_3D]
+    if unknown:
+        _fail(f"--elements: {', '.join(unknown)} not among {','.join(METALS_3D)}")
+    return elements
+
+
+@app.command()
+def simulate(
+    source: Annotated[str, typer.Option(help="'bundled' (the packaged MP set) or a folder of CIF/POSCAR files")] = "bundled",
+    out: Annotated[Path, typer.Option(help="dataset folder (created, or resumed if it exists)")] = DEFAULT_DATA,
+    elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
+    limit: Annotated[int | None, typer.Option(help="only the first N structures of the source")] = None,
+    preset: Annotated[str, typer.Option(help=f"FEFF preset: {', '.join(PRESETS)}")] = "fast",
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    integer_only: Annotated[bool, typer.Option(help="only pairs whose site-averaged CN is an integer")] = False,
+    shard_size: Annotated[int, typer.Option(help="site results per shard file")] = 500,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Label structures with CrystalNN and run FEFF on every absorber site (resumable)."""
+    from exafs_cn.simulate import simulate as run_simulation
+
+    try:
+        report = run_simulation(
+            source,
+            str(out),
+            elements=_parse_elements(elements),
+            limit=limit,
+            preset=preset,
+            workers=workers,
+            integer_only=integer_only,
+            shard_size=shard_size,
+            progress=progress,
+        )
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{report.structures} structures ({report.labelled_now} labelled now); "
+        f"{report.sites_planned} sites planned, {report.sites_already_done} already done, "
+        f"{report.sites_run} run now ({report.failures_now} failed), {report.shards_written} shards written to {out}"
+    )
+
+
+@dataset_app.command("info")
+def dataset_info(
+    path: Annotated[Path, typer.Argument(help="dataset folder")] = DEFAULT_DATA,
+    preset: Annotated[str, typer.Option(help="FEFF preset to summarise")] = "fast",
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+) -> None:
+    """Counts per element and CN, failures by reason, CPU time."""
+    if not path.is_dir():
+        _fail(f"{path}: no such dataset folder")
+    try:
+        summary = Dataset(path).summary()
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    if preset not in summary["presets"]:
+        _fail(f"{path}: no data for preset {preset!r} (has: {', '.join(summary['presets'])})")
+    stats = summary["presets"][preset]
+    if as_json:
+        flat = {
+            "dataset": summary["dataset"],
+            "preset": preset,
+            "spectra": stats["spectra"],
+            "sites": stats["sites"],
+            "per_element": stats["per_element"],
+            "failures": stats["failures"] + sum(summary["label_failures"].values()),
+            "failures_by_reason": {**summary["label_failures"], **stats["failures_by_reason"]},
+            "structures_labelled": summary["structures_labelled"],
+            "pairs_labelled": summary["pairs_labelled"],
+            "pairs_with_integer_cn": summary["pairs_with_integer_cn"],
+            "feff_cpu_hours": stats["feff_cpu_hours"],
+        }
+        typer.echo(json.dumps(flat))
+        return
+    typer.echo(format_summary(summary, preset))
+
+
+def format_summary(summary: dict, preset: str) -> str:
+    """The human-readable dataset summary (also used for the dataset card)."""
+    stats = summary["presets"][preset]
+    cns = sorted({int(cn) for counts in stats["per_element"].values() for cn in counts})
+    lines = [
+        f"dataset {summary['dataset']} (preset {preset})",
+        f"  structures labelled: {summary['structures_labelled']}; (material, element) pairs: "
+        f"{summary['pairs_labelled']}, with integer CN: {summary['pairs_with_integer_cn']}",
+        f"  site spectra: {stats['sites']}; MP-style pair spectra with integer CN: {stats['spectra']}",
+        f"  FEFF CPU time: {stats['feff_cpu_hours']} h ({stats['mean_seconds_per_site']} s per site)",
+        "",
+        "  pairs per element x CN:",
+        "  " + "el".ljust(4) + "".join(f"{cn:>6d}" for cn in cns) + "   total",
+    ]
+    for element in METALS_3D:
+        counts = stats["per_element"].get(element, {})
+        row = "".join(f"{counts.get(str(cn), 0):>6d}" for cn in cns)
+        lines.append("  " + element.ljust(4) + row + f"{sum(counts.values()):>8d}")
+    failures = {**summary["label_failures"], **stats["failures_by_reason"]}
+    lines += ["", f"  failures: {sum(failures.values())}"]
+    lines += [f"    {count:6d}  {reason}" for reason, count in failures.items()]
+    return "\n".join(lines)

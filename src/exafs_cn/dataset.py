@@ -1,0 +1,383 @@
+"""The FEFF dataset on disk: labels, spectrum shards, failures, provenance, summaries.
+
+Layout of a dataset folder::
+
+    provenance.json                 source, FEFF presets and cards, CrystalNN settings, versions
+    labels.parquet                  one row per inequivalent absorber site, with CN labels
+    label_failures.parquet          structures or (structure, element) pairs that gave no label
+    spectra/<preset>/part-NNNNN.parquet    one row per site spectrum, as FEFF gave it
+    failures/<preset>/part-NNNNN.parquet   sites FEFF could not do, with the reason
+
+Shards are only ever added, each written to a temporary name and renamed, so a
+reader never sees half a file and a killed run loses at most the shard in memory.
+Which sites are done is read back from the shards themselves, which is what makes a
+re-run resume instead of repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from exafs_cn.labels import is_integer_cn
+
+#: Columns that identify one site spectrum.
+SITE_KEY = ["material_id", "absorber", "site_index"]
+#: k grid of the MP-style averaged chi(k): FEFF's own (EXAFS 20, 0.05 steps).
+AVERAGE_K = np.round(np.arange(0.0, 20.0 + 1e-9, 0.05), 4)
+
+LABEL_SCHEMA = pa.schema(
+    [
+        ("material_id", pa.string()),
+        ("formula", pa.string()),
+        ("absorber", pa.string()),
+        ("site_index", pa.int32()),
+        ("multiplicity", pa.int32()),
+        ("cn", pa.int32()),
+        ("pair_cn", pa.float64()),
+        ("pair_cn_is_integer", pa.bool_()),
+    ]
+)
+
+FAILURE_SCHEMA = pa.schema(
+    [
+        ("material_id", pa.string()),
+        ("absorber", pa.string()),
+        ("site_index", pa.int32()),
+        ("preset", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
+_ARRAY = pa.list_(pa.float32())
+SPECTRUM_SCHEMA = pa.schema(
+    [
+        ("material_id", pa.string()),
+        ("formula", pa.string()),
+        ("absorber", pa.string()),
+        ("site_index", pa.int32()),
+        ("multiplicity", pa.int32()),
+        ("cn", pa.int32()),
+        ("pair_cn", pa.float64()),
+        ("preset", pa.string()),
+        ("e0", pa.float64()),
+        ("e_fermi", pa.float64()),
+        ("n_atoms", pa.int32()),
+        ("cluster_radius", pa.float32()),
+        ("trimmed", pa.bool_()),
+        ("feff_seconds", pa.float32()),
+        ("energy", _ARRAY),
+        ("mu", _ARRAY),
+        ("k", _ARRAY),
+        ("chi", _ARRAY),
+    ]
+)
+
+
+class DatasetError(RuntimeError):
+    """The dataset folder is missing, inconsistent, or from another source."""
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    """Write Parquet (zstd) to a temporary file beside ``path``, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes files private; datasets are shared
+    try:
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            compression_level=9,
+            # Dictionaries bloat float arrays; byte-stream-split shrinks them ~40%.
+            use_dictionary=[f.name for f in table.schema if pa.types.is_string(f.type)],
+            use_byte_stream_split=_float_leaf_columns(table.schema),
+        )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(obj: Mapping, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(obj, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+class DatasetError(RuntimeError):
+    """The dataset folder is missing, inconsistent, or from another source."""
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    """Write Parquet (zstd) to a temporary file beside ``path``, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes files private; datasets are shared
+    try:
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            compression_level=9,
+            # Dictionaries bloat float arrays; byte-stream-split shrinks them ~40%.
+            use_dictionary=[f.name for f in table.schema if pa.types.is_string(f.type)],
+            use_byte_stream_split=_float_leaf_columns(table.schema),
+        )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(obj: Mapping, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(obj, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def _float_columns(table: pa.Table) -> list[str]:
+    """Byte-stream-split float columns: spectra compress ~30% better that way."""
+    out = []
+    for field in table.schema:
+        t = field.type.value_type if pa.types.is_list(field.type) else field.type
+        if pa.types.is_floating(t):
+            out.append(field.name)
+    return out
+
+
+def _float_leaf_columns(schema: pa.Schema) -> list[str]:
+    """Parquet leaf paths of float columns, including the items of float lists."""
+    leaves = []
+    for field in schema:
+        if pa.types.is_floating(field.type):
+            leaves.append(field.name)
+        elif pa.types.is_list(field.type) and pa.types.is_floating(field.type.value_type):
+            leaves.append(f"{field.name}.list.element")
+    return leaves
+
+
+class Dataset:
+    """A dataset folder: read what is there, append shards, summarise."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def provenance_path(self) -> Path:
+        return self.root / "provenance.json"
+
+    @property
+    def labels_path(self) -> Path:
+        return self.root / "labels.parquet"
+
+    @property
+    def label_failures_path(self) -> Path:
+        return self.root / "label_failures.parquet"
+
+    def shard_dir(self, kind: str, preset: str) -> Path:
+        return self.root / kind / preset
+
+    # -- provenance ----------------------------------------------------------
+    def provenance(self) -> dict:
+        if not self.provenance_path.exists():
+            return {}
+        return json.loads(self.provenance_path.read_text())
+
+    def write_provenance(self, provenance: Mapping) -> None:
+        write_json_atomic(provenance, self.provenance_path)
+
+    # -- labels --------------------------------------------------------------
+    def labels(self) -> pd.DataFrame:
+        return _read_or_empty(self.labels_path, LABEL_SCHEMA)
+
+    def label_failures(self) -> pd.DataFrame:
+        return _read_or_empty(self.label_failures_path, FAILURE_SCHEMA)
+
+    def write_labels(self, labels: pd.DataFrame, failures: pd.DataFrame) -> None:
+        labels = labels.sort_values(SITE_KEY, kind="stable").reset_index(drop=True)
+        failures = failures.sort_values(["material_id", "absorber"], kind="stable", na_position="first")
+        write_table_atomic(pa.Table.from_pandas(labels, LABEL_SCHEMA, preserve_index=False), self.labels_path)
+        write_table_atomic(
+            pa.Table.from_pandas(failures.reset_index(drop=True), FAILURE_SCHEMA, preserve_index=False),
+            self.label_failures_path,
+        )
+
+    # -- shards --------------------------------------------------------------
+    def _parts(self, kind: str, preset: str) -> list[Path]:
+        folder = self.shard_dir(kind, preset)
+        return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+
+    def next_part_number(self, preset: str) -> int:
+        numbers = [int(p.stem.split("-")[1]) for kind in ("spectra", "failures") for p in self._parts(kind, preset)]
+        return max(numbers, default=-1) + 1
+
+    def append_shard(self, preset: str, spectra: list[dict], failures: list[dict]) -> int:
+        """Write one shard (spectra and failures under one part number); return it."""
+        number = self.next_part_number(preset)
+        name = f"part-{number:05d}.parquet"
+        if failures:
+            table = pa.Table.from_pylist(sorted(failures, key=_site_sort_key), FAILURE_SCHEMA)
+            write_table_atomic(table, self.shard_dir("failures", preset) / name)
+        if spectra:
+            table = pa.Table.from_pylist(sorted(spectra, key=_site_sort_key), SPECTRUM_SCHEMA)
+            write_table_atomic(table, self.shard_dir("spectra", preset) / name)
+        return number
+
+    def presets(self) -> list[str]:
+        found = set()
+        for kind in ("spectra", "failures"):
+            if (self.root / kind).is_dir():
+                found |= {p.name for p in (self.root / kind).iterdir() if p.is_dir()}
+        return sorted(found)
+
+    def sites(self, preset: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """All site spectra of a preset (optionally only some columns)."""
+        return _read_parts(self._parts("spectra", preset), SPECTRUM_SCHEMA, columns)
+
+    def failures(self, preset: str) -> pd.DataFrame:
+        return _read_parts(self._parts("failures", preset), FAILURE_SCHEMA, None)
+
+    def done_keys(self, preset: str) -> set[tuple[str, str, int]]:
+        """Sites already simulated or recorded as failed for ``preset``."""
+        keys: set[tuple[str, str, int]] = set()
+        for frame in (self.sites(preset, SITE_KEY), self.failures(preset)):
+            keys |= set(zip(frame["material_id"], frame["absorber"], frame["site_index"].astype(int)))
+        return keys
+
+    # -- MP-style averages ---------------------------------------------------
+    def pairs(self, preset: str, integer_only: bool = True) -> pd.DataFrame:
+        """Spectra per (material, element), averaged over sites by multiplicity, as MP does.
+
+        A pair is included only when every one of its inequivalent sites has a
+        spectrum: an average over some sites would be a different material.
+        """
+        sites = self.sites(preset)
+        expected = self.labels().groupby(["material_id", "absorber"]).size().rename("n_expected")
+        return average_sites(sites, expected, integer_only=integer_only)
+
+    # -- summary -------------------------------------------------------------
+    def summary(self, preset: str | None = None) -> dict:
+        """Counts for the dataset card and ``exafs-cn dataset info``."""
+        presets = [preset] if preset else self.presets()
+        if not presets:
+            raise DatasetError(f"{self.root}: no spectra found (run `exafs-cn simulate` first)")
+        labels = self.labels()
+        pair_labels = labels.drop_duplicates(["material_id", "absorber"])
+        out: dict = {
+            "dataset": str(self.root),
+            "structures_labelled": int(labels["material_id"].nunique()),
+            "pairs_labelled": int(len(pair_labels)),
+            "pairs_with_integer_cn": int(pair_labels["pair_cn_is_integer"].sum()),
+            "label_failures": _reason_counts(self.label_failures()),
+            "presets": {},
+        }
+        for name in presets:
+            sites = self.sites(name, SITE_KEY + ["cn", "feff_seconds"])
+            failures = self.failures(name)
+            pairs = self.pairs(name)
+            per_element: dict[str, dict[str, int]] = {}
+            for (element, cn), count in pairs.groupby(["absorber", "pair_cn"]).size().items():
+                per_element.setdefault(element, {})[str(int(cn))] = int(count)
+            out["presets"][name] = {
+                "spectra": int(len(pairs)),
+                "sites": int(len(sites)),
+                "per_element": {el: dict(sorted(v.items(), key=lambda kv: int(kv[0]))) for el, v in sorted(per_element.items())},
+                "failures": int(len(failures)),
+                "failures_by_reason": _reason_counts(failures),
+                "feff_cpu_hours": round(float(sites["feff_seconds"].sum()) / 3600, 3),
+                "mean_seconds_per_site": round(float(sites["feff_seconds"].mean()), 3) if len(sites) else None,
+            }
+        return out
+
+
+def average_sites(sites: pd.DataFrame, expected: pd.Series, integer_only: bool = True) -> pd.DataFrame:
+    """Multiplicity-weighted mean of chi(k) and mu(E) per (material, absorber).
+
+    chi(k) is averaged on FEFF's common k grid; mu(E) on the energy grid of the site
+    with the highest multiplicity, restricted to the range every site covers.
+    """
+    rows = []
+    for (material_id, absorber), group in sites.groupby(["material_id", "absorber"], sort=True):
+        if len(group) != expected.get((material_id, absorber), -1):
+            continue
+        pair_cn = float(group["pair_cn"].iloc[0])
+        if integer_only and not is_integer_cn(pair_cn):
+            continue
+        weights = group["multiplicity"].to_numpy(float)
+        weights /= weights.sum()
+        chi = sum(w * np.interp(AVERAGE_K, k, c) for w, k, c in zip(weights, group["k"], group["chi"]))
+        ref = group.iloc[int(np.argmax(weights))]
+        lo = max(float(np.min(e)) for e in group["energy"])
+        hi = min(float(np.max(e)) for e in group["energy"])
+        energy = np.asarray(ref["energy"], float)
+        energy = energy[(energy >= lo) & (energy <= hi)]
+        mu = sum(w * np.interp(energy, e, m) for w, e, m in zip(weights, group["energy"], group["mu"]))
+        rows.append(
+            {
+                "material_id": material_id,
+                "formula": ref["formula"],
+                "absorber": absorber,
+                "pair_cn": int(round(pair_cn)) if is_integer_cn(pair_cn) else pair_cn,
+                "n_sites": len(group),
+                "e0": float(np.dot(weights, group["e0"])),
+                "energy": energy,
+                "mu": mu,
+                "k": AVERAGE_K,
+                "chi": chi,
+            }
+        )
+    columns = ["material_id", "formula", "absorber", "pair_cn", "n_sites", "e0", "energy", "mu", "k", "chi"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _site_sort_key(row: Mapping) -> tuple:
+    return (row["material_id"], row.get("absorber") or "", row.get("site_index") or -1)
+
+
+def _reason_counts(failures: pd.DataFrame) -> dict[str, int]:
+    """Failures grouped by the reason's kind (its text up to the first colon)."""
+    if failures.empty:
+        return {}
+    kinds = failures["stage"] + ": " + failures["reason"].str.split(":").str[0].str.strip()
+    return {k: int(v) for k, v in kinds.value_counts().sort_index().items()}
+
+
+def _read_or_empty(path: Path, schema: pa.Schema) -> pd.DataFrame:
+    if path.exists():
+        return pq.read_table(path, schema=schema).to_pandas()
+    return schema.empty_table().to_pandas()
+
+
+def _read_parts(parts: Iterable[Path], schema: pa.Schema, columns: list[str] | None) -> pd.DataFrame:
+    parts = list(parts)
+    if not parts:
+        table = schema.empty_table()
+        return (table.select(columns) if columns else table).to_pandas()
+    tables = [pq.read_table(p, columns=columns, schema=schema) for p in parts]
+    return pa.concat_tables(tables).to_pandas()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

@@ -1,0 +1,281 @@
+"""From structures to a FEFF dataset: label every absorber site, then simulate each.
+
+Two passes over the work, both parallel and both resumable:
+
+1. labelling, one task per structure: inequivalent sites of each 3d element and
+   their CrystalNN CN (seconds per structure; stored once in ``labels.parquet``);
+2. simulation, one task per absorber site: a FEFF run (the expensive part), written
+   in shards. Sites of pairs with an integer site-averaged CN (the study's filter)
+   go first, so a partial dataset is already the useful one.
+
+A task never raises for a bad input: it returns a failure row with the reason, and
+the run goes on.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+
+import pandas as pd
+
+from exafs_cn import __version__
+from exafs_cn.dataset import Dataset, DatasetError, now_iso
+from exafs_cn.feff import PRESETS, FeffError, FeffPreset, simulate_site
+from exafs_cn.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
+from exafs_cn.parallel import map_unordered
+from exafs_cn.structures import (
+    METALS_3D,
+    SYMPREC,
+    StructureError,
+    StructureRecord,
+    absorbers_in,
+    inequivalent_sites,
+    read_source,
+)
+
+#: Sites per shard: about 5 minutes of work for 2 cores with the fast preset.
+DEFAULT_SHARD_SIZE = 500
+
+
+@dataclass(frozen=True)
+class LabelTask:
+    record: StructureRecord
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SiteTask:
+    record: StructureRecord
+    absorber: str
+    site_index: int
+    multiplicity: int
+    cn: int
+    pair_cn: float
+    preset: FeffPreset
+
+
+@dataclass
+class SimulationReport:
+    """What one call of :func:`simulate` did."""
+
+    structures: int
+    labelled_now: int
+    sites_planned: int
+    sites_already_done: int
+    sites_run: int
+    failures_now: int
+    shards_written: int
+
+
+def label_structure(task: LabelTask) -> tuple[list[dict], list[dict]]:
+    """Label rows for every inequivalent site of each requested element, and failures."""
+    record = task.record
+    failure = {"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None}
+    try:
+        structure = record.parse()
+    except StructureError as exc:
+        return [], [{**failure, "stage": "structure", "reason": str(exc)}]
+    present = absorbers_in(structure, task.elements)
+    if not present:
+        asked = ",".join(task.elements)
+        return [], [{**failure, "stage": "structure", "reason": f"no absorber: none of {asked} in the structure"}]
+    rows, failures = [], []
+    for element in present:
+        try:
+            sites = inequivalent_sites(structure, element)
+            cns = [crystalnn_cn(structure, site.site_index) for site in sites]
+        except Exception as exc:  # CrystalNN raises bare ValueErrors on odd geometries
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            failures.append({**failure, "absorber": element, "stage": "labels", "reason": f"crystalnn: {reason}"})
+            continue
+        pair_cn = site_averaged_cn(cns, [s.multiplicity for s in sites])
+        for site, cn in zip(sites, cns):
+            rows.append(
+                {
+                    "material_id": record.material_id,
+                    "formula": record.formula,
+                    "absorber": element,
+                    "site_index": site.site_index,
+                    "multiplicity": site.multiplicity,
+                    "cn": cn,
+                    "pair_cn": pair_cn,
+                    "pair_cn_is_integer": is_integer_cn(pair_cn),
+                }
+            )
+    return rows, failures
+
+
+def simulate_one(task: SiteTask) -> tuple[str, dict]:
+    """("spectrum", row) or ("failure", row) for one absorber site."""
+    key = {"material_id": task.record.material_id, "absorber": task.absorber, "site_index": task.site_index}
+    try:
+        structure = task.record.parse()
+        title = f"{task.record.material_id} {task.record.formula} {task.absorber} site {task.site_index}"
+        spectrum = simulate_site(structure, task.site_index, task.preset, title)
+    except (FeffError, StructureError) as exc:
+        return "failure", {**key, "preset": task.preset.name, "stage": "feff", "reason": str(exc)}
+    return "spectrum", {
+        **key,
+        "formula": task.record.formula,
+        "multiplicity": task.multiplicity,
+        "cn": task.cn,
+        "pair_cn": task.pair_cn,
+        "preset": task.preset.name,
+        "e0": spectrum.e0,
+        "e_fermi": spectrum.e_fermi,
+        "n_atoms": spectrum.n_atoms,
+        "cluster_radius": spectrum.cluster_radius,
+        "trimmed": spectrum.trimmed,
+        "feff_seconds": spectrum.seconds,
+        "energy": spectrum.energy,
+        "mu": spectrum.mu,
+        "k": spectrum.k,
+        "chi": spectrum.chi,
+    }
+
+
+def ensure_labels(
+    dataset: Dataset,
+    records: Sequence[StructureRecord],
+    elements: Sequence[str],
+    workers: int | None,
+    progress: bool = True,
+) -> int:
+    """Label the structures not labelled yet; return how many were labelled now."""
+    labels, failures = dataset.labels(), dataset.label_failures()
+    seen = set(labels["material_id"]) | set(failures["material_id"])
+    todo = [LabelTask(r, tuple(elements)) for r in records if r.material_id not in seen]
+    if not todo:
+        return 0
+    new_rows, new_failures = [], []
+    for rows, fails in map_unordered(
+        label_structure, todo, workers=workers, total=len(todo), desc="labels (CrystalNN)", progress=progress
+    ):
+        new_rows += rows
+        new_failures += fails
+    dataset.write_labels(
+        pd.concat([labels, pd.DataFrame(new_rows, columns=labels.columns)], ignore_index=True),
+        pd.concat([failures, pd.DataFrame(new_failures, columns=failures.columns)], ignore_index=True),
+    )
+    return len(todo)
+
+
+def plan_sites(
+    labels: pd.DataFrame, material_ids: Sequence[str], elements: Sequence[str], integer_only: bool
+) -> pd.DataFrame:
+    """Sites to simulate, integer-CN pairs first, each group in material order."""
+    order = {mid: i for i, mid in enumerate(material_ids)}
+    plan = labels[labels["material_id"].isin(order) & labels["absorber"].isin(elements)].copy()
+    if integer_only:
+        plan = plan[plan["pair_cn_is_integer"]]
+    plan["_order"] = plan["material_id"].map(order)
+    plan["_later"] = ~plan["pair_cn_is_integer"]
+    return plan.sort_values(["_later", "_order", "absorber", "site_index"]).drop(columns=["_order", "_later"])
+
+
+def simulate(
+    source: str,
+    out: str,
+    *,
+    elements: Sequence[str] = METALS_3D,
+    limit: int | None = None,
+    preset: str = "fast",
+    workers: int | None = None,
+    integer_only: bool = False,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    progress: bool = True,
+) -> SimulationReport:
+    """Label and simulate ``source`` into the dataset folder ``out``, resuming if present."""
+    if preset not in PRESETS:
+        raise DatasetError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    unknown = sorted(set(elements) - set(METALS_3D))
+    if unknown:
+        raise DatasetError(f"not a 3d transition metal: {', '.join(unknown)}")
+    dataset = Dataset(out)
+    records = read_source(source)[:limit] if limit else read_source(source)
+    _check_provenance(dataset, source, preset)
+
+    labelled_now = ensure_labels(dataset, records, elements, workers, progress)
+    plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
+    done = dataset.done_keys(preset)
+    is_done = [(m, a, int(s)) in done for m, a, s in zip(plan["material_id"], plan["absorber"], plan["site_index"])]
+    todo = plan[[not d for d in is_done]]
+
+    by_id = {r.material_id: r for r in records}
+    tasks = _site_tasks(todo, by_id, PRESETS[preset])
+    spectra: list[dict] = []
+    failures: list[dict] = []
+    shards = failures_now = 0
+    for kind, row in map_unordered(
+        simulate_one, tasks, workers=workers, total=len(todo), desc=f"FEFF ({preset})", progress=progress
+    ):
+        (spectra if kind == "spectrum" else failures).append(row)
+        failures_now += kind == "failure"
+        if len(spectra) + len(failures) >= shard_size:
+            dataset.append_shard(preset, spectra, failures)
+            spectra, failures, shards = [], [], shards + 1
+    if spectra or failures:
+        dataset.append_shard(preset, spectra, failures)
+        shards += 1
+    _update_provenance(dataset, source, preset, len(records))
+    return SimulationReport(
+        structures=len(records),
+        labelled_now=labelled_now,
+        sites_planned=len(plan),
+        sites_already_done=int(sum(is_done)),
+        sites_run=len(todo),
+        failures_now=failures_now,
+        shards_written=shards,
+    )
+
+
+def _site_tasks(todo: pd.DataFrame, by_id: dict[str, StructureRecord], preset: FeffPreset) -> Iterator[SiteTask]:
+    for row in todo.itertuples(index=False):
+        yield SiteTask(
+            record=by_id[row.material_id],
+            absorber=row.absorber,
+            site_index=int(row.site_index),
+            multiplicity=int(row.multiplicity),
+            cn=int(row.cn),
+            pair_cn=float(row.pair_cn),
+            preset=preset,
+        )
+
+
+def _check_provenance(dataset: Dataset, source: str, preset: str) -> None:
+    """Refuse to mix structure sources or preset definitions in one dataset folder."""
+    prov = dataset.provenance()
+    if prov and prov.get("source") != source:
+        raise DatasetError(f"{dataset.root}: holds data from source {prov.get('source')!r}, not {source!r}")
+    old = prov.get("presets", {}).get(preset)
+    if old and old != PRESETS[preset].describe():
+        raise DatasetError(f"{dataset.root}: preset {preset!r} was run with other FEFF cards; use a new folder")
+
+
+def _update_provenance(dataset: Dataset, source: str, preset: str, n_structures: int) -> None:
+    prov = dataset.provenance()
+    prov.setdefault("created", now_iso())
+    prov.update(
+        {
+            "source": source,
+            "source_description": (
+                "Materials Project structures bundled with exafs-cn (src/exafs_cn/data/PROVENANCE.md)"
+                if source == "bundled"
+                else f"CIF/POSCAR folder {source}"
+            ),
+            "structures_requested": max(n_structures, prov.get("structures_requested", 0)),
+            "updated": now_iso(),
+            "labels": {"crystalnn": crystalnn_description(), "symprec": SYMPREC, "site_average": "multiplicity-weighted"},
+            "software": {
+                "exafs_cn": __version__,
+                "pymatgen": version("pymatgen"),
+                "xraylarch": version("xraylarch"),
+                "python": platform.python_version(),
+            },
+        }
+    )
+    prov.setdefault("presets", {})[preset] = PRESETS[preset].describe()
+    dataset.write_provenance(prov)

@@ -1,0 +1,167 @@
+"""Where structures come from, and which absorber sites in them are distinct.
+
+Two sources feed the pipeline: the Materials Project set bundled with the package
+(``data/mp_3d_structures.csv.gz``, see ``data/PROVENANCE.md``) and any folder of
+CIF/POSCAR files a user points at. Both yield :class:`StructureRecord` objects that
+carry the structure *text*, not a parsed object, so records are cheap to ship to
+worker processes and a corrupt file fails inside the unit that reads it, where the
+failure is recorded, instead of stopping the whole run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+#: The 3d transition metals exafs-cn predicts for, in Z order.
+METALS_3D: tuple[str, ...] = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
+
+#: Symmetry tolerance for finding inequivalent sites (pymatgen's default).
+SYMPREC = 0.01
+
+BUNDLED_SOURCE = "bundled"
+_STRUCTURE_SUFFIXES = {".cif": "cif", ".vasp": "poscar", ".poscar": "poscar"}
+
+
+class StructureError(ValueError):
+    """A structure could not be read or does not hold what was asked of it."""
+
+
+@dataclass(frozen=True)
+class StructureRecord:
+    """One structure as text, with enough metadata to name it in the dataset."""
+
+    material_id: str
+    formula: str
+    text: str
+    fmt: str  # "cif" or "poscar"
+    source: str
+
+    def parse(self) -> Structure:
+        """Parse the text; any parser complaint becomes a one-line StructureError."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                structure = Structure.from_str(self.text, fmt=self.fmt)
+        except Exception as exc:  # pymatgen raises many types for bad files
+            raise StructureError(f"unreadable {self.fmt.upper()}: {_one_line(exc)}") from None
+        if len(structure) == 0:
+            raise StructureError(f"{self.fmt.upper()} holds no atoms")
+        if not structure.is_ordered:
+            raise StructureError("partial occupancies: FEFF needs an ordered structure")
+        return structure
+
+
+@dataclass(frozen=True)
+class AbsorberSite:
+    """A symmetry-inequivalent absorber site and how many equivalent copies it has."""
+
+    site_index: int
+    multiplicity: int
+
+
+def bundled_path() -> Path:
+    """Path of the bundled Materials Project structure table."""
+    return Path(str(resources.files("exafs_cn") / "data" / "mp_3d_structures.csv.gz"))
+
+
+def read_bundled(path: Path | None = None) -> list[StructureRecord]:
+    """All structures of the bundled MP set, in material_id order."""
+    path = path or bundled_path()
+    with gzip.open(path, "rt") as handle:
+        table = pd.read_csv(handle, usecols=["material_id", "formula", "cif"])
+    table = table.sort_values("material_id", key=_mp_id_key, kind="stable")
+    return [
+        StructureRecord(mid, formula, cif, "cif", BUNDLED_SOURCE)
+        for mid, formula, cif in table.itertuples(index=False)
+    ]
+
+
+def read_folder(folder: Path) -> list[StructureRecord]:
+    """Every CIF/POSCAR file in ``folder``; the file stem is the material id.
+
+    Files named ``POSCAR``/``CONTCAR`` count too. Reading the text only, not parsing
+    it, keeps one bad file from stopping the listing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StructureError(f"{folder}: not a folder of CIF/POSCAR files")
+    records = []
+    for path in sorted(folder.iterdir()):
+        fmt = _STRUCTURE_SUFFIXES.get(path.suffix.lower())
+        if fmt is None and path.name.upper().startswith(("POSCAR", "CONTCAR")):
+            fmt = "poscar"
+        if fmt is None or not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        records.append(StructureRecord(path.stem, path.stem, text, fmt, str(folder)))
+    if not records:
+        raise StructureError(f"{folder}: no .cif, .vasp or POSCAR files found")
+    return records
+
+
+def read_source(source: str) -> list[StructureRecord]:
+    """``"bundled"`` for the packaged MP set, otherwise a folder path."""
+    return read_bundled() if source == BUNDLED_SOURCE else read_folder(Path(source))
+
+
+def absorbers_in(structure: Structure, elements: Sequence[str] = METALS_3D) -> list[str]:
+    """The requested absorber elements present in ``structure``, in Z order."""
+    present = {el.symbol for el in structure.composition.elements}
+    return [el for el in METALS_3D if el in present and el in elements]
+
+
+def inequivalent_sites(
+    structure: Structure, element: str, symprec: float = SYMPREC
+) -> list[AbsorberSite]:
+    """Symmetry-inequivalent sites of ``element`` with their multiplicities.
+
+    Materials Project computes one spectrum per inequivalent site and averages them
+    by multiplicity, so these are exactly the FEFF runs an MP-style spectrum needs.
+    """
+    if element not in {el.symbol for el in structure.composition.elements}:
+        raise StructureError(f"no {element} atom in the structure")
+    try:
+        symmetrized = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetrized_structure()
+        groups = symmetrized.equivalent_indices
+    except Exception as exc:  # spglib failures on odd cells: fall back to P1
+        warnings.warn(f"symmetry analysis failed ({_one_line(exc)}); treating every site as distinct")
+        groups = [[i] for i in range(len(structure))]
+    return [
+        AbsorberSite(site_index=min(group), multiplicity=len(group))
+        for group in groups
+        if structure[group[0]].specie.symbol == element
+    ]
+
+
+def _mp_id_key(ids: pd.Series) -> pd.Series:
+    """Sort mp-ids numerically (mp-2 before mp-10) so every run plans in one order."""
+    return pd.to_numeric(ids.str.extract(r"(\d+)$")[0], errors="coerce").fillna(-1)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+__all__ = [
+    "METALS_3D",
+    "SYMPREC",
+    "AbsorberSite",
+    "StructureError",
+    "StructureRecord",
+    "absorbers_in",
+    "bundled_path",
+    "inequivalent_sites",
+    "read_bundled",
+    "read_folder",
+    "read_source",
+]

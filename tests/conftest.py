@@ -1,0 +1,46 @@
+"""Shared fixtures: real structures from the bundled Materials Project set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from exafs_cn.structures import StructureRecord, read_bundled
+
+#: Materials Project ids of the reference structures the tests use.
+REFERENCE_IDS = {"Cu": "mp-30", "NiO": "mp-19009", "ZnO": "mp-2133", "Fe": "mp-13", "Fe3O4": "mp-19306"}
+
+
+@pytest.fixture(scope="session")
+def references() -> dict[str, StructureRecord]:
+    records = {r.material_id: r for r in read_bundled()}
+    return {name: records[mid] for name, mid in REFERENCE_IDS.items()}
+
+
+@pytest.fixture(scope="session")
+def structures(references) -> dict[str, Structure]:
+    return {name: record.parse() for name, record in references.items()}
+
+
+def write_cif_folder(folder: Path, references: dict[str, StructureRecord], names: list[str]) -> Path:
+    """A folder of CIF files named by material id, as a user would have it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        record = references[name]
+        (folder / f"{record.material_id}.cif").write_text(record.text)
+    return folder
+
+
+@pytest.fixture()
+def troublesome_folder(tmp_path, references) -> Path:
+    """Good structures next to the three kinds of bad input a real run meets."""
+    folder = write_cif_folder(tmp_path / "structures", references, ["Cu", "NiO"])
+    (folder / "corrupt.cif").write_text("data_broken\n_cell_length_a 3.6\nthis is not a CIF loop\n")
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    nacl.to(filename=str(folder / "nacl.cif"))
+    # Cu and O 0.05 A apart: pymatgen reads it, FEFF's potential module crashes.
+    overlap = Structure(Lattice.cubic(4.0), ["Cu", "O"], [[0, 0, 0], [0.0125, 0, 0]])
+    overlap.to(filename=str(folder / "overlap.cif"))
+    return folder

@@ -1,0 +1,67 @@
+"""FEFF8L really runs: spectra of Cu fcc and NiO, and failures it hides behind exit 0."""
+
+import numpy as np
+import pytest
+from larch import Group
+from larch.xafs import xftf
+from scipy.signal import find_peaks
+
+from exafs_cn.feff import FEFF8L_MAX_ATOMS, PRESETS, FeffError, build_cluster, feff_input, run_feff_input, simulate_site
+from exafs_cn.structures import inequivalent_sites
+
+
+def strong_peaks(spectrum) -> np.ndarray:
+    """R of the |chi(R)| maxima at least a quarter of the tallest one."""
+    group = Group(k=spectrum.k, chi=spectrum.chi)
+    xftf(group, kmin=3, kmax=14, kweight=2, dk=1, window="hanning")
+    peaks, _ = find_peaks(group.chir_mag, height=0.25 * group.chir_mag.max())
+    return group.r[peaks]
+
+
+@pytest.mark.parametrize(
+    ("name", "element", "edge_ev", "peak_range"),
+    # K edges from tables; the first-shell |chi(R)| peak sits ~0.3-0.5 A below the
+    # bond length (Cu-Cu 2.55 A, Ni-O 2.09 A) because of the scattering phase shift.
+    [("Cu", "Cu", 8979.0, (2.0, 2.5)), ("NiO", "Ni", 8333.0, (1.4, 2.0))],
+)
+def test_feff_spectrum_is_physical(structures, name, element, edge_ev, peak_range):
+    structure = structures[name]
+    site = inequivalent_sites(structure, element)[0]
+    spectrum = simulate_site(structure, site.site_index, PRESETS["fast"], name)
+    assert abs(spectrum.e0 - edge_ev) < 25
+    assert spectrum.k.max() == pytest.approx(20.0)
+    assert len(spectrum.energy) == len(spectrum.mu) == len(spectrum.chi) >= 400
+    assert np.all(np.diff(spectrum.energy) > 0)
+    assert np.abs(spectrum.chi[spectrum.k > 3]).max() > 0.01
+    peaks = strong_peaks(spectrum)
+    assert np.any((peaks > peak_range[0]) & (peaks < peak_range[1])), peaks
+    assert not spectrum.trimmed and spectrum.cluster_radius == PRESETS["fast"].cluster_radius
+
+
+def test_fatal_error_behind_exit_status_zero_is_caught(structures):
+    """feff8l exits 0 on 'Too many atoms'; the log gives it away."""
+    cluster = build_cluster(structures["Cu"], 0, radius=16.0, max_atoms=10**6)
+    assert len(cluster.symbols) > FEFF8L_MAX_ATOMS
+    with pytest.raises(FeffError, match="feff8l_rdinp: Too many atoms"):
+        run_feff_input(feff_input(cluster, PRESETS["fast"], "too big"), timeout_s=60)
+
+
+def test_large_cluster_is_trimmed_by_whole_shells(structures):
+    full = build_cluster(structures["Cu"], 0, radius=7.0)
+    trimmed = build_cluster(structures["Cu"], 0, radius=7.0, max_atoms=60)
+    assert trimmed.trimmed and not full.trimmed
+    assert len(trimmed.symbols) <= 60
+    kept = trimmed.distances.max()
+    # Nothing of the full cluster inside the kept radius was dropped.
+    assert np.sum(full.distances <= kept + 1e-6) == len(trimmed.symbols)
+    assert kept < trimmed.radius <= full.distances.max()
+
+
+def test_cluster_short_of_rpath_is_refused(structures):
+    from dataclasses import replace
+
+    from exafs_cn import feff
+
+    tiny = replace(PRESETS["fast"], cluster_radius=3.0)
+    with pytest.raises(FeffError, match="RPATH"):
+        feff.simulate_site(structures["Cu"], 0, tiny, "short")

@@ -1,0 +1,102 @@
+"""Whole runs: bad inputs are recorded and skipped, a killed run resumes to the same data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+from conftest import write_cif_folder
+
+from exafs_cn.dataset import SITE_KEY, Dataset
+from exafs_cn.simulate import simulate
+
+CLI = [sys.executable, "-m", "exafs_cn"]
+
+
+def test_bad_inputs_are_recorded_and_the_run_goes_on(troublesome_folder, tmp_path):
+    out = tmp_path / "data"
+    report = simulate(str(troublesome_folder), str(out), elements=["Cu", "Ni"], workers=2, progress=False)
+    data = Dataset(out)
+
+    sites = data.sites("fast")
+    assert sorted(zip(sites["material_id"], sites["absorber"])) == [("mp-19009", "Ni"), ("mp-30", "Cu")]
+    assert dict(zip(sites["absorber"], sites["cn"])) == {"Cu": 12, "Ni": 6}
+
+    label_failures = data.label_failures().set_index("material_id")["reason"]
+    assert label_failures["corrupt"].startswith("unreadable CIF")
+    assert label_failures["nacl"] == "no absorber: none of Cu,Ni in the structure"
+
+    feff_failures = data.failures("fast")
+    assert list(feff_failures["material_id"]) == ["overlap"]
+    assert feff_failures["reason"].iloc[0].startswith("feff8l_pot:")
+    assert report.failures_now == 1 and report.sites_run == 3
+
+    # A second run has nothing left to do: failures are not retried.
+    again = simulate(str(troublesome_folder), str(out), elements=["Cu", "Ni"], workers=1, progress=False)
+    assert again.sites_run == 0 and again.labelled_now == 0
+
+
+def test_dataset_info_json(troublesome_folder, tmp_path):
+    out = tmp_path / "data"
+    simulate(str(troublesome_folder), str(out), elements=["Cu", "Ni"], workers=2, progress=False)
+    done = subprocess.run([*CLI, "dataset", "info", str(out), "--json"], capture_output=True, text=True, check=True)
+    info = json.loads(done.stdout)
+    assert info["spectra"] == 2 and info["sites"] == 2
+    assert info["per_element"] == {"Cu": {"12": 1}, "Ni": {"6": 1}}
+    assert info["failures"] == 3  # corrupt CIF, no absorber, FEFF crash
+    pairs = Dataset(out).pairs("fast")
+    assert set(pairs["pair_cn"]) == {6, 12}
+    assert all(len(k) == len(c) == 401 for k, c in zip(pairs["k"], pairs["chi"]))
+
+
+def _sorted_sites(folder) -> pd.DataFrame:
+    sites = Dataset(folder).sites("fast").drop(columns=["feff_seconds"])
+    return sites.sort_values(SITE_KEY).reset_index(drop=True)
+
+
+def test_killed_run_resumes_to_the_same_data(references, tmp_path):
+    source = write_cif_folder(tmp_path / "structures", references, ["Cu", "NiO", "ZnO", "Fe", "Fe3O4"])
+    args = ["simulate", "--source", str(source), "--shard-size", "1", "--workers", "1", "--no-progress"]
+
+    reference = tmp_path / "uninterrupted"
+    subprocess.run([*CLI, *args, "--out", str(reference)], check=True, capture_output=True)
+    expected = _sorted_sites(reference)
+    assert len(expected) == 7  # one site each, three in magnetite
+
+    resumed = tmp_path / "resumed"
+    proc = subprocess.Popen([*CLI, *args, "--out", str(resumed)], start_new_session=True)
+    shard_dir = resumed / "spectra" / "fast"
+    deadline = time.monotonic() + 120
+    while not (shard_dir.is_dir() and any(shard_dir.glob("part-*.parquet"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended before its first shard"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(Dataset(resumed).sites("fast"))
+    assert 1 <= partial < 7, "the kill must land mid-run for this test to mean anything"
+
+    subprocess.run([*CLI, *args, "--out", str(resumed)], check=True, capture_output=True)
+    got = _sorted_sites(resumed)
+    pd.testing.assert_frame_equal(got.drop(columns=["energy", "mu", "k", "chi"]), expected.drop(columns=["energy", "mu", "k", "chi"]))
+    for column in ("energy", "mu", "k", "chi"):
+        for a, b in zip(got[column], expected[column]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_unknown_preset_and_element_are_one_line_errors(tmp_path):
+    for extra in (["--preset", "nope"], ["--elements", "Cu,Xx"]):
+        done = subprocess.run([*CLI, "simulate", "--out", str(tmp_path / "d"), "--limit", "1", *extra], capture_output=True, text=True)
+        assert done.returncode != 0
+        assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("exafs-cn: error:")
+        assert "Traceback" not in done.stderr
+
+
+def test_missing_source_folder(tmp_path):
+    done = subprocess.run([*CLI, "simulate", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "d")], capture_output=True, text=True)
+    assert done.returncode != 0 and "not a folder" in done.stderr and "Traceback" not in done.stderr
