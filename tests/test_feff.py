@@ -1,12 +1,23 @@
 """FEFF8L really runs: spectra of Cu fcc and NiO, and failures it hides behind exit 0."""
 
+import shutil
+
 import numpy as np
 import pytest
 from larch import Group
 from larch.xafs import xftf
 from scipy.signal import find_peaks
 
-from exafs_cn.feff import FEFF8L_MAX_ATOMS, PRESETS, FeffError, build_cluster, feff_input, run_feff_input, simulate_site
+from exafs_cn.feff import (
+    FEFF8L_MAX_ATOMS,
+    PRESETS,
+    FeffError,
+    build_cluster,
+    feff_input,
+    read_xmu,
+    run_feff_input,
+    simulate_site,
+)
 from exafs_cn.structures import inequivalent_sites
 
 
@@ -44,6 +55,21 @@ def test_fatal_error_behind_exit_status_zero_is_caught(structures):
     assert len(cluster.symbols) > FEFF8L_MAX_ATOMS
     with pytest.raises(FeffError, match="feff8l_rdinp: Too many atoms"):
         run_feff_input(feff_input(cluster, PRESETS["fast"], "too big"), timeout_s=60)
+
+
+def test_feff_warning_is_not_a_failure(structures):
+    """NaZn13: Na sits in a Zn cage, so FEFF warns 'NO ATOMS CLOSE ENOUGH TO OVERLAP'
+    for the Na potential ('May be error in input file'), then writes a good spectrum."""
+    nazn13 = structures["NaZn13"]
+    site = inequivalent_sites(nazn13, "Zn")[0]
+    cluster = build_cluster(nazn13, site.site_index, PRESETS["fast"].cluster_radius)
+    folder, _ = run_feff_input(feff_input(cluster, PRESETS["fast"], "NaZn13"), timeout_s=120)
+    try:
+        assert "NO ATOMS CLOSE ENOUGH TO OVERLAP" in (folder / "log_pot.txt").read_text()
+        _, _, k, chi, _ = read_xmu(folder / "xmu.dat")
+    finally:
+        shutil.rmtree(folder)
+    assert np.abs(chi[k > 3]).max() > 0.01
 
 
 def test_large_cluster_is_trimmed_by_whole_shells(structures):

@@ -50,6 +50,10 @@ def test_dataset_info_json(troublesome_folder, tmp_path):
     assert info["spectra"] == 2 and info["sites"] == 2
     assert info["per_element"] == {"Cu": {"12": 1}, "Ni": {"6": 1}}
     assert info["failures"] == 3  # corrupt CIF, no absorber, FEFF crash
+    subprocess.run([*CLI, "dataset", "card", str(out), "--benchmark", str(tmp_path / "none.json")], check=True, capture_output=True)
+    card = (out / "README.md").read_text()
+    assert "| Cu | . | 1 | 1 |" in card and "| Ni | 1 | . | 1 |" in card  # columns CN 6, CN 12
+    assert "feff: feff8l_pot: 1" in card and "structure: unreadable CIF" in card
     pairs = Dataset(out).pairs("fast")
     assert set(pairs["pair_cn"]) == {6, 12}
     assert all(len(k) == len(c) == 401 for k, c in zip(pairs["k"], pairs["chi"]))

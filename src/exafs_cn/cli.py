@@ -110,6 +110,26 @@ def dataset_info(
     typer.echo(format_summary(summary, preset))
 
 
+@dataset_app.command("card")
+def dataset_card(
+    path: Annotated[Path, typer.Argument(help="dataset folder")] = DEFAULT_DATA,
+    preset: Annotated[str, typer.Option(help="FEFF preset to describe")] = "fast",
+    benchmark: Annotated[Path, typer.Option(help="JSON from benchmarks/simulate.py")] = Path("benchmarks/results/simulate.json"),
+) -> None:
+    """Write the dataset card PATH/README.md from the data itself."""
+    from exafs_cn.card import load_benchmark, render_card
+    from exafs_cn.dataset import write_text_atomic
+
+    if not path.is_dir():
+        _fail(f"{path}: no such dataset folder")
+    try:
+        text = render_card(Dataset(path), preset, load_benchmark(benchmark))
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    write_text_atomic(text, path / "README.md")
+    typer.echo(f"wrote {path / 'README.md'}")
+
+
 def format_summary(summary: dict, preset: str) -> str:
     """The human-readable dataset summary (also used for the dataset card)."""
     stats = summary["presets"][preset]

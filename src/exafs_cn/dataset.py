@@ -110,36 +110,14 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
         raise
 
 
-def write_json_atomic(obj: Mapping, path: Path) -> None:
+def write_text_atomic(text: str, path: Path) -> None:
+    """Write text to a temporary file beside ``path``, then rename over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(obj, handle, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
-class DatasetError(RuntimeError):
-    """The dataset folder is missing, inconsistent, or from another source."""
-
-
-def write_table_atomic(table: pa.Table, path: Path) -> None:
-    """Write Parquet (zstd) to a temporary file beside ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes files private; datasets are shared
     try:
-        pq.write_table(
-            table,
-            tmp,
-            compression="zstd",
-            compression_level=9,
-            # Dictionaries bloat float arrays; byte-stream-split shrinks them ~40%.
-            use_dictionary=[f.name for f in table.schema if pa.types.is_string(f.type)],
-            use_byte_stream_split=_float_leaf_columns(table.schema),
-        )
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -147,23 +125,7 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
 
 
 def write_json_atomic(obj: Mapping, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(obj, handle, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
-def _float_columns(table: pa.Table) -> list[str]:
-    """Byte-stream-split float columns: spectra compress ~30% better that way."""
-    out = []
-    for field in table.schema:
-        t = field.type.value_type if pa.types.is_list(field.type) else field.type
-        if pa.types.is_floating(t):
-            out.append(field.name)
-    return out
+    write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
 
 
 def _float_leaf_columns(schema: pa.Schema) -> list[str]:
@@ -232,6 +194,13 @@ class Dataset:
     def next_part_number(self, preset: str) -> int:
         numbers = [int(p.stem.split("-")[1]) for kind in ("spectra", "failures") for p in self._parts(kind, preset)]
         return max(numbers, default=-1) + 1
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete half-written files a killed run left behind; return how many."""
+        stale = list(self.root.rglob(".*.tmp")) if self.root.is_dir() else []
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
 
     def append_shard(self, preset: str, spectra: list[dict], failures: list[dict]) -> int:
         """Write one shard (spectra and failures under one part number); return it."""

@@ -237,8 +237,17 @@ def simulate_site(structure: Structure, site_index: int, preset: FeffPreset, tit
 
 
 def _fatal_line(log: str) -> str | None:
+    """The first line of a FEFF log that reports a fatal problem, if any.
+
+    Lines FEFF itself calls WARNING are not fatal (e.g. "NO ATOMS CLOSE ENOUGH TO
+    OVERLAP ... Rmt set to Rnorman. May be error in input file" in open structures:
+    FEFF goes on and writes a valid spectrum), nor is the pathfinder's "keep and heap
+    limits" line that every run prints.
+    """
     for line in log.splitlines():
-        # The pathfinder prints its (harmless) "keep and heap limits" every run.
-        if _FATAL.search(line) and "heap limits" not in line:
-            return " ".join(line.split())[:200]
+        text = line.strip()
+        if text.upper().startswith("WARNING") or "heap limits" in text:
+            continue
+        if _FATAL.search(text):
+            return " ".join(text.split())[:200]
     return None

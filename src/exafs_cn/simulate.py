@@ -197,6 +197,7 @@ def simulate(
     dataset = Dataset(out)
     records = read_source(source)[:limit] if limit else read_source(source)
     _check_provenance(dataset, source, preset)
+    dataset.remove_stale_temporaries()
 
     labelled_now = ensure_labels(dataset, records, elements, workers, progress)
     plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
