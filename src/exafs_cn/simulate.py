@@ -198,6 +198,8 @@ def simulate(
     records = read_source(source)[:limit] if limit else read_source(source)
     _check_provenance(dataset, source, preset)
     dataset.remove_stale_temporaries()
+    # Written before any shard, so a run killed midway still leaves its provenance.
+    _update_provenance(dataset, source, preset, len(records))
 
     labelled_now = ensure_labels(dataset, records, elements, workers, progress)
     plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)

@@ -1,0 +1,313 @@
+"""From mu(E) to model inputs, with Larch, the same way for simulated and measured data.
+
+:func:`process` runs the study's chain (autobk -> chi(k) -> xftf -> |chi(R)|) with one
+:class:`~exafs_cn.settings.ProcessingSettings`. Featurizers follow matminer's
+``BaseFeaturizer`` shape (``featurize``, ``feature_labels``, ``citations``) so each
+feature set states what its columns are; :func:`featurize_many` runs them over many
+spectra on all cores with a progress bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from larch import Group
+from larch.xafs import autobk, cauchy_wavelet, pre_edge, xftf
+from scipy.signal import find_peaks
+
+from exafs_cn.parallel import map_unordered
+from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
+
+LARCH_CITATION = (
+    "M. Newville, Larch: an analysis package for XAFS and related spectroscopies, "
+    "J. Phys.: Conf. Ser. 430, 012007 (2013)"
+)
+STUDY_CITATION = "Zeng, Hu, Yao (NSRL/USTC), machine-learning CN from FEFF EXAFS of MP 3d-metal compounds (2025)"
+
+
+class ProcessingError(ValueError):
+    """Larch could not turn this mu(E) into chi(k) with the given settings."""
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """One mu(E), simulated or measured: the record both ways through exafs-cn share.
+
+    ``e0`` is the edge energy when it is known (FEFF gives it); otherwise Larch's
+    pre_edge finds it. ``edge_step`` is 1 for FEFF's mu, which FEFF normalises itself
+    and which has no pre-edge region for a fit.
+    """
+
+    energy: np.ndarray
+    mu: np.ndarray
+    absorber: str
+    e0: float | None = None
+    edge_step: float | None = None
+    name: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Processed:
+    k: np.ndarray
+    chi: np.ndarray
+    r: np.ndarray
+    chir_mag: np.ndarray
+    e0: float
+    group: Group
+
+
+def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS) -> Processed:
+    """autobk then xftf with ``settings``; raises ProcessingError with the reason."""
+    group = Group()
+    energy = np.asarray(spectrum.energy, float)
+    mu = np.asarray(spectrum.mu, float)
+    e0, step = spectrum.e0, spectrum.edge_step
+    try:
+        if e0 is None or step is None:
+            pre_edge(energy, mu, group=group, e0=e0)
+            e0 = group.e0 if e0 is None else e0
+            step = group.edge_step if step is None else step
+        autobk(
+            energy,
+            mu,
+            group=group,
+            rbkg=settings.rbkg,
+            e0=e0,
+            ek0=e0,
+            edge_step=step,
+            kweight=settings.bkg_kweight,
+            kmax=settings.bkg_kmax,
+            clamp_lo=settings.bkg_clamp_lo,
+            clamp_hi=settings.bkg_clamp_hi,
+        )
+    except Exception as exc:  # Larch raises assorted errors for unusable input
+        raise ProcessingError(f"background removal failed: {' '.join(str(exc).split())[:160]}") from None
+    if group.k.max() < settings.kmax:
+        raise ProcessingError(f"chi(k) reaches only k = {group.k.max():.1f}/A, the settings need {settings.kmax:g}/A")
+    xftf(
+        group.k,
+        group.chi,
+        group=group,
+        kmin=settings.kmin,
+        kmax=settings.kmax,
+        kweight=settings.kweight,
+        dk=settings.dk,
+        window=settings.window,
+        rmax_out=settings.rmax_out,
+        nfft=settings.nfft,
+        kstep=settings.kstep,
+    )
+    return Processed(group.k, group.chi, group.r, group.chir_mag, float(e0), group)
+
+
+def r_grid(settings: ProcessingSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    """Larch's R grid for these settings (326 points to ~10 A by default)."""
+    dr = np.pi / (settings.kstep * settings.nfft)
+    return dr * np.arange(int(min(settings.nfft / 2, 1.01 + settings.rmax_out / dr)))  # as xftf does
+
+
+def k_grid(settings: ProcessingSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    n = int(round((settings.kmax - settings.kmin) / settings.kstep)) + 1
+    return settings.kmin + settings.kstep * np.arange(n)
+
+
+class Featurizer:
+    """matminer-style featurizer over :class:`Processed` spectra."""
+
+    name = ""
+
+    def __init__(self, settings: ProcessingSettings = DEFAULT_SETTINGS):
+        self.settings = settings
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        raise NotImplementedError
+
+    def feature_labels(self) -> list[str]:
+        raise NotImplementedError
+
+    def citations(self) -> list[str]:
+        return [LARCH_CITATION, STUDY_CITATION]
+
+    def implementors(self) -> list[str]:
+        return ["exafs-cn"]
+
+
+class RSpaceFeaturizer(Featurizer):
+    """|chi(R)| on Larch's grid: the study's main input (326 values)."""
+
+    name = "r"
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        return np.asarray(processed.chir_mag[: len(r_grid(self.settings))], float)
+
+    def feature_labels(self) -> list[str]:
+        return [f"|chi(R)| R={r:.3f}" for r in r_grid(self.settings)]
+
+
+class PeakFeaturizer(Featurizer):
+    """Positions and heights of the tallest |chi(R)| peaks below ``peak_rmax``.
+
+    Sorted by R so that column i means "i-th shell", not "i-th tallest"; missing
+    peaks are zeros.
+    """
+
+    name = "peaks"
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        n = self.settings.n_peaks
+        keep = processed.r < self.settings.peak_rmax
+        r, mag = processed.r[keep], processed.chir_mag[keep]
+        idx, _ = find_peaks(mag)
+        idx = idx[np.argsort(mag[idx])[::-1][:n]]
+        idx = np.sort(idx)
+        out = np.zeros(2 * n)
+        out[: len(idx)] = r[idx]
+        out[n : n + len(idx)] = mag[idx]
+        return out
+
+    def feature_labels(self) -> list[str]:
+        n = self.settings.n_peaks
+        return [f"peak {i + 1} R" for i in range(n)] + [f"peak {i + 1} height" for i in range(n)]
+
+
+class KSpaceFeaturizer(Featurizer):
+    """k^w chi(k) on the fixed grid kmin..kmax."""
+
+    name = "k"
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        grid = k_grid(self.settings)
+        return np.interp(grid, processed.k, processed.chi) * grid**self.settings.kweight
+
+    def feature_labels(self) -> list[str]:
+        return [f"k^{self.settings.kweight:g} chi k={k:.2f}" for k in k_grid(self.settings)]
+
+
+class WaveletFeaturizer(Featurizer):
+    """|Cauchy wavelet transform| (Larch), mean-pooled to a coarse (R, k) grid.
+
+    The full transform is 326 x 401 complex values per spectrum; pooling to
+    ``wavelet_r_bins x wavelet_k_bins`` over R < wavelet_rmax and kmin..kmax keeps
+    the shell-by-wavenumber picture at a size a model can take.
+    """
+
+    name = "wavelet"
+
+    def _edges(self) -> tuple[np.ndarray, np.ndarray]:
+        s = self.settings
+        return (
+            np.linspace(0.0, s.wavelet_rmax, s.wavelet_r_bins + 1),
+            np.linspace(s.kmin, s.kmax, s.wavelet_k_bins + 1),
+        )
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        s = self.settings
+        group = Group()
+        k = np.arange(0, processed.k.max() + s.kstep / 2, s.kstep)
+        chi = np.interp(k, processed.k, processed.chi)
+        cauchy_wavelet(k, chi, group=group, kweight=s.kweight, rmax_out=s.rmax_out, nfft=s.nfft)
+        mag = group.wcauchy_mag  # (n_r, n_k)
+        r_edges, k_edges = self._edges()
+        r_bin = np.digitize(group.wcauchy_r, r_edges) - 1
+        k_bin = np.digitize(k, k_edges) - 1
+        pooled = np.zeros((s.wavelet_r_bins, s.wavelet_k_bins))
+        for i in range(s.wavelet_r_bins):
+            rows = mag[r_bin == i]
+            for j in range(s.wavelet_k_bins):
+                cols = k_bin == j
+                if rows.size and cols.any():
+                    pooled[i, j] = rows[:, cols].mean()
+        return pooled.ravel()
+
+    def feature_labels(self) -> list[str]:
+        r_edges, k_edges = self._edges()
+        return [
+            f"|W| R={r_edges[i]:.2f}-{r_edges[i + 1]:.2f} k={k_edges[j]:.1f}-{k_edges[j + 1]:.1f}"
+            for i in range(len(r_edges) - 1)
+            for j in range(len(k_edges) - 1)
+        ]
+
+
+#: Named feature sets compared in the study, in the order they are reported.
+FEATURE_SETS: dict[str, tuple[type[Featurizer], ...]] = {
+    "r": (RSpaceFeaturizer,),
+    "r_peaks": (RSpaceFeaturizer, PeakFeaturizer),
+    "k": (KSpaceFeaturizer,),
+    "wavelet": (WaveletFeaturizer,),
+}
+
+
+def featurizers_for(feature_set: str, settings: ProcessingSettings = DEFAULT_SETTINGS) -> list[Featurizer]:
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; choose from {', '.join(FEATURE_SETS)}")
+    return [cls(settings) for cls in FEATURE_SETS[feature_set]]
+
+
+def feature_labels(feature_set: str, settings: ProcessingSettings = DEFAULT_SETTINGS) -> list[str]:
+    return [label for f in featurizers_for(feature_set, settings) for label in f.feature_labels()]
+
+
+def featurize(spectrum: Spectrum, feature_set: str, settings: ProcessingSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    processed = process(spectrum, settings)
+    return np.concatenate([f.featurize(processed) for f in featurizers_for(feature_set, settings)])
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    spectra: tuple[Spectrum, ...]
+    feature_sets: tuple[str, ...]
+    settings: ProcessingSettings
+    offset: int
+
+
+def _featurize_chunk(chunk: _Chunk) -> tuple[int, dict[str, np.ndarray], list[str | None]]:
+    """Features of a chunk of spectra; a spectrum that fails gives NaNs and its reason."""
+    featurizers = {name: featurizers_for(name, chunk.settings) for name in chunk.feature_sets}
+    sizes = {name: len(feature_labels(name, chunk.settings)) for name in chunk.feature_sets}
+    out = {name: np.full((len(chunk.spectra), sizes[name]), np.nan) for name in chunk.feature_sets}
+    errors: list[str | None] = []
+    for i, spectrum in enumerate(chunk.spectra):
+        try:
+            processed = process(spectrum, chunk.settings)
+        except ProcessingError as exc:
+            errors.append(str(exc))
+            continue
+        errors.append(None)
+        for name, items in featurizers.items():
+            out[name][i] = np.concatenate([f.featurize(processed) for f in items])
+    return chunk.offset, out, errors
+
+
+def featurize_many(
+    spectra: Sequence[Spectrum],
+    feature_sets: Sequence[str] = ("r",),
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    *,
+    workers: int | None = None,
+    chunk_size: int = 64,
+    progress: bool = True,
+) -> tuple[dict[str, np.ndarray], list[str | None]]:
+    """Feature matrices (one per feature set) for many spectra, on all cores.
+
+    Each spectrum is processed once for all requested feature sets. Rows of spectra
+    that could not be processed are NaN, and the second return value gives why.
+    """
+    for name in feature_sets:
+        featurizers_for(name, settings)  # validate names before starting workers
+    chunks = [
+        _Chunk(tuple(spectra[i : i + chunk_size]), tuple(feature_sets), settings, i)
+        for i in range(0, len(spectra), chunk_size)
+    ]
+    sizes = {name: len(feature_labels(name, settings)) for name in feature_sets}
+    matrices = {name: np.full((len(spectra), sizes[name]), np.nan) for name in feature_sets}
+    errors: list[str | None] = [None] * len(spectra)
+    for offset, out, errs in map_unordered(
+        _featurize_chunk, chunks, workers=workers, total=len(chunks), desc="features (chunks)", progress=progress
+    ):
+        for name in feature_sets:
+            matrices[name][offset : offset + len(errs)] = out[name]
+        errors[offset : offset + len(errs)] = errs
+    return matrices, errors
