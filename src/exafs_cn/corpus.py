@@ -1,0 +1,83 @@
+"""Training spectra and their features, cached by data and settings.
+
+Featurizing the whole dataset takes minutes; the result is stored under a name made
+from the dataset's shard list, the processing settings and the feature sets, so a
+second run with the same inputs loads it in a second, and any change to data or
+settings misses the cache instead of reusing stale features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exafs_cn.dataset import Dataset
+from exafs_cn.features import Spectrum, featurize_many
+from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
+
+META_COLUMNS = ["material_id", "formula", "absorber", "pair_cn", "n_sites", "e0"]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("EXAFS_CN_CACHE", Path.home() / ".cache" / "exafs-cn"))
+
+
+def pair_spectra(dataset: Dataset, preset: str = "fast") -> tuple[pd.DataFrame, list[Spectrum]]:
+    """MP-style (site-averaged) spectra with integer CN, as Spectrum records."""
+    pairs = dataset.pairs(preset)
+    spectra = [
+        # FEFF normalises mu itself and has no pre-edge: edge_step 1, E0 from FEFF.
+        Spectrum(np.asarray(row.energy, float), np.asarray(row.mu, float), row.absorber, e0=row.e0, edge_step=1.0, name=row.material_id)
+        for row in pairs.itertuples(index=False)
+    ]
+    return pairs[META_COLUMNS].reset_index(drop=True), spectra
+
+
+def dataset_fingerprint(dataset: Dataset, preset: str) -> str:
+    """Changes whenever a shard is added or replaced."""
+    digest = hashlib.sha256()
+    for kind in ("spectra", "failures"):
+        folder = dataset.shard_dir(kind, preset)
+        for path in sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []:
+            stat = path.stat()
+            digest.update(f"{kind}/{path.name}:{stat.st_size}".encode())
+    digest.update(str(dataset.labels_path.stat().st_size if dataset.labels_path.exists() else 0).encode())
+    return digest.hexdigest()[:12]
+
+
+def load_features(
+    dataset: Dataset,
+    feature_sets: Sequence[str],
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    preset: str = "fast",
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Metadata of every integer-CN pair and its feature matrices, from cache if possible."""
+    cache_dir = Path(cache_dir or default_cache_dir())
+    key = f"{dataset_fingerprint(dataset, preset)}-{settings.key()}-{preset}"
+    meta_path = cache_dir / f"meta-{key}.parquet"
+    paths = {name: cache_dir / f"features-{name}-{key}.npy" for name in feature_sets}
+    if meta_path.exists() and all(p.exists() for p in paths.values()):
+        return pd.read_parquet(meta_path), {name: np.load(p) for name, p in paths.items()}
+
+    meta, spectra = pair_spectra(dataset, preset)
+    missing = [name for name, p in paths.items() if not p.exists()]
+    matrices, errors = featurize_many(spectra, missing, settings, workers=workers, progress=progress)
+    meta = meta.assign(processing_error=errors)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for name, matrix in matrices.items():
+        tmp = paths[name].with_name(f".{paths[name].name}.tmp.npy")
+        np.save(tmp, matrix)
+        os.replace(tmp, paths[name])
+    tmp_meta = meta_path.with_name(f".{meta_path.name}.tmp")
+    meta.to_parquet(tmp_meta)
+    os.replace(tmp_meta, meta_path)
+    return meta, {name: np.load(p) for name, p in paths.items()}

@@ -1,0 +1,203 @@
+"""Classifiers in scikit-learn's shape, the torch net included, and their files.
+
+Every model is built by :func:`make_model` from a name, so evaluation, training and
+prediction construct exactly the same estimator. The study's net (in -> 512 -> 512,
+ReLU, dropout, one output per CN class) is :class:`TorchMLPClassifier`, wrapped so it
+has ``fit``/``predict_proba``/``classes_`` like the tree ensembles and can sit in a
+``Pipeline`` or be cloned by cross-validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import BaggingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.validation import check_is_fitted
+
+from exafs_cn import __version__
+
+#: Version of the saved-model file layout; bump when :class:`SavedModel` changes.
+MODEL_FORMAT = 1
+MODEL_NAMES = ("rf", "bagging", "nn", "hgb")
+
+
+class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
+    """Fully connected net with early stopping on a held-out slice of the training data.
+
+    Runs on the GPU when one is available (``device="auto"``). Deterministic on the CPU
+    for a given ``random_state``.
+    """
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (512, 512),
+        dropout: float = 0.2,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        patience: int = 15,
+        validation_fraction: float = 0.15,
+        class_weight: str | None = "balanced",
+        device: str = "auto",
+        random_state: int = 0,
+    ):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.device = device
+        self.random_state = random_state
+
+    def _device(self):
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _build(self, n_in: int, n_out: int):
+        from torch import nn
+
+        layers: list = []
+        width = n_in
+        for size in self.hidden:
+            layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(self.dropout)]
+            width = size
+        layers.append(nn.Linear(width, n_out))
+        return nn.Sequential(*layers)
+
+    def fit(self, X, y):
+        import torch
+
+        X = np.asarray(X, np.float32)
+        self.encoder_ = LabelEncoder().fit(y)
+        self.classes_ = self.encoder_.classes_
+        codes = self.encoder_.transform(y)
+        torch.manual_seed(self.random_state)
+        rng = np.random.default_rng(self.random_state)
+        stratify = codes if np.bincount(codes).min() >= 2 else None
+        train, val = train_test_split(
+            np.arange(len(codes)), test_size=self.validation_fraction, random_state=self.random_state, stratify=stratify
+        )
+        device = self._device()
+        model = self._build(X.shape[1], len(self.classes_)).to(device)
+        counts = np.bincount(codes[train], minlength=len(self.classes_)).astype(np.float32)
+        weights = None
+        if self.class_weight == "balanced":
+            weights = torch.tensor(len(train) / (len(counts) * np.maximum(counts, 1)), device=device)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+        optimiser = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        Xt = torch.tensor(X, device=device)
+        yt = torch.tensor(codes, device=device)
+        best_loss, best_state, waited = np.inf, None, 0
+        self.n_epochs_ = 0
+        for _epoch in range(self.max_epochs):
+            model.train()
+            order = rng.permutation(train)
+            for start in range(0, len(order), self.batch_size):
+                batch = torch.as_tensor(order[start : start + self.batch_size], device=device)
+                optimiser.zero_grad()
+                loss_fn(model(Xt[batch]), yt[batch]).backward()
+                optimiser.step()
+            model.eval()
+            with torch.no_grad():
+                val_loss = float(torch.nn.functional.cross_entropy(model(Xt[val]), yt[val]))
+            self.n_epochs_ += 1
+            if val_loss < best_loss - 1e-4:
+                best_loss, best_state, waited = val_loss, copy.deepcopy(model.state_dict()), 0
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    break
+        model.load_state_dict(best_state)
+        self.module_ = model.to("cpu").eval()
+        self.best_val_loss_ = best_loss
+        return self
+
+    def predict_proba(self, X):
+        import torch
+
+        check_is_fitted(self, "module_")
+        with torch.no_grad():
+            logits = self.module_(torch.tensor(np.asarray(X, np.float32)))
+            return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def make_model(name: str, random_state: int = 0, n_jobs: int | None = None):
+    """A fresh, unfitted estimator for ``name``; one place defines each family."""
+    if name == "rf":
+        return RandomForestClassifier(
+            n_estimators=300, class_weight="balanced_subsample", n_jobs=n_jobs, random_state=random_state
+        )
+    if name == "bagging":
+        return BaggingClassifier(
+            DecisionTreeClassifier(class_weight="balanced"), n_estimators=100, n_jobs=n_jobs, random_state=random_state
+        )
+    if name == "nn":
+        return Pipeline([("scale", StandardScaler()), ("net", TorchMLPClassifier(random_state=random_state))])
+    if name == "hgb":
+        return HistGradientBoostingClassifier(
+            max_iter=300, learning_rate=0.1, class_weight="balanced", early_stopping=True, random_state=random_state
+        )
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+
+
+def tree_importances(model) -> np.ndarray | None:
+    """Gini importance per feature for the tree ensembles (None for the others)."""
+    if isinstance(model, RandomForestClassifier):
+        return model.feature_importances_
+    if isinstance(model, BaggingClassifier):
+        return np.mean([tree.feature_importances_ for tree in model.estimators_], axis=0)
+    return None
+
+
+@dataclass
+class SavedModel:
+    """A trained model with everything prediction needs to use it correctly."""
+
+    element: str
+    model_name: str
+    feature_set: str
+    settings: dict
+    classes: list[int]
+    estimator: object
+    metadata: dict = field(default_factory=dict)
+    format: int = MODEL_FORMAT
+    package_version: str = __version__
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a temporary file beside ``path``, then a rename."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            joblib.dump(asdict(self), tmp, compress=3)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path) -> SavedModel:
+        data = joblib.load(path)
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{path}: model file format {data.get('format')} is not {MODEL_FORMAT}; retrain with `exafs-cn train`")
+        return cls(**data)

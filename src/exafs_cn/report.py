@@ -1,0 +1,187 @@
+"""Figures (PNG) and one HTML page from the results of :mod:`exafs_cn.reproduce`.
+
+Nothing here computes a metric: it only draws and lays out what ``results.json``
+holds, so the page and the JSON can never disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from exafs_cn.dataset import write_text_atomic  # noqa: E402
+
+MODEL_LABELS = {"rf": "Random forest", "bagging": "Bagging (trees)", "nn": "Neural net", "hgb": "Gradient boosting"}
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def accuracy_figure(results: dict, path: Path) -> Path:
+    grouped = results["per_element"]
+    elements = list(grouped)
+    models = [m for m in results["plan"]["models"] if all(m in grouped[e] for e in elements)]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / (len(models) + 1)
+    x = np.arange(len(elements))
+    for i, model in enumerate(models):
+        ax.bar(x + i * width, [grouped[e][model]["accuracy"] for e in elements], width, label=MODEL_LABELS.get(model, model))
+    ax.bar(x + len(models) * width, [grouped[e]["majority_accuracy"] for e in elements], width, color="lightgrey", label="always the commonest CN")
+    ax.axhline(results["paper"]["mean_accuracy"], color="k", ls="--", lw=1, label="study: mean ~0.70 (random split)")
+    ax.set_xticks(x + width * len(models) / 2, elements)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy (grouped 5-fold CV)")
+    ax.legend(fontsize=8, ncol=3, loc="lower right")
+    return _save(fig, path)
+
+
+def confusion_figure(results: dict, path: Path) -> Path:
+    grouped = results["per_element"]
+    elements = list(grouped)
+    cols = 5
+    rows = int(np.ceil(len(elements) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, element in zip(axes.flat, elements):
+        entry = grouped[element]
+        best = entry[entry["best_model"]]
+        matrix = np.asarray(best["confusion"], float)
+        norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.axis("on")
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        labels = [str(c) for c in best["classes"]]
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        for (i, j), count in np.ndenumerate(matrix):
+            if count:
+                ax.text(j, i, int(count), ha="center", va="center", fontsize=6, color="white" if norm[i, j] > 0.5 else "black")
+        ax.set_title(f"{element}: {entry['best_model']} {best['accuracy']:.2f}", fontsize=9)
+        ax.set_xlabel("predicted CN", fontsize=7)
+        ax.set_ylabel("CrystalNN CN", fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def importance_figure(results: dict, path: Path) -> Path:
+    r = np.asarray(results["importance_r_grid"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, model in zip(axes, ("rf", "bagging")):
+        for element, per_model in results["importance"].items():
+            if model in per_model:
+                curve = np.asarray(per_model[model]["curve"])
+                ax.plot(r[: len(curve)], curve, lw=1, label=element)
+        for edge in (3.0, 6.0):
+            ax.axvline(edge, color="k", ls=":", lw=1)
+        ax.set_title(f"{MODEL_LABELS[model]}: Gini importance over R")
+        ax.set_xlabel("R (A)")
+    axes[0].set_ylabel("share of importance per R point")
+    axes[1].legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def feature_set_figure(results: dict, path: Path) -> Path:
+    comparison = results["feature_sets"]
+    elements = list(comparison)
+    names = list(next(iter(comparison.values())))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    width = 0.8 / len(names)
+    x = np.arange(len(elements))
+    for i, name in enumerate(names):
+        ax.bar(x + i * width, [comparison[e][name] for e in elements], width, label=name)
+    ax.set_xticks(x + width * (len(names) - 1) / 2, elements)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy (random forest, grouped CV)")
+    ax.legend(fontsize=8, ncol=4, loc="lower right")
+    return _save(fig, path)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def write_report(results: dict, out: Path) -> Path:
+    """results.json, the PNG figures and report.html into ``out``."""
+    out = Path(out)
+    write_text_atomic(json.dumps(results, indent=1, sort_keys=True) + "\n", out / "results.json")
+    figures = {
+        "accuracy": accuracy_figure(results, out / "accuracy_per_element.png"),
+        "confusion": confusion_figure(results, out / "confusion_matrices.png"),
+        "importance": importance_figure(results, out / "importance_over_r.png"),
+        "features": feature_set_figure(results, out / "feature_sets.png"),
+    }
+    grouped, random_split = results["per_element"], results["random_split"]
+    models = results["plan"]["models"]
+    acc_rows = []
+    for element, entry in grouped.items():
+        row = [element, str(entry["n"]), ", ".join(map(str, entry["classes"])), f"{entry['majority_accuracy']:.3f}"]
+        row += [f"{entry[m]['accuracy']:.3f}" for m in models]
+        row += [f"<b>{entry['best_model']}</b> {entry['best_accuracy']:.3f}"]
+        row += [f"{random_split[element]['best_accuracy']:.3f}" if element in random_split else "-"]
+        row += [", ".join(f"CN {k}: {v}" for k, v in entry["dropped_classes"].items()) or "-"]
+        acc_rows.append(row)
+    metric_rows = [
+        [element, m, f"{entry[m]['accuracy']:.3f}", f"{entry[m]['balanced_accuracy']:.3f}", f"{entry[m]['macro_f1']:.3f}",
+         f"{entry[m]['mean_abs_cn_error']:.3f}", f"{entry[m]['within_one']:.3f}", f"{entry[m]['fit_seconds']:.1f}"]
+        for element, entry in grouped.items() for m in models
+    ]
+    feature_rows = [[e] + [f"{v:.3f}" for v in comp.values()] for e, comp in results["feature_sets"].items()]
+    feature_names = list(next(iter(results["feature_sets"].values()), {}))
+    share_rows = [
+        [element, model, f"{d['shares']['below_3A']:.3f}", f"{d['shares']['3A_to_6A']:.3f}", f"{d['shares']['above_6A']:.3f}"]
+        for element, per_model in results["importance"].items() for model, d in per_model.items()
+    ]
+    paper = results["paper"]
+    summary = _table(
+        ["figure", "exafs-cn", "study (Zeng, Hu, Yao 2025)"],
+        [
+            ["mean best-model accuracy, grouped split", f"{results['mean_best_accuracy']:.3f}", "-"],
+            ["mean best-model accuracy, random split", f"{results['mean_best_accuracy_random_split']:.3f}", f"~{paper['mean_accuracy']:.2f}"],
+            ["best element (grouped)", max(grouped, key=lambda e: grouped[e]['best_accuracy']), f"{paper['best_element']} (~{paper['best_element_accuracy']:.2f})"],
+            ["mean accuracy of always the commonest CN", f"{results['mean_majority_accuracy']:.3f}", "-"],
+            ["importance share below 3 A", f"{results['importance_share_below_3A']:.3f}", paper["importance"]],
+            ["importance share above 6 A", f"{results['importance_share_above_6A']:.3f}", ""],
+        ],
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>exafs-cn: CN from EXAFS, reproduced</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}}th{{background:#f3f3f3}}img{{max-width:100%}}</style></head><body>
+<h1>Coordination number from K-edge EXAFS: the study reproduced</h1>
+<p>{results['spectra_used']} FEFF spectra ({results['preset']} preset) from <code>{html.escape(results['dataset'])}</code>;
+{results['plan']['n_splits']}-fold CV per element, seed {results['plan']['seed']}; the quoted protocol is <b>grouped</b>
+(one composition never on both sides of a split). Created {results['created']} by exafs-cn {results['exafs_cn']} in {results['seconds']} s on {results['machine']}.</p>
+<h2>Summary beside the study</h2>{summary}
+<h2>Accuracy per element and model (grouped CV)</h2>{_img(figures['accuracy'])}
+{_table(['element', 'spectra', 'CN classes', 'commonest CN'] + [MODEL_LABELS.get(m, m) for m in models] + ['best', 'best, random split', 'classes dropped (too rare)'], acc_rows)}
+<h2>All metrics (grouped CV)</h2>
+{_table(['element', 'model', 'accuracy', 'balanced acc.', 'macro F1', 'mean |CN error|', 'within +-1', 'fit s'], metric_rows)}
+<h2>Confusion matrices of the best model per element</h2>{_img(figures['confusion'])}
+<h2>Importance over R</h2>{_img(figures['importance'])}
+{_table(['element', 'model', 'share R &lt; 3 A', '3-6 A', 'R &gt; 6 A'], share_rows)}
+<h2>Feature sets compared (random forest, same grouped folds)</h2>{_img(figures['features'])}
+{_table(['element'] + feature_names, feature_rows)}
+<h2>Settings</h2><pre>{html.escape(json.dumps(results['settings'], indent=1))}</pre>
+</body></html>"""
+    write_text_atomic(page, out / "report.html")
+    return out / "report.html"
