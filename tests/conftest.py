@@ -10,7 +10,7 @@ from pymatgen.core import Lattice, Structure
 from exafs_cn.structures import StructureRecord, read_bundled
 
 #: Materials Project ids of the reference structures the tests use.
-REFERENCE_IDS = {"Cu": "mp-30", "NiO": "mp-19009", "ZnO": "mp-2133", "Fe": "mp-13", "Fe3O4": "mp-19306", "NaZn13": "mp-950"}
+REFERENCE_IDS = {"Cu": "mp-30", "NiO": "mp-19009", "ZnO": "mp-2133", "Fe": "mp-13", "Fe3O4": "mp-19306", "NaZn13": "mp-950", "TiH2": "mp-24726"}
 
 
 @pytest.fixture(scope="session")
@@ -43,4 +43,23 @@ def troublesome_folder(tmp_path, references) -> Path:
     # Cu and O 0.05 A apart: pymatgen reads it, FEFF's potential module crashes.
     overlap = Structure(Lattice.cubic(4.0), ["Cu", "O"], [[0, 0, 0], [0.0125, 0, 0]])
     overlap.to(filename=str(folder / "overlap.cif"))
+    return folder
+
+
+REPO = Path(__file__).resolve().parents[1]
+#: The fixed slice of the committed dataset the model tests use: its first two shards.
+SLICE_PARTS = ("part-00000.parquet", "part-00001.parquet")
+
+
+@pytest.fixture(scope="session")
+def data_slice(tmp_path_factory) -> Path:
+    """A dataset folder holding the first two committed shards of data/ (882 pairs)."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("slice")
+    (folder / "spectra" / "fast").mkdir(parents=True)
+    for name in ("labels.parquet", "label_failures.parquet", "provenance.json"):
+        shutil.copy(REPO / "data" / name, folder / name)
+    for name in SLICE_PARTS:
+        shutil.copy(REPO / "data" / "spectra" / "fast" / name, folder / "spectra" / "fast" / name)
     return folder

@@ -72,6 +72,19 @@ def test_feff_warning_is_not_a_failure(structures):
     assert np.abs(chi[k > 3]).max() > 0.01
 
 
+def test_hydrogen_is_left_out_of_the_feff_cluster(structures):
+    """feff8l's potential module runs for minutes on hydrides; the presets omit H."""
+    tih2 = structures["TiH2"]
+    site = inequivalent_sites(tih2, "Ti")[0]
+    preset = PRESETS["fast"]
+    with_h = build_cluster(tih2, site.site_index, preset.cluster_radius)
+    without_h = build_cluster(tih2, site.site_index, preset.cluster_radius, omit_elements=preset.omit_elements)
+    assert "H" in with_h.symbols and "H" not in without_h.symbols
+    assert len(without_h.symbols) == sum(s != "H" for s in with_h.symbols)
+    spectrum = simulate_site(tih2, site.site_index, preset, "TiH2")
+    assert spectrum.n_atoms == len(without_h.symbols) and spectrum.seconds < preset.timeout_s
+
+
 def test_large_cluster_is_trimmed_by_whole_shells(structures):
     full = build_cluster(structures["Cu"], 0, radius=7.0)
     trimmed = build_cluster(structures["Cu"], 0, radius=7.0, max_atoms=60)

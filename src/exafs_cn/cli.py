@@ -75,6 +75,74 @@ def simulate(
     )
 
 
+@app.command()
+def reproduce(
+    out: Annotated[Path, typer.Option(help="folder for results.json, report.html and the figures")] = Path("runs/reproduce"),
+    data: Annotated[Path, typer.Option(help="dataset folder")] = DEFAULT_DATA,
+    quick: Annotated[bool, typer.Option(help="a small fixed subset (minutes), for a first look")] = False,
+    models: Annotated[str, typer.Option(help="comma-separated: rf, bagging, nn, hgb")] = "rf,bagging,nn",
+    elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
+    seed: Annotated[int, typer.Option(help="seed of splits, models and the quick subset")] = 0,
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """The study's experiments on the dataset: per-element CV, importance, report."""
+    from dataclasses import replace
+
+    from exafs_cn.models import MODEL_NAMES
+    from exafs_cn.report import write_report
+    from exafs_cn.reproduce import QUICK_PLAN, ExperimentPlan, run_experiments
+
+    model_names = tuple(m.strip() for m in models.split(",") if m.strip())
+    unknown = [m for m in model_names if m not in MODEL_NAMES]
+    if unknown:
+        _fail(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
+    plan = replace(QUICK_PLAN if quick else ExperimentPlan(), models=model_names, elements=tuple(_parse_elements(elements)), seed=seed)
+    if not data.is_dir():
+        _fail(f"{data}: no such dataset folder")
+    try:
+        results = run_experiments(Dataset(data), plan, workers=workers, progress=progress, log=lambda m: typer.echo(m, err=True))
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    page = write_report(results, out)
+    typer.echo(
+        f"mean best-model accuracy (grouped CV): {results['mean_best_accuracy']:.3f} "
+        f"(random split {results['mean_best_accuracy_random_split']:.3f}; always-commonest-CN {results['mean_majority_accuracy']:.3f}); "
+        f"importance below 3 A: {results['importance_share_below_3A']:.2f}; report: {page}"
+    )
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="dataset folder")] = DEFAULT_DATA,
+    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="where predict finds models (default $EXAFS_CN_MODELS or ./models)")] = None,
+    models: Annotated[str, typer.Option(help="comma-separated: rf, bagging, nn, hgb")] = "rf",
+    elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Fit the final models on all data and save them with their settings."""
+    from exafs_cn.models import MODEL_NAMES
+    from exafs_cn.train import default_models_dir, train_models
+
+    model_names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in model_names if m not in MODEL_NAMES]
+    if unknown:
+        _fail(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
+    if not data.is_dir():
+        _fail(f"{data}: no such dataset folder")
+    target = models_dir or default_models_dir()
+    try:
+        written = train_models(
+            Dataset(data), target, model_names=model_names, elements=_parse_elements(elements),
+            seed=seed, workers=workers, progress=progress, log=lambda m: typer.echo(m, err=True),
+        )
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    typer.echo(f"{len(written)} models written to {target}")
+
+
 @dataset_app.command("info")
 def dataset_info(
     path: Annotated[Path, typer.Argument(help="dataset folder")] = DEFAULT_DATA,

@@ -209,17 +209,13 @@ class WaveletFeaturizer(Featurizer):
         k = np.arange(0, processed.k.max() + s.kstep / 2, s.kstep)
         chi = np.interp(k, processed.k, processed.chi)
         cauchy_wavelet(k, chi, group=group, kweight=s.kweight, rmax_out=s.rmax_out, nfft=s.nfft)
-        mag = group.wcauchy_mag  # (n_r, n_k)
         r_edges, k_edges = self._edges()
-        r_bin = np.digitize(group.wcauchy_r, r_edges) - 1
-        k_bin = np.digitize(k, k_edges) - 1
-        pooled = np.zeros((s.wavelet_r_bins, s.wavelet_k_bins))
-        for i in range(s.wavelet_r_bins):
-            rows = mag[r_bin == i]
-            for j in range(s.wavelet_k_bins):
-                cols = k_bin == j
-                if rows.size and cols.any():
-                    pooled[i, j] = rows[:, cols].mean()
+        # Both axes are sorted, so each bin is a contiguous block: pool by block means.
+        r_idx = np.searchsorted(group.wcauchy_r, r_edges)
+        k_idx = np.searchsorted(k, k_edges)
+        mag = group.wcauchy_mag[r_idx[0] : r_idx[-1], k_idx[0] : k_idx[-1]]
+        sums = np.add.reduceat(np.add.reduceat(mag, r_idx[:-1] - r_idx[0], axis=0), k_idx[:-1] - k_idx[0], axis=1)
+        pooled = sums / np.outer(np.diff(r_idx), np.diff(k_idx))
         return pooled.ravel()
 
     def feature_labels(self) -> list[str]:

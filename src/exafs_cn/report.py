@@ -45,7 +45,7 @@ def accuracy_figure(results: dict, path: Path) -> Path:
     ax.set_xticks(x + width * len(models) / 2, elements)
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (grouped 5-fold CV)")
-    ax.legend(fontsize=8, ncol=3, loc="lower right")
+    ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     return _save(fig, path)
 
 
@@ -106,7 +106,7 @@ def feature_set_figure(results: dict, path: Path) -> Path:
     ax.set_xticks(x + width * (len(names) - 1) / 2, elements)
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (random forest, grouped CV)")
-    ax.legend(fontsize=8, ncol=4, loc="lower right")
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     return _save(fig, path)
 
 

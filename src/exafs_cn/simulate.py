@@ -254,7 +254,7 @@ def _check_provenance(dataset: Dataset, source: str, preset: str) -> None:
     if prov and prov.get("source") != source:
         raise DatasetError(f"{dataset.root}: holds data from source {prov.get('source')!r}, not {source!r}")
     old = prov.get("presets", {}).get(preset)
-    if old and old != PRESETS[preset].describe():
+    if old and {k: v for k, v in old.items() if k != "timeout_s"} != PRESETS[preset].physics():
         raise DatasetError(f"{dataset.root}: preset {preset!r} was run with other FEFF cards; use a new folder")
 
 

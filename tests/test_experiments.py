@@ -1,0 +1,71 @@
+"""Models, cross-validation, save/load and the report, on a real slice of the dataset."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from exafs_cn.corpus import pair_spectra
+from exafs_cn.dataset import Dataset
+from exafs_cn.evaluate import ElementData, cross_validate, majority_accuracy
+from exafs_cn.features import featurize_many
+from exafs_cn.models import SavedModel, make_model
+from exafs_cn.report import write_report
+from exafs_cn.reproduce import ExperimentPlan, run_experiments
+
+
+@pytest.fixture(scope="module")
+def ni_data(data_slice):
+    meta, spectra = pair_spectra(Dataset(data_slice))
+    mask = meta["absorber"].to_numpy() == "Ni"
+    matrices, _ = featurize_many([s for s, m in zip(spectra, mask) if m], ("r",), workers=2, progress=False)
+    sub = meta[mask]
+    return ElementData.build("Ni", matrices["r"], sub["pair_cn"].to_numpy(int), sub["formula"].to_numpy(), sub["material_id"].to_numpy())
+
+
+def test_rare_classes_are_dropped_and_reported(ni_data):
+    assert ni_data.dropped_classes  # e.g. CN 2, 3, 7 have fewer than 10 Ni spectra in the slice
+    assert all(count < 10 for count in ni_data.dropped_classes.values())
+    assert not set(ni_data.dropped_classes) & set(ni_data.classes)
+
+
+@pytest.mark.parametrize("model", ["rf", "bagging", "nn"])
+def test_model_beats_the_commonest_cn_under_grouped_cv(ni_data, model):
+    result = cross_validate(ni_data, model, "grouped", n_splits=5, seed=0, n_jobs=2)
+    metrics = result.metrics()
+    assert metrics["n"] == len(ni_data.y)
+    assert metrics["accuracy"] > majority_accuracy(ni_data.y) + 0.1
+    np.testing.assert_allclose(result.proba.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_grouped_folds_keep_compositions_together(ni_data):
+    from exafs_cn.evaluate import splitter
+
+    for train, test in splitter("grouped", 5, 0).split(ni_data.X, ni_data.y, ni_data.groups):
+        assert not set(ni_data.groups[train]) & set(ni_data.groups[test])
+
+
+@pytest.mark.parametrize("model", ["rf", "nn"])
+def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
+    estimator = make_model(model, random_state=0, n_jobs=1).fit(ni_data.X, ni_data.y)
+    saved = SavedModel("Ni", model, "r", {"kmax": 12.0}, ni_data.classes, estimator)
+    saved.save(tmp_path / "Ni" / f"{model}.joblib")
+    loaded = SavedModel.load(tmp_path / "Ni" / f"{model}.joblib")
+    np.testing.assert_array_equal(loaded.estimator.predict_proba(ni_data.X), estimator.predict_proba(ni_data.X))
+    assert loaded.classes == ni_data.classes and loaded.feature_set == "r"
+
+
+def test_experiments_write_a_report(data_slice, tmp_path):
+    plan = replace(ExperimentPlan(), elements=("Ni", "Co"), models=("rf",), feature_sets=("r", "k"), n_splits=3)
+    results = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None)
+    page = write_report(results, tmp_path)
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored["protocol"] == "grouped"
+    assert set(stored["per_element"]) == {"Ni", "Co"}
+    assert 0 < stored["mean_best_accuracy"] <= 1 and 0 < stored["importance_share_below_3A"] < 1
+    assert stored["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
+    for png in ("accuracy_per_element", "confusion_matrices", "importance_over_r", "feature_sets"):
+        assert (tmp_path / f"{png}.png").stat().st_size > 5000
+    text = page.read_text()
+    assert "Confusion matrices" in text and "study (Zeng, Hu, Yao 2025)" in text

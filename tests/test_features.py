@@ -1,0 +1,68 @@
+"""Larch features of real FEFF spectra from the committed dataset."""
+
+import numpy as np
+import pytest
+
+from exafs_cn.corpus import pair_spectra
+from exafs_cn.dataset import Dataset
+from exafs_cn.features import (
+    FEATURE_SETS,
+    ProcessingError,
+    Spectrum,
+    feature_labels,
+    featurize_many,
+    k_grid,
+    process,
+    r_grid,
+)
+from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
+
+
+@pytest.fixture(scope="module")
+def some_spectra(data_slice):
+    meta, spectra = pair_spectra(Dataset(data_slice))
+    pick = np.flatnonzero(meta["absorber"].to_numpy() == "Ni")[:12]
+    return meta.iloc[pick].reset_index(drop=True), [spectra[i] for i in pick]
+
+
+def test_r_grid_is_larchs_326_points_to_10_A(some_spectra):
+    processed = process(some_spectra[1][0])
+    r = r_grid()
+    assert len(r) == 326
+    assert r[1] == pytest.approx(0.0307, abs=1e-4) and r[-1] == pytest.approx(9.97, abs=0.01)
+    np.testing.assert_allclose(processed.r, r)
+
+
+def test_feature_set_shapes_match_their_labels(some_spectra):
+    matrices, errors = featurize_many(some_spectra[1], tuple(FEATURE_SETS), workers=2, progress=False)
+    assert errors == [None] * len(some_spectra[1])
+    expected = {"r": 326, "r_peaks": 326 + 2 * DEFAULT_SETTINGS.n_peaks, "k": len(k_grid()), "wavelet": 24 * 18}
+    for name, matrix in matrices.items():
+        assert matrix.shape == (len(some_spectra[1]), expected[name]) == (len(some_spectra[1]), len(feature_labels(name)))
+        assert np.all(np.isfinite(matrix))
+    peaks = matrices["r_peaks"][:, 326 : 326 + DEFAULT_SETTINGS.n_peaks]
+    assert np.all(np.diff(peaks, axis=1) >= 0), "peak positions are sorted by R"
+    assert np.all((peaks[:, 0] > 0.8) & (peaks[:, 0] < 3.0)), "first shell of a Ni compound"
+
+
+def test_featurize_many_matches_one_at_a_time(some_spectra):
+    spectra = some_spectra[1][:3]
+    parallel, _ = featurize_many(spectra, ("r",), workers=2, chunk_size=1, progress=False)
+    serial = np.vstack([process(s).chir_mag for s in spectra])
+    np.testing.assert_array_equal(parallel["r"], serial)
+
+
+def test_settings_change_the_cache_key():
+    assert ProcessingSettings().key() == DEFAULT_SETTINGS.key()
+    assert ProcessingSettings(kmax=14).key() != DEFAULT_SETTINGS.key()
+    with pytest.raises(ValueError, match="unknown processing settings: kmaxx"):
+        ProcessingSettings.from_dict({"kmaxx": 3})
+
+
+def test_too_short_k_range_is_a_processing_error(some_spectra):
+    spectrum = some_spectra[1][0]
+    short = spectrum.e0 + 3.81 * 9.0**2  # energy of k = 9/A
+    keep = spectrum.energy < short
+    cut = Spectrum(spectrum.energy[keep], spectrum.mu[keep], spectrum.absorber, e0=spectrum.e0, edge_step=1.0)
+    with pytest.raises(ProcessingError, match="reaches only k = 9"):
+        process(cut)
