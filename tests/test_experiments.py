@@ -58,7 +58,9 @@ def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
 
 def test_experiments_write_a_report(data_slice, tmp_path):
     plan = replace(ExperimentPlan(), elements=("Ni", "Co"), models=("rf",), feature_sets=("r", "k"), n_splits=3)
-    results = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None)
+    results = run_experiments(
+        Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache"
+    )
     page = write_report(results, tmp_path)
     stored = json.loads((tmp_path / "results.json").read_text())
     assert stored["protocol"] == "grouped"
@@ -69,3 +71,9 @@ def test_experiments_write_a_report(data_slice, tmp_path):
         assert (tmp_path / f"{png}.png").stat().st_size > 5000
     text = page.read_text()
     assert "Confusion matrices" in text and "study (Zeng, Hu, Yao 2025)" in text
+
+    # The second run finds the features in the cache and gives the same numbers.
+    cached = list((tmp_path / "cache").glob("features-*.npy"))
+    assert len(cached) == 2
+    again = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
+    assert again["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]

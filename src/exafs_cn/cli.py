@@ -171,7 +171,9 @@ def dataset_info(
             "structures_labelled": summary["structures_labelled"],
             "pairs_labelled": summary["pairs_labelled"],
             "pairs_with_integer_cn": summary["pairs_with_integer_cn"],
-            "feff_cpu_hours": stats["feff_cpu_hours"],
+            "feff_run_hours": stats["feff_run_hours"],
+            "sites_planned": stats["sites_planned"],
+            "sites_attempted": stats["sites_attempted"],
         }
         typer.echo(json.dumps(flat))
         return
@@ -207,7 +209,9 @@ def format_summary(summary: dict, preset: str) -> str:
         f"  structures labelled: {summary['structures_labelled']}; (material, element) pairs: "
         f"{summary['pairs_labelled']}, with integer CN: {summary['pairs_with_integer_cn']}",
         f"  site spectra: {stats['sites']}; MP-style pair spectra with integer CN: {stats['spectra']}",
-        f"  FEFF CPU time: {stats['feff_cpu_hours']} h ({stats['mean_seconds_per_site']} s per site)",
+        f"  progress: {stats['integer_pair_sites_attempted']}/{stats['integer_pair_sites_planned']} sites of integer-CN pairs, "
+        f"{stats['sites_attempted']}/{stats['sites_planned']} of all sites attempted",
+        f"  FEFF run time: {stats['feff_run_hours']} core-hours ({stats['mean_seconds_per_site']} s per site, wall clock per run)",
         "",
         "  pairs per element x CN:",
         "  " + "el".ljust(4) + "".join(f"{cn:>6d}" for cn in cns) + "   total",

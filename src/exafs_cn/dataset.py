@@ -269,13 +269,22 @@ class Dataset:
             per_element: dict[str, dict[str, int]] = {}
             for (element, cn), count in pairs.groupby(["absorber", "pair_cn"]).size().items():
                 per_element.setdefault(element, {})[str(int(cn))] = int(count)
+            done = set(zip(sites["material_id"], sites["absorber"], sites["site_index"].astype(int)))
+            done |= set(zip(failures["material_id"], failures["absorber"], failures["site_index"].astype(int)))
+            planned = set(zip(labels["material_id"], labels["absorber"], labels["site_index"].astype(int)))
+            integer = labels[labels["pair_cn_is_integer"]]
+            planned_integer = set(zip(integer["material_id"], integer["absorber"], integer["site_index"].astype(int)))
             out["presets"][name] = {
                 "spectra": int(len(pairs)),
                 "sites": int(len(sites)),
+                "sites_planned": len(planned),
+                "sites_attempted": len(done & planned),
+                "integer_pair_sites_planned": len(planned_integer),
+                "integer_pair_sites_attempted": len(done & planned_integer),
                 "per_element": {el: dict(sorted(v.items(), key=lambda kv: int(kv[0]))) for el, v in sorted(per_element.items())},
                 "failures": int(len(failures)),
                 "failures_by_reason": _reason_counts(failures),
-                "feff_cpu_hours": round(float(sites["feff_seconds"].sum()) / 3600, 3),
+                "feff_run_hours": round(float(sites["feff_seconds"].sum()) / 3600, 3),
                 "mean_seconds_per_site": round(float(sites["feff_seconds"].mean()), 3) if len(sites) else None,
             }
         return out

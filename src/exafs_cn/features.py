@@ -80,8 +80,6 @@ def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS)
             edge_step=step,
             kweight=settings.bkg_kweight,
             kmax=settings.bkg_kmax,
-            clamp_lo=settings.bkg_clamp_lo,
-            clamp_hi=settings.bkg_clamp_hi,
         )
     except Exception as exc:  # Larch raises assorted errors for unusable input
         raise ProcessingError(f"background removal failed: {' '.join(str(exc).split())[:160]}") from None

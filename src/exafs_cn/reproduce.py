@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from exafs_cn import __version__
-from exafs_cn.corpus import pair_spectra
+from exafs_cn.corpus import load_features
 from exafs_cn.dataset import Dataset, now_iso
 from exafs_cn.evaluate import PROTOCOLS, ElementData, cross_validate, majority_accuracy
 from exafs_cn.explain import importance_over_r, importance_shares
-from exafs_cn.features import FEATURE_SETS, featurize_many
+from exafs_cn.features import FEATURE_SETS
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 from exafs_cn.structures import METALS_3D
 
@@ -65,15 +65,22 @@ def run_experiments(
     workers: int | None = None,
     progress: bool = True,
     log=print,
+    cache_dir=None,
 ) -> dict:
     started = time.perf_counter()
-    meta, spectra = pair_spectra(dataset, preset)
-    rows = select_subset(meta, plan)
-    meta = meta.iloc[rows].reset_index(drop=True)
-    spectra = [spectra[i] for i in rows]
-    log(f"{len(spectra)} spectra of {meta['absorber'].nunique()} elements; featurizing {', '.join(plan.feature_sets)}")
-    matrices, errors = featurize_many(spectra, plan.feature_sets, settings, workers=workers, progress=progress)
-    usable = np.array([e is None for e in errors])
+    meta, matrices = load_features(
+        dataset,
+        plan.feature_sets,
+        settings,
+        preset,
+        select=lambda table: select_subset(table, plan),
+        select_key=f"{plan.elements}|{plan.per_element_limit}|{plan.seed}",
+        cache_dir=cache_dir,
+        workers=workers,
+        progress=progress,
+    )
+    log(f"{len(meta)} spectra of {meta['absorber'].nunique()} elements; features: {', '.join(plan.feature_sets)}")
+    usable = meta["processing_error"].isna().to_numpy().copy()
     for matrix in matrices.values():
         usable &= np.all(np.isfinite(matrix), axis=1)
 

@@ -45,7 +45,7 @@ def train_models(
     progress: bool = True,
     log=print,
 ) -> list[Path]:
-    meta, spectra = pair_spectra(dataset, preset)
+    meta, spectra = pair_spectra(dataset, preset, settings)
     wanted = np.isin(meta["absorber"].to_numpy(), list(elements))
     meta = meta[wanted].reset_index(drop=True)
     spectra = [s for s, keep in zip(spectra, wanted) if keep]
