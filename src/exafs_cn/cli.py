@@ -39,6 +39,16 @@ def _parse_elements(text: str) -> list[str]:
     return elements
 
 
+def _parse_models(text: str) -> tuple[str, ...]:
+    from exafs_cn.models import MODEL_NAMES
+
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in names if m not in MODEL_NAMES]
+    if unknown or not names:
+        _fail(f"--models: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(MODEL_NAMES)}")
+    return names
+
+
 @app.command()
 def simulate(
     source: Annotated[str, typer.Option(help="'bundled' (the packaged MP set) or a folder of CIF/POSCAR files")] = "bundled",
@@ -89,14 +99,10 @@ def reproduce(
     """The study's experiments on the dataset: per-element CV, importance, report."""
     from dataclasses import replace
 
-    from exafs_cn.models import MODEL_NAMES
     from exafs_cn.report import write_report
     from exafs_cn.reproduce import QUICK_PLAN, ExperimentPlan, run_experiments
 
-    model_names = tuple(m.strip() for m in models.split(",") if m.strip())
-    unknown = [m for m in model_names if m not in MODEL_NAMES]
-    if unknown:
-        _fail(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
+    model_names = _parse_models(models)
     plan = replace(QUICK_PLAN if quick else ExperimentPlan(), models=model_names, elements=tuple(_parse_elements(elements)), seed=seed)
     if not data.is_dir():
         _fail(f"{data}: no such dataset folder")
@@ -123,13 +129,9 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
-    from exafs_cn.models import MODEL_NAMES
     from exafs_cn.train import default_models_dir, train_models
 
-    model_names = [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [m for m in model_names if m not in MODEL_NAMES]
-    if unknown:
-        _fail(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
+    model_names = _parse_models(models)
     if not data.is_dir():
         _fail(f"{data}: no such dataset folder")
     target = models_dir or default_models_dir()
