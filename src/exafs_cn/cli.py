@@ -14,6 +14,7 @@ import typer
 
 from exafs_cn.dataset import Dataset, DatasetError
 from exafs_cn.feff import PRESETS, FeffError
+from exafs_cn.parallel import SchedulerError
 from exafs_cn.structures import METALS_3D, StructureError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
@@ -21,7 +22,7 @@ dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset fol
 app.add_typer(dataset_app, name="dataset")
 
 DEFAULT_DATA = Path("data")
-_EXPECTED = (DatasetError, FeffError, StructureError, FileNotFoundError)
+_EXPECTED = (DatasetError, FeffError, StructureError, FileNotFoundError, SchedulerError)
 
 
 def _fail(message: str) -> None:
@@ -57,6 +58,7 @@ def simulate(
     limit: Annotated[int | None, typer.Option(help="only the first N structures of the source")] = None,
     preset: Annotated[str, typer.Option(help=f"FEFF preset: {', '.join(PRESETS)}")] = "fast",
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")] = None,
     integer_only: Annotated[bool, typer.Option(help="only pairs whose site-averaged CN is an integer")] = False,
     shard_size: Annotated[int, typer.Option(help="site results per shard file")] = 500,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
@@ -72,6 +74,7 @@ def simulate(
             limit=limit,
             preset=preset,
             workers=workers,
+            scheduler=scheduler,
             integer_only=integer_only,
             shard_size=shard_size,
             progress=progress,
@@ -94,6 +97,7 @@ def reproduce(
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option(help="seed of splits, models and the quick subset")] = 0,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """The study's experiments on the dataset: per-element CV, importance, report."""
@@ -107,7 +111,9 @@ def reproduce(
     if not data.is_dir():
         _fail(f"{data}: no such dataset folder")
     try:
-        results = run_experiments(Dataset(data), plan, workers=workers, progress=progress, log=lambda m: typer.echo(m, err=True))
+        results = run_experiments(
+            Dataset(data), plan, workers=workers, progress=progress, log=lambda m: typer.echo(m, err=True), scheduler=scheduler
+        )
     except _EXPECTED as exc:
         _fail(str(exc))
     page = write_report(results, out)
@@ -126,6 +132,7 @@ def train(
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
@@ -138,7 +145,7 @@ def train(
     try:
         written = train_models(
             Dataset(data), target, model_names=model_names, elements=_parse_elements(elements),
-            seed=seed, workers=workers, progress=progress, log=lambda m: typer.echo(m, err=True),
+            seed=seed, workers=workers, scheduler=scheduler, progress=progress, log=lambda m: typer.echo(m, err=True),
         )
     except _EXPECTED as exc:
         _fail(str(exc))

@@ -72,6 +72,7 @@ def load_features(
     select_key: str = "all",
     cache_dir: Path | None = None,
     workers: int | None = None,
+    scheduler: str | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Metadata and feature matrices of the integer-CN pairs, from the cache when possible.
@@ -92,7 +93,9 @@ def load_features(
         rows = select(meta)
         meta = meta.iloc[rows].reset_index(drop=True)
         spectra = [spectra[i] for i in rows]
-    matrices, errors = featurize_many(spectra, list(feature_sets), settings, workers=workers, progress=progress)
+    matrices, errors = featurize_many(
+        spectra, list(feature_sets), settings, workers=workers, scheduler=scheduler, progress=progress
+    )
     meta = meta.assign(processing_error=errors)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for name, matrix in matrices.items():

@@ -281,6 +281,7 @@ def featurize_many(
     settings: ProcessingSettings = DEFAULT_SETTINGS,
     *,
     workers: int | None = None,
+    scheduler: str | None = None,
     chunk_size: int = 64,
     progress: bool = True,
 ) -> tuple[dict[str, np.ndarray], list[str | None]]:
@@ -298,8 +299,19 @@ def featurize_many(
     sizes = {name: len(feature_labels(name, settings)) for name in feature_sets}
     matrices = {name: np.full((len(spectra), sizes[name]), np.nan) for name in feature_sets}
     errors: list[str | None] = [None] * len(spectra)
+    def lost(chunk: _Chunk, exc: BaseException) -> tuple[int, dict[str, np.ndarray], list[str | None]]:
+        nan = {name: np.full((len(chunk.spectra), sizes[name]), np.nan) for name in feature_sets}
+        return chunk.offset, nan, [f"worker lost or task error: {type(exc).__name__}"] * len(chunk.spectra)
+
     for offset, out, errs in map_unordered(
-        _featurize_chunk, chunks, workers=workers, total=len(chunks), desc="features (chunks)", progress=progress
+        _featurize_chunk,
+        chunks,
+        workers=workers,
+        scheduler=scheduler,
+        total=len(chunks),
+        desc="features (chunks)",
+        progress=progress,
+        on_error=lost,
     ):
         for name in feature_sets:
             matrices[name][offset : offset + len(errs)] = out[name]

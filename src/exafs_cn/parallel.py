@@ -1,21 +1,43 @@
-"""One way to run many independent tasks: a pool of processes with a progress bar.
+"""One way to run many independent tasks: local processes or a Dask cluster.
 
 Callers hand over a picklable function and an iterable of work items and get results
-back as they finish (in completion order). Keeping submission bounded keeps memory
-flat for tens of thousands of items. Nothing here knows what a task does.
+back as they finish (in completion order), with a progress bar (count, rate, ETA) on
+the client. Submission is bounded so memory stays flat for tens of thousands of items.
+Nothing here knows what a task does.
+
+Schedulers (``scheduler=``):
+
+* ``None``: a local process pool (``workers`` processes);
+* ``"local:N"``: a ``distributed.LocalCluster`` of N single-threaded worker processes;
+* ``"tcp://host:port"`` (or any address Dask accepts): an existing Dask scheduler,
+  e.g. one started by dask-jobqueue on Slurm/PBS.
+
+On Dask, a task whose worker dies is re-run elsewhere; after the scheduler's bounded
+number of attempts (``distributed.scheduler.allowed-failures``, set from ``retries``)
+it is given to ``on_error``, whose return value is yielded like a result, so a lost
+worker costs only its own tasks.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import TypeVar
 
 from tqdm import tqdm
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+#: How often Dask may lose a worker while it runs one task before giving it up.
+DEFAULT_RETRIES = 2
+
+
+class SchedulerError(RuntimeError):
+    """The requested scheduler could not be started or reached."""
 
 
 def default_workers() -> int:
@@ -28,38 +50,128 @@ def map_unordered(
     items: Iterable[Item],
     *,
     workers: int | None = None,
+    scheduler: str | None = None,
     total: int | None = None,
     desc: str = "",
     progress: bool = True,
+    on_error: Callable[[Item, BaseException], Result] | None = None,
+    retries: int = DEFAULT_RETRIES,
 ) -> Iterator[Result]:
-    """Yield ``func(item)`` for every item, as each finishes, showing count, rate and ETA.
+    """Yield ``func(item)`` for every item, as each finishes.
 
-    ``func`` must not raise for expected failures: return them as results so the run
-    goes on. With ``workers=1`` everything runs in this process (easy to debug).
+    ``func`` should return expected failures as results. ``on_error`` turns what it
+    could not (a task lost with its worker, an unexpected exception) into a result;
+    without it such an exception propagates.
     """
-    workers = workers or default_workers()
     bar = tqdm(total=total, desc=desc, unit="task", disable=not progress, smoothing=0.05, dynamic_ncols=True)
     try:
-        if workers == 1:
-            for item in items:
-                result = func(item)
-                bar.update()
-                yield result
-            return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending: set[Future] = set()
-            queue = iter(items)
-            for item in queue:
-                pending.add(pool.submit(func, item))
-                if len(pending) >= 4 * workers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        bar.update()
-                        yield future.result()
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    bar.update()
-                    yield future.result()
+        if scheduler:
+            runner = _dask_map(func, items, scheduler, on_error, retries)
+        elif (workers or default_workers()) == 1:
+            runner = _serial_map(func, items, on_error)
+        else:
+            runner = _pool_map(func, items, workers or default_workers(), on_error)
+        for result in runner:
+            bar.update()
+            yield result
     finally:
         bar.close()
+
+
+def _outcome(get: Callable[[], Result], item, on_error) -> Result:
+    """The task's result, or what ``on_error`` makes of its exception."""
+    try:
+        return get()
+    except Exception as exc:  # a task that raised, or one lost with its worker
+        if on_error is None:
+            raise
+        return on_error(item, exc)
+
+
+def _serial_map(func, items, on_error) -> Iterator:
+    for item in items:
+        yield _outcome(lambda: func(item), item, on_error)
+
+
+def _pool_map(func, items, workers: int, on_error) -> Iterator:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: dict[Future, object] = {}
+        for item in items:
+            pending[pool.submit(func, item)] = item
+            if len(pending) >= 4 * workers:
+                yield from _finished(pending, on_error)
+        while pending:
+            yield from _finished(pending, on_error)
+
+
+def _finished(pending: dict[Future, object], on_error) -> Iterator:
+    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+    for future in done:
+        yield _outcome(future.result, pending.pop(future), on_error)
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """Reject a malformed ``--scheduler`` before any work or output starts."""
+    if scheduler is None:
+        return
+    if scheduler.startswith("local:"):
+        count = scheduler.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise SchedulerError(f"--scheduler {scheduler}: expected local:N with N a number of workers")
+    elif "://" not in scheduler:
+        raise SchedulerError(f"--scheduler {scheduler}: expected local:N or a scheduler address like tcp://host:8786")
+
+
+@contextmanager
+def dask_client(scheduler: str, retries: int = DEFAULT_RETRIES):
+    """A connected ``distributed.Client`` for ``local:N`` or a scheduler address."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+        cluster = None
+        try:
+            check_scheduler(scheduler)
+            if scheduler.startswith("local:"):
+                cluster = LocalCluster(
+                    n_workers=int(scheduler.split(":", 1)[1]), threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0", host="127.0.0.1"
+                )
+                client = Client(cluster)
+            else:
+                try:
+                    client = Client(scheduler, timeout="10s")
+                except OSError as exc:
+                    raise SchedulerError(f"--scheduler {scheduler}: cannot reach it ({exc})") from None
+            print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+            try:
+                yield client
+            finally:
+                client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+def _dask_map(func, items, scheduler: str, on_error, retries: int) -> Iterator:
+    from distributed import as_completed
+
+    with dask_client(scheduler, retries) as client:
+        window = 4 * max(1, len(client.scheduler_info()["workers"]))
+        queue = iter(items)
+        pending = as_completed()
+        owners: dict[str, object] = {}
+
+        def submit_next() -> None:
+            for item in queue:
+                future = client.submit(func, item, pure=False)
+                owners[future.key] = item
+                pending.add(future)
+                return
+
+        for _ in range(window):
+            submit_next()
+        for future in pending:
+            result = _outcome(future.result, owners.pop(future.key), on_error)
+            future.release()
+            submit_next()
+            yield result

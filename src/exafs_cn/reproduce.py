@@ -66,6 +66,7 @@ def run_experiments(
     progress: bool = True,
     log=print,
     cache_dir=None,
+    scheduler: str | None = None,
 ) -> dict:
     started = time.perf_counter()
     meta, matrices = load_features(
@@ -77,6 +78,7 @@ def run_experiments(
         select_key=f"{plan.elements}|{plan.per_element_limit}|{plan.seed}",
         cache_dir=cache_dir,
         workers=workers,
+        scheduler=scheduler,
         progress=progress,
     )
     log(f"{len(meta)} spectra of {meta['absorber'].nunique()} elements; features: {', '.join(plan.feature_sets)}")

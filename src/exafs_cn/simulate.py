@@ -25,7 +25,7 @@ from exafs_cn import __version__
 from exafs_cn.dataset import Dataset, DatasetError, now_iso
 from exafs_cn.feff import PRESETS, FeffError, FeffPreset, simulate_site
 from exafs_cn.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
-from exafs_cn.parallel import map_unordered
+from exafs_cn.parallel import check_scheduler, map_unordered
 from exafs_cn.structures import (
     METALS_3D,
     SYMPREC,
@@ -137,12 +137,26 @@ def simulate_one(task: SiteTask) -> tuple[str, dict]:
     }
 
 
+def label_lost(task: LabelTask, exc: BaseException) -> tuple[list[dict], list[dict]]:
+    """A labelling task whose worker died (or that raised): a recorded failure."""
+    reason = f"worker lost or task error: {type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
+    return [], [{"material_id": task.record.material_id, "absorber": None, "site_index": None, "preset": None, "stage": "labels", "reason": reason}]
+
+
+def site_lost(task: SiteTask, exc: BaseException) -> tuple[str, dict]:
+    """A FEFF task whose worker died after the allowed retries (or that raised)."""
+    reason = f"worker lost or task error: {type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
+    key = {"material_id": task.record.material_id, "absorber": task.absorber, "site_index": task.site_index}
+    return "failure", {**key, "preset": task.preset.name, "stage": "worker", "reason": reason}
+
+
 def ensure_labels(
     dataset: Dataset,
     records: Sequence[StructureRecord],
     elements: Sequence[str],
     workers: int | None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> int:
     """Label the structures not labelled yet; return how many were labelled now."""
     labels, failures = dataset.labels(), dataset.label_failures()
@@ -152,7 +166,14 @@ def ensure_labels(
         return 0
     new_rows, new_failures = [], []
     for rows, fails in map_unordered(
-        label_structure, todo, workers=workers, total=len(todo), desc="labels (CrystalNN)", progress=progress
+        label_structure,
+        todo,
+        workers=workers,
+        scheduler=scheduler,
+        total=len(todo),
+        desc="labels (CrystalNN)",
+        progress=progress,
+        on_error=label_lost,
     ):
         new_rows += rows
         new_failures += fails
@@ -184,6 +205,7 @@ def simulate(
     limit: int | None = None,
     preset: str = "fast",
     workers: int | None = None,
+    scheduler: str | None = None,
     integer_only: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: bool = True,
@@ -194,6 +216,7 @@ def simulate(
     unknown = sorted(set(elements) - set(METALS_3D))
     if unknown:
         raise DatasetError(f"not a 3d transition metal: {', '.join(unknown)}")
+    check_scheduler(scheduler)
     dataset = Dataset(out)
     records = read_source(source)[:limit] if limit else read_source(source)
     _check_provenance(dataset, source, preset)
@@ -201,7 +224,7 @@ def simulate(
     # Written before any shard, so a run killed midway still leaves its provenance.
     _update_provenance(dataset, source, preset, len(records))
 
-    labelled_now = ensure_labels(dataset, records, elements, workers, progress)
+    labelled_now = ensure_labels(dataset, records, elements, workers, progress, scheduler)
     plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
     done = dataset.done_keys(preset)
     is_done = [(m, a, int(s)) in done for m, a, s in zip(plan["material_id"], plan["absorber"], plan["site_index"])]
@@ -213,7 +236,14 @@ def simulate(
     failures: list[dict] = []
     shards = failures_now = 0
     for kind, row in map_unordered(
-        simulate_one, tasks, workers=workers, total=len(todo), desc=f"FEFF ({preset})", progress=progress
+        simulate_one,
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        total=len(todo),
+        desc=f"FEFF ({preset})",
+        progress=progress,
+        on_error=site_lost,
     ):
         (spectra if kind == "spectrum" else failures).append(row)
         failures_now += kind == "failure"

@@ -42,6 +42,7 @@ def train_models(
     seed: int = 0,
     min_class_count: int = DEFAULT_MIN_CLASS_COUNT,
     workers: int | None = None,
+    scheduler: str | None = None,
     progress: bool = True,
     log=print,
 ) -> list[Path]:
@@ -49,7 +50,7 @@ def train_models(
     wanted = np.isin(meta["absorber"].to_numpy(), list(elements))
     meta = meta[wanted].reset_index(drop=True)
     spectra = [s for s, keep in zip(spectra, wanted) if keep]
-    matrices, _ = featurize_many(spectra, [feature_set], settings, workers=workers, progress=progress)
+    matrices, _ = featurize_many(spectra, [feature_set], settings, workers=workers, scheduler=scheduler, progress=progress)
     X = matrices[feature_set]
     written = []
     for element in elements:
