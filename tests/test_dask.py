@@ -137,3 +137,20 @@ def test_worker_killed_mid_simulation_leaves_a_complete_dataset(references, tmp_
     simulate(str(source), str(tmp_path / "dask"), scheduler="local:2", progress=False)  # resume
     assert Dataset(tmp_path / "dask").failures("fast").empty
     _assert_same_sites(_sites(tmp_path / "dask"), expected)
+
+
+def test_resume_retries_sites_lost_with_their_worker(references, tmp_path):
+    """A 'worker' failure says nothing about the site: the next run tries it again,
+    and the spectrum it gets supersedes the failure row."""
+    source = write_cif_folder(tmp_path / "structures", references, ["Cu", "NiO"])
+    out = tmp_path / "data"
+    simulate(str(source), str(out), elements=["Ni"], workers=1, progress=False)  # labels + NiO only
+    data = Dataset(out)
+    lost = {"material_id": "mp-30", "absorber": "Cu", "site_index": 0, "preset": "fast", "stage": "worker", "reason": "worker lost or task error: KilledWorker"}
+    data.append_shard("fast", [], [lost])
+    assert ("mp-30", "Cu", 0) not in data.done_keys("fast")
+
+    report = simulate(str(source), str(out), workers=1, progress=False)
+    assert report.sites_run == 1 and report.failures_now == 0
+    assert data.failures("fast").empty
+    assert set(data.sites("fast")["material_id"]) == {"mp-30", "mp-19009"}

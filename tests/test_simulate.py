@@ -30,7 +30,7 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(troublesome_folder, tmp_pat
 
     label_failures = data.label_failures().set_index("material_id")["reason"]
     assert label_failures["corrupt"].startswith("unreadable CIF")
-    assert label_failures["nacl"] == "no absorber: none of Cu,Ni in the structure"
+    assert label_failures["nacl"] == "no absorber: none of Sc,Ti,V,Cr,Mn,Fe,Co,Ni,Cu,Zn in the structure"
 
     feff_failures = data.failures("fast")
     assert list(feff_failures["material_id"]) == ["overlap"]

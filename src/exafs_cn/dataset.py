@@ -30,6 +30,8 @@ import pyarrow.parquet as pq
 
 from exafs_cn.labels import is_integer_cn
 
+#: Failure stage of tasks lost with their worker: retried by a resumed run.
+TRANSIENT_STAGE = "worker"
 #: Columns that identify one site spectrum.
 SITE_KEY = ["material_id", "absorber", "site_index"]
 #: k grid of the MP-style averaged chi(k): FEFF's own (EXAFS 20, 0.05 steps).
@@ -226,14 +228,21 @@ class Dataset:
         return _read_parts(self._parts("spectra", preset), SPECTRUM_SCHEMA, columns)
 
     def failures(self, preset: str) -> pd.DataFrame:
-        return _read_parts(self._parts("failures", preset), FAILURE_SCHEMA, None)
+        """Sites that failed and have no spectrum (a retried success supersedes a failure)."""
+        failures = _read_parts(self._parts("failures", preset), FAILURE_SCHEMA, None)
+        done = _keys(self.sites(preset, SITE_KEY))
+        keys = zip(failures["material_id"], failures["absorber"], failures["site_index"].astype(int))
+        superseded = np.array([key in done for key in keys], dtype=bool)
+        return failures.loc[~superseded].reset_index(drop=True)
 
     def done_keys(self, preset: str) -> set[tuple[str, str, int]]:
-        """Sites already simulated or recorded as failed for ``preset``."""
-        keys: set[tuple[str, str, int]] = set()
-        for frame in (self.sites(preset, SITE_KEY), self.failures(preset)):
-            keys |= set(zip(frame["material_id"], frame["absorber"], frame["site_index"].astype(int)))
-        return keys
+        """Sites a resumed run skips: simulated, or failed for a reason of their own.
+
+        Failures of the ``worker`` stage (a task lost with its worker) say nothing about
+        the site, so a resumed run tries those again.
+        """
+        failures = self.failures(preset)
+        return _keys(self.sites(preset, SITE_KEY)) | _keys(failures[failures["stage"] != TRANSIENT_STAGE])
 
     # -- MP-style averages ---------------------------------------------------
     def pairs(self, preset: str, integer_only: bool = True) -> pd.DataFrame:
@@ -269,11 +278,9 @@ class Dataset:
             per_element: dict[str, dict[str, int]] = {}
             for (element, cn), count in pairs.groupby(["absorber", "pair_cn"]).size().items():
                 per_element.setdefault(element, {})[str(int(cn))] = int(count)
-            done = set(zip(sites["material_id"], sites["absorber"], sites["site_index"].astype(int)))
-            done |= set(zip(failures["material_id"], failures["absorber"], failures["site_index"].astype(int)))
-            planned = set(zip(labels["material_id"], labels["absorber"], labels["site_index"].astype(int)))
-            integer = labels[labels["pair_cn_is_integer"]]
-            planned_integer = set(zip(integer["material_id"], integer["absorber"], integer["site_index"].astype(int)))
+            done = _keys(sites) | _keys(failures)
+            planned = _keys(labels)
+            planned_integer = _keys(labels[labels["pair_cn_is_integer"]])
             out["presets"][name] = {
                 "spectra": int(len(pairs)),
                 "sites": int(len(sites)),
@@ -328,6 +335,10 @@ def average_sites(sites: pd.DataFrame, expected: pd.Series, integer_only: bool =
         )
     columns = ["material_id", "formula", "absorber", "pair_cn", "n_sites", "e0", "energy", "mu", "k", "chi"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _keys(frame: pd.DataFrame) -> set[tuple[str, str, int]]:
+    return set(zip(frame["material_id"], frame["absorber"], frame["site_index"].astype(int)))
 
 
 def _site_sort_key(row: Mapping) -> tuple:

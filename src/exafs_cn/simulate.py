@@ -22,7 +22,7 @@ from importlib.metadata import version
 import pandas as pd
 
 from exafs_cn import __version__
-from exafs_cn.dataset import Dataset, DatasetError, now_iso
+from exafs_cn.dataset import TRANSIENT_STAGE, Dataset, DatasetError, now_iso
 from exafs_cn.feff import PRESETS, FeffError, FeffPreset, simulate_site
 from exafs_cn.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
 from exafs_cn.parallel import check_scheduler, map_unordered
@@ -40,10 +40,6 @@ from exafs_cn.structures import (
 DEFAULT_SHARD_SIZE = 500
 
 
-@dataclass(frozen=True)
-class LabelTask:
-    record: StructureRecord
-    elements: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -70,18 +66,21 @@ class SimulationReport:
     shards_written: int
 
 
-def label_structure(task: LabelTask) -> tuple[list[dict], list[dict]]:
-    """Label rows for every inequivalent site of each requested element, and failures."""
-    record = task.record
+def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
+    """Label rows for every inequivalent site of every 3d element, and failures.
+
+    All 3d elements are labelled whatever ``--elements`` asks for (it is cheap), so a
+    later run asking for other elements finds their labels instead of a gap.
+    """
     failure = {"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None}
     try:
         structure = record.parse()
     except StructureError as exc:
         return [], [{**failure, "stage": "structure", "reason": str(exc)}]
-    present = absorbers_in(structure, task.elements)
+    present = absorbers_in(structure)
     if not present:
-        asked = ",".join(task.elements)
-        return [], [{**failure, "stage": "structure", "reason": f"no absorber: none of {asked} in the structure"}]
+        reason = f"no absorber: none of {','.join(METALS_3D)} in the structure"
+        return [], [{**failure, "stage": "structure", "reason": reason}]
     rows, failures = [], []
     for element in present:
         try:
@@ -137,23 +136,22 @@ def simulate_one(task: SiteTask) -> tuple[str, dict]:
     }
 
 
-def label_lost(task: LabelTask, exc: BaseException) -> tuple[list[dict], list[dict]]:
+def label_lost(record: StructureRecord, exc: BaseException) -> tuple[list[dict], list[dict]]:
     """A labelling task whose worker died (or that raised): a recorded failure."""
     reason = f"worker lost or task error: {type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
-    return [], [{"material_id": task.record.material_id, "absorber": None, "site_index": None, "preset": None, "stage": "labels", "reason": reason}]
+    return [], [{"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None, "stage": "labels", "reason": reason}]
 
 
 def site_lost(task: SiteTask, exc: BaseException) -> tuple[str, dict]:
     """A FEFF task whose worker died after the allowed retries (or that raised)."""
     reason = f"worker lost or task error: {type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
     key = {"material_id": task.record.material_id, "absorber": task.absorber, "site_index": task.site_index}
-    return "failure", {**key, "preset": task.preset.name, "stage": "worker", "reason": reason}
+    return "failure", {**key, "preset": task.preset.name, "stage": TRANSIENT_STAGE, "reason": reason}
 
 
 def ensure_labels(
     dataset: Dataset,
     records: Sequence[StructureRecord],
-    elements: Sequence[str],
     workers: int | None,
     progress: bool = True,
     scheduler: str | None = None,
@@ -161,7 +159,7 @@ def ensure_labels(
     """Label the structures not labelled yet; return how many were labelled now."""
     labels, failures = dataset.labels(), dataset.label_failures()
     seen = set(labels["material_id"]) | set(failures["material_id"])
-    todo = [LabelTask(r, tuple(elements)) for r in records if r.material_id not in seen]
+    todo = [r for r in records if r.material_id not in seen]
     if not todo:
         return 0
     new_rows, new_failures = [], []
@@ -224,7 +222,7 @@ def simulate(
     # Written before any shard, so a run killed midway still leaves its provenance.
     _update_provenance(dataset, source, preset, len(records))
 
-    labelled_now = ensure_labels(dataset, records, elements, workers, progress, scheduler)
+    labelled_now = ensure_labels(dataset, records, workers, progress, scheduler)
     plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
     done = dataset.done_keys(preset)
     is_done = [(m, a, int(s)) in done for m, a, s in zip(plan["material_id"], plan["absorber"], plan["site_index"])]
