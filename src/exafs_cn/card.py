@@ -113,7 +113,7 @@ def render_card(dataset: Dataset, preset: str = "fast", benchmark: dict | None =
         f"left out of the cluster: {', '.join(cards.get('omit_elements', [])) or 'nothing'}; a run is stopped after {cards['timeout_s']} s",
         f"- labels: {prov['labels']['crystalnn']}; inequivalent sites from SpacegroupAnalyzer(symprec={prov['labels']['symprec']}); "
         f"site average: {prov['labels']['site_average']}",
-        f"- software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items()),
+        "- software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items()),
         f"- created {prov['created']}, last updated {prov['updated']}",
         "",
         "## Cost and fidelity of the presets",

@@ -17,7 +17,7 @@ from larch import Group
 from larch.xafs import autobk, cauchy_wavelet, pre_edge, xftf
 from scipy.signal import find_peaks
 
-from exafs_cn.parallel import map_unordered
+from exafs_cn.parallel import lost_reason, map_unordered
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
 LARCH_CITATION = (
@@ -299,9 +299,10 @@ def featurize_many(
     sizes = {name: len(feature_labels(name, settings)) for name in feature_sets}
     matrices = {name: np.full((len(spectra), sizes[name]), np.nan) for name in feature_sets}
     errors: list[str | None] = [None] * len(spectra)
+
     def lost(chunk: _Chunk, exc: BaseException) -> tuple[int, dict[str, np.ndarray], list[str | None]]:
         nan = {name: np.full((len(chunk.spectra), sizes[name]), np.nan) for name in feature_sets}
-        return chunk.offset, nan, [f"worker lost or task error: {type(exc).__name__}"] * len(chunk.spectra)
+        return chunk.offset, nan, [lost_reason(exc)] * len(chunk.spectra)
 
     for offset, out, errs in map_unordered(
         _featurize_chunk,

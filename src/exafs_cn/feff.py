@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import larch
-from larch.xafs.xafsutils import KTOE
 import numpy as np
+from larch.xafs.xafsutils import KTOE
 from pymatgen.core import Element, Structure
 
 #: FEFF8L's compiled atom limit (``Too many atoms, max is 1000``).

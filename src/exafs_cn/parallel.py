@@ -40,6 +40,11 @@ class SchedulerError(RuntimeError):
     """The requested scheduler could not be started or reached."""
 
 
+def lost_reason(exc: BaseException) -> str:
+    """The recorded reason for a task that raised or was lost with its worker."""
+    return f"worker lost or task error: {type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
+
+
 def default_workers() -> int:
     """All cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -25,7 +25,7 @@ from exafs_cn import __version__
 from exafs_cn.dataset import TRANSIENT_STAGE, Dataset, DatasetError, now_iso
 from exafs_cn.feff import PRESETS, FeffError, FeffPreset, simulate_site
 from exafs_cn.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
-from exafs_cn.parallel import check_scheduler, map_unordered
+from exafs_cn.parallel import check_scheduler, lost_reason, map_unordered
 from exafs_cn.structures import (
     METALS_3D,
     SYMPREC,
@@ -138,13 +138,13 @@ def simulate_one(task: SiteTask) -> tuple[str, dict]:
 
 def label_lost(record: StructureRecord, exc: BaseException) -> tuple[list[dict], list[dict]]:
     """A labelling task whose worker died (or that raised): a recorded failure."""
-    reason = f"worker lost or task error: {type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
+    reason = lost_reason(exc)
     return [], [{"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None, "stage": "labels", "reason": reason}]
 
 
 def site_lost(task: SiteTask, exc: BaseException) -> tuple[str, dict]:
     """A FEFF task whose worker died after the allowed retries (or that raised)."""
-    reason = f"worker lost or task error: {type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
+    reason = lost_reason(exc)
     key = {"material_id": task.record.material_id, "absorber": task.absorber, "site_index": task.site_index}
     return "failure", {**key, "preset": task.preset.name, "stage": TRANSIENT_STAGE, "reason": reason}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
