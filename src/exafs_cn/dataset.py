@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -369,4 +369,4 @@ def _read_parts(parts: Iterable[Path], schema: pa.Schema, columns: list[str] | N
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from functools import partial
 from typing import TypeVar
 
 from tqdm import tqdm
@@ -95,7 +96,7 @@ def _outcome(get: Callable[[], Result], item, on_error) -> Result:
 
 def _serial_map(func, items, on_error) -> Iterator:
     for item in items:
-        yield _outcome(lambda: func(item), item, on_error)
+        yield _outcome(partial(func, item), item, on_error)
 
 
 def _pool_map(func, items, workers: int, on_error) -> Iterator:

@@ -133,7 +133,7 @@ def inequivalent_sites(
         symmetrized = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetrized_structure()
         groups = symmetrized.equivalent_indices
     except Exception as exc:  # spglib failures on odd cells: fall back to P1
-        warnings.warn(f"symmetry analysis failed ({_one_line(exc)}); treating every site as distinct")
+        warnings.warn(f"symmetry analysis failed ({_one_line(exc)}); treating every site as distinct", stacklevel=2)
         groups = [[i] for i in range(len(structure))]
     return [
         AbsorberSite(site_index=min(group), multiplicity=len(group))
