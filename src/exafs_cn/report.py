@@ -90,7 +90,9 @@ def importance_figure(results: dict, path: Path) -> Path:
         ax.set_title(f"{MODEL_LABELS[model]}: Gini importance over R")
         ax.set_xlabel("R (A)")
     axes[0].set_ylabel("share of importance per R point")
-    axes[1].legend(fontsize=7, ncol=2)
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
 
 
