@@ -25,6 +25,9 @@ from pymatgen.core import Element, Structure
 #: FEFF8L's compiled atom limit (``Too many atoms, max is 1000``).
 FEFF8L_MAX_ATOMS = 1000
 FEFF_MODULES = ("rdinp", "pot", "xsph", "pathfinder", "genfmt", "ff2x")
+#: The file each module must leave behind; a module that dies quietly is caught here,
+#: not one step later as "file does not exist" from the next module.
+FEFF_OUTPUTS = {"pot": "pot.pad", "xsph": "phase.pad", "pathfinder": "paths.dat", "genfmt": "list.dat", "ff2x": "xmu.dat"}
 FEFF_PROGRAM = "feff8l (Feff85L for EXAFS, from xraylarch)"
 
 _FATAL = re.compile(r"fatal|too many|max is|exceed|error", re.IGNORECASE)
@@ -202,8 +205,9 @@ def run_feff_input(inp_text: str, timeout_s: float, keep_dir: Path | None = None
             if proc.returncode != 0 or fatal:
                 reason = fatal or f"exit status {proc.returncode}"
                 raise FeffError(f"feff8l_{module}: {reason}")
-        if not (folder / "xmu.dat").exists():
-            raise FeffError("feff8l_ff2x: no xmu.dat written")
+            expected = FEFF_OUTPUTS.get(module)
+            if expected and not (folder / expected).exists():
+                raise FeffError(f"feff8l_{module}: wrote no {expected}")
     except subprocess.TimeoutExpired:
         shutil.rmtree(folder, ignore_errors=True)
         raise FeffError(f"timeout after {timeout_s:g} s") from None
