@@ -104,3 +104,23 @@ def test_unknown_preset_and_element_are_one_line_errors(tmp_path):
 def test_missing_source_folder(tmp_path):
     done = subprocess.run([*CLI, "simulate", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "d")], capture_output=True, text=True)
     assert done.returncode != 0 and "not a folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_shards(references, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+    source = write_cif_folder(tmp_path / "structures", references, ["Cu", "NiO", "ZnO", "Fe", "Fe3O4"])
+    out = tmp_path / "data"
+    args = [*CLI, "simulate", "--source", str(source), "--out", str(out), "--shard-size", "1", "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(args, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    shard_dir = out / "spectra" / "fast"
+    deadline = time.monotonic() + 120
+    while not (shard_dir.is_dir() and any(shard_dir.glob("part-*.parquet"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended before its first shard"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [f"exafs-cn: interrupted; finished shards in {out} are kept, run the same command to resume"]
+    assert Dataset(out).failures("fast").empty, "interrupted FEFF runs are not recorded as failures"
+    subprocess.run(args, check=True, capture_output=True)
+    assert len(Dataset(out).sites("fast")) == 7

@@ -81,6 +81,9 @@ def simulate(
         )
     except _EXPECTED as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo(f"exafs-cn: interrupted; finished shards in {out} are kept, run the same command to resume", err=True)
+        raise typer.Exit(code=130) from None
     typer.echo(
         f"{report.structures} structures ({report.labelled_now} labelled now); "
         f"{report.sites_planned} sites planned, {report.sites_already_done} already done, "

@@ -21,6 +21,7 @@ worker costs only its own tasks.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -99,8 +100,13 @@ def _serial_map(func, items, on_error) -> Iterator:
         yield _outcome(partial(func, item), item, on_error)
 
 
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C to the client, which stops the run and keeps its shards."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _pool_map(func, items, workers: int, on_error) -> Iterator:
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) as pool:
         pending: dict[Future, object] = {}
         for item in items:
             pending[pool.submit(func, item)] = item
