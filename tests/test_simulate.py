@@ -59,6 +59,15 @@ def test_dataset_info_json(troublesome_folder, tmp_path):
     assert all(len(k) == len(c) == 401 for k, c in zip(pairs["k"], pairs["chi"]))
 
 
+def wait_for_first_shard(proc: subprocess.Popen, out) -> None:
+    """Block until the run in ``proc`` has written a spectrum shard under ``out``."""
+    shard_dir = out / "spectra" / "fast"
+    deadline = time.monotonic() + 120
+    while not (shard_dir.is_dir() and any(shard_dir.glob("part-*.parquet"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended before its first shard"
+        time.sleep(0.02)
+
+
 def _sorted_sites(folder) -> pd.DataFrame:
     sites = Dataset(folder).sites("fast").drop(columns=["feff_seconds"])
     return sites.sort_values(SITE_KEY).reset_index(drop=True)
@@ -75,11 +84,7 @@ def test_killed_run_resumes_to_the_same_data(references, tmp_path):
 
     resumed = tmp_path / "resumed"
     proc = subprocess.Popen([*CLI, *args, "--out", str(resumed)], start_new_session=True)
-    shard_dir = resumed / "spectra" / "fast"
-    deadline = time.monotonic() + 120
-    while not (shard_dir.is_dir() and any(shard_dir.glob("part-*.parquet"))):
-        assert proc.poll() is None and time.monotonic() < deadline, "run ended before its first shard"
-        time.sleep(0.02)
+    wait_for_first_shard(proc, resumed)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = len(Dataset(resumed).sites("fast"))
@@ -112,11 +117,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_shards(references, tmp_path):
     out = tmp_path / "data"
     args = [*CLI, "simulate", "--source", str(source), "--out", str(out), "--shard-size", "1", "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(args, start_new_session=True, stderr=subprocess.PIPE, text=True)
-    shard_dir = out / "spectra" / "fast"
-    deadline = time.monotonic() + 120
-    while not (shard_dir.is_dir() and any(shard_dir.glob("part-*.parquet"))):
-        assert proc.poll() is None and time.monotonic() < deadline, "run ended before its first shard"
-        time.sleep(0.02)
+    wait_for_first_shard(proc, out)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
