@@ -118,7 +118,8 @@ def cross_validate(
     proba = np.zeros((len(data.y), len(classes)))
     importances = []
     seconds = 0.0
-    for train, test in splitter(protocol, n_splits, seed).split(data.X, data.y, data.groups):
+    groups = data.groups if protocol == "grouped" else None  # StratifiedKFold takes none
+    for train, test in splitter(protocol, n_splits, seed).split(data.X, data.y, groups):
         model = clone(template)
         start = time.perf_counter()
         model.fit(data.X[train], data.y[train])
