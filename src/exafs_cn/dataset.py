@@ -227,12 +227,16 @@ class Dataset:
         """All site spectra of a preset (optionally only some columns)."""
         return _read_parts(self._parts("spectra", preset), SPECTRUM_SCHEMA, columns)
 
-    def failures(self, preset: str) -> pd.DataFrame:
-        """Sites that failed and have no spectrum (a retried success supersedes a failure)."""
+    def failures(self, preset: str, simulated: set[tuple[str, str, int]] | None = None) -> pd.DataFrame:
+        """Sites that failed and have no spectrum (a retried success supersedes a failure).
+
+        ``simulated`` is the set of site keys with a spectrum, when the caller has it.
+        """
         failures = _read_parts(self._parts("failures", preset), FAILURE_SCHEMA, None)
-        done = _keys(self.sites(preset, SITE_KEY))
+        if simulated is None:
+            simulated = _keys(self.sites(preset, SITE_KEY))
         keys = zip(failures["material_id"], failures["absorber"], failures["site_index"].astype(int))
-        superseded = np.array([key in done for key in keys], dtype=bool)
+        superseded = np.array([key in simulated for key in keys], dtype=bool)
         return failures.loc[~superseded].reset_index(drop=True)
 
     def done_keys(self, preset: str) -> set[tuple[str, str, int]]:
@@ -241,8 +245,9 @@ class Dataset:
         Failures of the ``worker`` stage (a task lost with its worker) say nothing about
         the site, so a resumed run tries those again.
         """
-        failures = self.failures(preset)
-        return _keys(self.sites(preset, SITE_KEY)) | _keys(failures[failures["stage"] != TRANSIENT_STAGE])
+        simulated = _keys(self.sites(preset, SITE_KEY))
+        failures = self.failures(preset, simulated)
+        return simulated | _keys(failures[failures["stage"] != TRANSIENT_STAGE])
 
     # -- MP-style averages ---------------------------------------------------
     def pairs(self, preset: str, integer_only: bool = True) -> pd.DataFrame:
@@ -272,13 +277,14 @@ class Dataset:
             "presets": {},
         }
         for name in presets:
-            sites = self.sites(name, SITE_KEY + ["cn", "feff_seconds"])
-            failures = self.failures(name)
-            pairs = self.pairs(name)
+            sites = self.sites(name, SITE_KEY + ["feff_seconds"])
+            simulated = _keys(sites)
+            failures = self.failures(name, simulated)
+            pairs = complete_integer_pairs(labels, simulated)
             per_element: dict[str, dict[str, int]] = {}
             for (element, cn), count in pairs.groupby(["absorber", "pair_cn"]).size().items():
-                per_element.setdefault(element, {})[str(int(cn))] = int(count)
-            done = _keys(sites) | _keys(failures)
+                per_element.setdefault(element, {})[str(int(round(cn)))] = int(count)
+            done = simulated | _keys(failures)
             planned = _keys(labels)
             planned_integer = _keys(labels[labels["pair_cn_is_integer"]])
             out["presets"][name] = {
@@ -295,6 +301,18 @@ class Dataset:
                 "mean_seconds_per_site": round(float(sites["feff_seconds"].mean()), 3) if len(sites) else None,
             }
         return out
+
+
+def complete_integer_pairs(labels: pd.DataFrame, simulated: set[tuple[str, str, int]]) -> pd.DataFrame:
+    """(material, absorber, pair_cn) of integer-CN pairs whose every site has a spectrum.
+
+    The pairs :meth:`Dataset.pairs` averages, counted from keys alone (no spectra read).
+    """
+    integer = labels[labels["pair_cn_is_integer"]]
+    keys = zip(integer["material_id"], integer["absorber"], integer["site_index"].astype(int))
+    has_spectrum = [key in simulated for key in keys]
+    complete = integer.assign(done=has_spectrum).groupby(["material_id", "absorber", "pair_cn"])["done"].all()
+    return complete[complete].reset_index()[["material_id", "absorber", "pair_cn"]]
 
 
 def average_sites(sites: pd.DataFrame, expected: pd.Series, integer_only: bool = True) -> pd.DataFrame:
