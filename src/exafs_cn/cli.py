@@ -58,7 +58,9 @@ def simulate(
     limit: Annotated[int | None, typer.Option(help="only the first N structures of the source")] = None,
     preset: Annotated[str, typer.Option(help=f"FEFF preset: {', '.join(PRESETS)}")] = "fast",
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
+    ] = None,
     integer_only: Annotated[bool, typer.Option(help="only pairs whose site-averaged CN is an integer")] = False,
     shard_size: Annotated[int, typer.Option(help="site results per shard file")] = 500,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
@@ -99,8 +101,13 @@ def reproduce(
     models: Annotated[str, typer.Option(help="comma-separated: rf, bagging, nn, hgb")] = "rf,bagging,nn",
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option(help="seed of splits, models and the quick subset")] = 0,
+    preset: Annotated[
+        str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one, e.g. mp-api)")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """The study's experiments on the dataset: per-element CV, importance, report."""
@@ -110,12 +117,21 @@ def reproduce(
     from exafs_cn.reproduce import QUICK_PLAN, ExperimentPlan, run_experiments
 
     model_names = _parse_models(models)
-    plan = replace(QUICK_PLAN if quick else ExperimentPlan(), models=model_names, elements=tuple(_parse_elements(elements)), seed=seed)
+    plan = replace(
+        QUICK_PLAN if quick else ExperimentPlan(), models=model_names, elements=tuple(_parse_elements(elements)), seed=seed
+    )
     if not data.is_dir():
         _fail(f"{data}: no such dataset folder")
     try:
+        dataset = Dataset(data)
         results = run_experiments(
-            Dataset(data), plan, workers=workers, progress=progress, log=lambda m: typer.echo(m, err=True), scheduler=scheduler
+            dataset,
+            plan,
+            preset=preset or dataset.default_preset(),
+            workers=workers,
+            progress=progress,
+            log=lambda m: typer.echo(m, err=True),
+            scheduler=scheduler,
         )
     except _EXPECTED as exc:
         _fail(str(exc))
@@ -130,12 +146,19 @@ def reproduce(
 @app.command()
 def train(
     data: Annotated[Path, typer.Option(help="dataset folder")] = DEFAULT_DATA,
-    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="where predict finds models (default $EXAFS_CN_MODELS or ./models)")] = None,
+    models_dir: Annotated[
+        Path | None, typer.Option("--models-dir", help="where predict finds models (default $EXAFS_CN_MODELS or ./models)")
+    ] = None,
     models: Annotated[str, typer.Option(help="comma-separated: rf, bagging, nn, hgb")] = "rf",
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option()] = 0,
+    preset: Annotated[
+        str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one, e.g. mp-api)")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
@@ -146,26 +169,63 @@ def train(
         _fail(f"{data}: no such dataset folder")
     target = models_dir or default_models_dir()
     try:
+        dataset = Dataset(data)
         written = train_models(
-            Dataset(data), target, model_names=model_names, elements=_parse_elements(elements),
-            seed=seed, workers=workers, scheduler=scheduler, progress=progress, log=lambda m: typer.echo(m, err=True),
+            dataset,
+            target,
+            model_names=model_names,
+            elements=_parse_elements(elements),
+            preset=preset or dataset.default_preset(),
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            log=lambda m: typer.echo(m, err=True),
         )
     except _EXPECTED as exc:
         _fail(str(exc))
     typer.echo(f"{len(written)} models written to {target}")
 
 
+@app.command("fetch-mp")
+def fetch_mp(
+    out: Annotated[Path, typer.Option(help="dataset folder for MP's spectra (created, or resumed); not the FEFF dataset's")],
+    elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
+    batch_size: Annotated[int, typer.Option(help="documents per API request")] = 200,
+    endpoint: Annotated[str, typer.Option(help="Materials Project API address")] = "https://api.materialsproject.org/",
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Download MP's K-edge EXAFS spectra (needs MP_API_KEY) into a dataset folder."""
+    from exafs_cn.fetch_mp import MPFetchError
+    from exafs_cn.fetch_mp import fetch_mp as run_fetch
+
+    chosen = _parse_elements(elements)
+    try:
+        report = run_fetch(Dataset(out), chosen, endpoint=endpoint, batch_size=batch_size, progress=progress)
+    except (*_EXPECTED, MPFetchError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo(f"exafs-cn: interrupted; finished shards in {out} are kept, run the same command to resume", err=True)
+        raise typer.Exit(code=130) from None
+    typer.echo(
+        f"MP database {report.database_version}: {report.documents_listed} documents listed, {report.already_fetched} already here; "
+        f"{report.spectra_written} spectra and {report.failures} failures written in {report.shards_written} shards to {out}"
+    )
+
+
 @dataset_app.command("info")
 def dataset_info(
     path: Annotated[Path, typer.Argument(help="dataset folder")] = DEFAULT_DATA,
-    preset: Annotated[str, typer.Option(help="FEFF preset to summarise")] = "fast",
+    preset: Annotated[str | None, typer.Option(help="preset to summarise (default: fast, or the dataset's only one)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Counts per element and CN, failures by reason, CPU time."""
     if not path.is_dir():
         _fail(f"{path}: no such dataset folder")
     try:
-        summary = Dataset(path).summary()
+        dataset = Dataset(path)
+        preset = preset or dataset.default_preset()
+        summary = dataset.summary()
     except _EXPECTED as exc:
         _fail(str(exc))
     if preset not in summary["presets"]:

@@ -32,6 +32,8 @@ from exafs_cn.labels import is_integer_cn
 
 #: Failure stage of tasks lost with their worker: retried by a resumed run.
 TRANSIENT_STAGE = "worker"
+#: ``site_index`` of a spectrum its source already averaged over the sites (MP's own).
+SOURCE_AVERAGED = -1
 #: Columns that identify one site spectrum.
 SITE_KEY = ["material_id", "absorber", "site_index"]
 #: k grid of the MP-style averaged chi(k): FEFF's own (EXAFS 20, 0.05 steps).
@@ -58,6 +60,17 @@ FAILURE_SCHEMA = pa.schema(
         ("preset", pa.string()),
         ("stage", pa.string()),
         ("reason", pa.string()),
+    ]
+)
+
+#: Where a row came from, for data fetched rather than computed (MP's document ids).
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        ("material_id", pa.string()),
+        ("absorber", pa.string()),
+        ("task_id", pa.string()),
+        ("spectrum_id", pa.string()),
+        ("last_updated", pa.string()),
     ]
 )
 
@@ -179,6 +192,17 @@ class Dataset:
     def label_failures(self) -> pd.DataFrame:
         return _read_or_empty(self.label_failures_path, FAILURE_SCHEMA)
 
+    def add_labels(self, labels: pd.DataFrame, failures: pd.DataFrame) -> None:
+        """Merge new label rows into the stored ones (a later row for a site replaces an earlier)."""
+        if labels.empty and failures.empty:
+            return
+        merged = pd.concat([self.labels(), labels.reindex(columns=LABEL_SCHEMA.names)], ignore_index=True)
+        merged_failures = pd.concat([self.label_failures(), failures.reindex(columns=FAILURE_SCHEMA.names)], ignore_index=True)
+        self.write_labels(
+            merged.drop_duplicates(SITE_KEY, keep="last"),
+            merged_failures.drop_duplicates(["material_id", "absorber", "stage", "reason"], keep="last"),
+        )
+
     def write_labels(self, labels: pd.DataFrame, failures: pd.DataFrame) -> None:
         labels = labels.sort_values(SITE_KEY, kind="stable").reset_index(drop=True)
         failures = failures.sort_values(["material_id", "absorber"], kind="stable", na_position="first")
@@ -239,6 +263,19 @@ class Dataset:
         superseded = np.array([key in simulated for key in keys], dtype=bool)
         return failures.loc[~superseded].reset_index(drop=True)
 
+    def documents(self, preset: str) -> pd.DataFrame:
+        """Source document ids per spectrum, for data fetched rather than computed."""
+        return _read_parts(self._parts("documents", preset), DOCUMENT_SCHEMA, None)
+
+    def default_preset(self) -> str:
+        """The preset downstream commands use: ``fast`` when present, else the only one."""
+        presets = [p for p in self.presets() if self._parts("spectra", p)]
+        if "fast" in presets or not presets:
+            return "fast"
+        if len(presets) == 1:
+            return presets[0]
+        raise DatasetError(f"{self.root}: spectra of several presets ({', '.join(presets)}); name one with --preset")
+
     def done_keys(self, preset: str) -> set[tuple[str, str, int]]:
         """Sites a resumed run skips: simulated, or failed for a reason of their own.
 
@@ -298,7 +335,9 @@ class Dataset:
                 "failures": int(len(failures)),
                 "failures_by_reason": _reason_counts(failures),
                 "feff_run_hours": round(float(sites["feff_seconds"].sum()) / 3600, 3),
-                "mean_seconds_per_site": round(float(sites["feff_seconds"].mean()), 3) if len(sites) else None,
+                "mean_seconds_per_site": round(float(sites["feff_seconds"].mean()), 3)
+                if sites["feff_seconds"].notna().any()
+                else None,
             }
         return out
 
@@ -310,7 +349,7 @@ def complete_integer_pairs(labels: pd.DataFrame, simulated: set[tuple[str, str, 
     """
     integer = labels[labels["pair_cn_is_integer"]]
     keys = zip(integer["material_id"], integer["absorber"], integer["site_index"].astype(int))
-    has_spectrum = [key in simulated for key in keys]
+    has_spectrum = [key in simulated or (key[0], key[1], SOURCE_AVERAGED) in simulated for key in keys]
     complete = integer.assign(done=has_spectrum).groupby(["material_id", "absorber", "pair_cn"])["done"].all()
     return complete[complete].reset_index()[["material_id", "absorber", "pair_cn"]]
 
@@ -323,10 +362,14 @@ def average_sites(sites: pd.DataFrame, expected: pd.Series, integer_only: bool =
     """
     rows = []
     for (material_id, absorber), group in sites.groupby(["material_id", "absorber"], sort=True):
-        if len(group) != expected.get((material_id, absorber), -1):
-            continue
         pair_cn = float(group["pair_cn"].iloc[0])
         if integer_only and not is_integer_cn(pair_cn):
+            continue
+        if (group["site_index"] == SOURCE_AVERAGED).any():  # averaged by its source (MP): as it is
+            row = group[group["site_index"] == SOURCE_AVERAGED].iloc[0]
+            rows.append(_pair_row(row, pair_cn, 0, float(row["e0"]), row["energy"], row["mu"], row["k"], row["chi"]))
+            continue
+        if len(group) != expected.get((material_id, absorber), -1):
             continue
         weights = group["multiplicity"].to_numpy(float)
         weights /= weights.sum()
@@ -337,22 +380,27 @@ def average_sites(sites: pd.DataFrame, expected: pd.Series, integer_only: bool =
         energy = np.asarray(ref["energy"], float)
         energy = energy[(energy >= lo) & (energy <= hi)]
         mu = sum(w * np.interp(energy, e, m) for w, e, m in zip(weights, group["energy"], group["mu"]))
-        rows.append(
-            {
-                "material_id": material_id,
-                "formula": ref["formula"],
-                "absorber": absorber,
-                "pair_cn": int(round(pair_cn)) if is_integer_cn(pair_cn) else pair_cn,
-                "n_sites": len(group),
-                "e0": float(np.dot(weights, group["e0"])),
-                "energy": energy,
-                "mu": mu,
-                "k": AVERAGE_K,
-                "chi": chi,
-            }
-        )
-    columns = ["material_id", "formula", "absorber", "pair_cn", "n_sites", "e0", "energy", "mu", "k", "chi"]
-    return pd.DataFrame(rows, columns=columns)
+        rows.append(_pair_row(ref, pair_cn, len(group), float(np.dot(weights, group["e0"])), energy, mu, AVERAGE_K, chi))
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+#: Columns of :func:`average_sites`; ``n_sites`` is 0 where the source averaged the sites.
+PAIR_COLUMNS = ["material_id", "formula", "absorber", "pair_cn", "n_sites", "e0", "energy", "mu", "k", "chi"]
+
+
+def _pair_row(ref: pd.Series, pair_cn: float, n_sites: int, e0: float, energy, mu, k, chi) -> dict:
+    return {
+        "material_id": ref["material_id"],
+        "formula": ref["formula"],
+        "absorber": ref["absorber"],
+        "pair_cn": int(round(pair_cn)) if is_integer_cn(pair_cn) else pair_cn,
+        "n_sites": n_sites,
+        "e0": e0,
+        "energy": np.asarray(energy, float),
+        "mu": np.asarray(mu, float),
+        "k": np.asarray(k, float),
+        "chi": np.asarray(chi, float),
+    }
 
 
 def _keys(frame: pd.DataFrame) -> set[tuple[str, str, int]]:
