@@ -61,8 +61,20 @@ def test_settings_change_the_cache_key():
 
 def test_too_short_k_range_is_a_processing_error(some_spectra):
     spectrum = some_spectra[1][0]
-    short = spectrum.e0 + 3.81 * 9.0**2  # energy of k = 9/A
+    short = spectrum.e0 + 3.81 * 7.5**2  # energy of k = 7.5/A
     keep = spectrum.energy < short
     cut = Spectrum(spectrum.energy[keep], spectrum.mu[keep], spectrum.absorber, e0=spectrum.e0, edge_step=1.0)
-    with pytest.raises(ProcessingError, match="reaches only k = 9"):
+    with pytest.raises(ProcessingError, match="reaches only k = 7"):
         process(cut)
+
+
+def test_a_shorter_k_range_ends_the_window_where_the_data_end(some_spectra):
+    spectrum = some_spectra[1][0]
+    full = process(spectrum)
+    short = spectrum.e0 + 3.81 * 10.0**2  # energy of k = 10/A
+    keep = spectrum.energy < short
+    cut = process(Spectrum(spectrum.energy[keep], spectrum.mu[keep], spectrum.absorber, e0=spectrum.e0, edge_step=1.0))
+    assert cut.chir_mag.shape == full.chir_mag.shape
+    # Same shells, less resolution: the first-shell peak stays where it was.
+    first = slice(0, 100)  # R < 3 A
+    assert abs(cut.r[np.argmax(cut.chir_mag[first])] - full.r[np.argmax(full.chir_mag[first])]) < 0.15

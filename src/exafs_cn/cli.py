@@ -187,6 +187,49 @@ def train(
     typer.echo(f"{len(written)} models written to {target}")
 
 
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="measured spectra: XDI, Athena project (.prj), or column files")],
+    element: Annotated[str | None, typer.Option(help="absorber, when the file does not say (checked against the edge)")] = None,
+    model: Annotated[str, typer.Option(help="model family: rf, bagging, nn, hgb (as trained)")] = "rf",
+    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="trained models (default $EXAFS_CN_MODELS or ./models)")] = None,
+    energy: Annotated[str | None, typer.Option(help="energy column or expression, e.g. 'col1*1000'")] = None,
+    mu: Annotated[str | None, typer.Option(help="mu column or expression, e.g. 'log(i0/itrans)' or 'ifluor/i0'")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per spectrum per line")] = False,
+    plot: Annotated[Path | None, typer.Option(help="folder for one figure per spectrum")] = None,
+) -> None:
+    """CN of measured spectra, with class probabilities and the model used."""
+    from exafs_cn.predict import ModelStore, PredictError, plot_prediction, predict_file
+    from exafs_cn.readers import Columns, SpectrumFileError
+
+    store = ModelStore(models_dir, model)
+    columns = Columns(energy=energy, mu=mu)
+    failed = 0
+    for path in paths:
+        try:
+            predictions = predict_file(path, store, element, columns)
+        except (SpectrumFileError, PredictError) as exc:
+            typer.echo(f"exafs-cn: error: {exc}", err=True)
+            failed += 1
+            continue
+        for p in predictions:
+            if as_json:
+                typer.echo(json.dumps(p.to_json()))
+            else:
+                others = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in p.probabilities.items())
+                where = f"{p.file}[{p.group}]" if p.group else p.file
+                typer.echo(f"{where}: {p.element} CN {p.cn} (probabilities {others}; model {p.model})")
+            if plot is not None:
+                stem = Path(p.file).name + (f"__{p.group}" if p.group else "")
+                plot_prediction(p, store.get(p.element), plot / f"{_safe_name(stem)}.png")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
+
+
 @app.command("fetch-mp")
 def fetch_mp(
     out: Annotated[Path, typer.Option(help="dataset folder for MP's spectra (created, or resumed); not the FEFF dataset's")],

@@ -27,6 +27,10 @@ LARCH_CITATION = (
 STUDY_CITATION = "Zeng, Hu, Yao (NSRL/USTC), machine-learning CN from FEFF EXAFS of MP 3d-metal compounds (2025)"
 
 
+#: Shortest chi(k) range accepted: the FT window (from kmin = 3/A) needs ~5/A of data.
+MIN_KMAX = 8.0
+
+
 class ProcessingError(ValueError):
     """Larch could not turn this mu(E) into chi(k) with the given settings."""
 
@@ -61,6 +65,18 @@ class Processed:
 
 def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS) -> Processed:
     """autobk then xftf with ``settings``; raises ProcessingError with the reason."""
+    k, chi, e0, group = background(spectrum, settings)
+    return transform(k, chi, e0, settings, group=group)
+
+
+def background(
+    spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS, rbkg: float | None = None
+) -> tuple[np.ndarray, np.ndarray, float, Group]:
+    """chi(k) by Larch autobk (normalising with pre_edge first when E0 or step is unknown).
+
+    ``rbkg`` overrides the setting: augmentation varies it to mimic how people remove
+    backgrounds differently.
+    """
     group = Group()
     energy = np.asarray(spectrum.energy, float)
     mu = np.asarray(spectrum.mu, float)
@@ -74,7 +90,7 @@ def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS)
             energy,
             mu,
             group=group,
-            rbkg=settings.rbkg,
+            rbkg=settings.rbkg if rbkg is None else rbkg,
             e0=e0,
             ek0=e0,
             edge_step=step,
@@ -83,14 +99,33 @@ def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS)
         )
     except Exception as exc:  # Larch raises assorted errors for unusable input
         raise ProcessingError(f"background removal failed: {' '.join(str(exc).split())[:160]}") from None
-    if group.k.max() < settings.kmax:
-        raise ProcessingError(f"chi(k) reaches only k = {group.k.max():.1f}/A, the settings need {settings.kmax:g}/A")
+    return group.k, group.chi, float(e0), group
+
+
+def transform(
+    k: np.ndarray,
+    chi: np.ndarray,
+    e0: float,
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    kmax: float | None = None,
+    group: Group | None = None,
+) -> Processed:
+    """xftf of chi(k) with the settings' window, ending at the data's kmax when that is shorter.
+
+    A measured spectrum (or an augmented copy) may stop before ``settings.kmax``: the
+    window then ends where the data do and chi is zero beyond, as it is for the data.
+    """
+    group = group if group is not None else Group()
+    data_kmax = float(k.max()) if kmax is None else min(float(kmax), float(k.max()))
+    if data_kmax < MIN_KMAX:
+        raise ProcessingError(f"chi(k) reaches only k = {data_kmax:.1f}/A; at least {MIN_KMAX:g}/A needed")
+    chi = np.where(k <= data_kmax, chi, 0.0)
     xftf(
-        group.k,
-        group.chi,
+        k,
+        chi,
         group=group,
         kmin=settings.kmin,
-        kmax=settings.kmax,
+        kmax=min(settings.kmax, data_kmax),
         kweight=settings.kweight,
         dk=settings.dk,
         window=settings.window,
@@ -98,7 +133,7 @@ def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS)
         nfft=settings.nfft,
         kstep=settings.kstep,
     )
-    return Processed(group.k, group.chi, group.r, group.chir_mag, float(e0), group)
+    return Processed(k, chi, group.r, group.chir_mag, float(e0), group)
 
 
 def r_grid(settings: ProcessingSettings = DEFAULT_SETTINGS) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,11 +46,12 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         batch_size: int = 128,
-        max_epochs: int = 200,
-        patience: int = 15,
+        max_epochs: int = 100,
+        patience: int = 10,
         validation_fraction: float = 0.15,
         class_weight: str | None = "balanced",
         device: str = "auto",
+        cpu_threads: int = 1,
         random_state: int = 0,
     ):
         self.hidden = hidden
@@ -62,6 +64,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
         self.device = device
+        self.cpu_threads = cpu_threads
         self.random_state = random_state
 
     def _device(self):
@@ -83,6 +86,12 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         return nn.Sequential(*layers)
 
     def fit(self, X, y):
+        # One thread: a net this small gains nothing from intra-op threads, and with
+        # the other core busy (FEFF, joblib) two threads spin-wait ~70x slower.
+        with _torch_threads(self.cpu_threads):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         import torch
 
         X = np.asarray(X, np.float32)
@@ -134,12 +143,24 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         import torch
 
         check_is_fitted(self, "module_")
-        with torch.no_grad():
+        with torch.no_grad(), _torch_threads(self.cpu_threads):
             logits = self.module_(torch.tensor(np.asarray(X, np.float32)))
             return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+@contextmanager
+def _torch_threads(n: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def make_model(name: str, random_state: int = 0, n_jobs: int | None = None):
@@ -150,7 +171,7 @@ def make_model(name: str, random_state: int = 0, n_jobs: int | None = None):
         )
     if name == "bagging":
         return BaggingClassifier(
-            DecisionTreeClassifier(class_weight="balanced"), n_estimators=100, n_jobs=n_jobs, random_state=random_state
+            DecisionTreeClassifier(class_weight="balanced"), n_estimators=50, n_jobs=n_jobs, random_state=random_state
         )
     if name == "nn":
         return Pipeline([("scale", StandardScaler()), ("net", TorchMLPClassifier(random_state=random_state))])

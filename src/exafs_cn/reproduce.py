@@ -42,7 +42,7 @@ class ExperimentPlan:
     min_class_count: int = 10
 
 
-QUICK_PLAN = ExperimentPlan(per_element_limit=150, min_class_count=10)
+QUICK_PLAN = ExperimentPlan(per_element_limit=120, min_class_count=10)
 
 
 def select_subset(meta: pd.DataFrame, plan: ExperimentPlan) -> np.ndarray:

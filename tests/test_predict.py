@@ -1,0 +1,171 @@
+"""Measured spectra: every format on real files, predictions from trained models, bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from larch import Group
+from larch.io import AthenaProject, read_ascii
+from typer.testing import CliRunner
+
+from exafs_cn.calibration import expected_calibration_error
+from exafs_cn.cli import app
+from exafs_cn.dataset import Dataset
+from exafs_cn.models import SavedModel
+from exafs_cn.readers import Columns, SpectrumFileError, detect_format, read_spectra
+from exafs_cn.train import train_models
+
+MEASURED = Path(__file__).parent / "data" / "experimental"
+CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
+FE = MEASURED / "data__Fe__Fe_metal_rt_01.xdi"
+ZNO = MEASURED / "data__Zn__ZnO.xdi"
+NIO = [MEASURED / f"examples__xafsdata__AthenaProjectFiles__NiO__NiO.00{i}.dat" for i in (0, 1)]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def athena_project(tmp_path_factory) -> Path:
+    """A real Athena project (gzipped, Larch's writer) holding the two NiO scans."""
+    path = tmp_path_factory.mktemp("prj") / "nio.prj"
+    project = AthenaProject(str(path))
+    for source in NIO:
+        data = read_ascii(str(source))
+        name = source.stem.split("__")[-1].replace(".", "_")
+        project.add_group(Group(energy=data.energy, mu=data.mu, filename=name, label=name, groupname=name))
+    project.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(data_slice, tmp_path_factory) -> Path:
+    """RF models for Ni, Fe and Cu trained (with augmentation and calibration) on the data slice."""
+    folder = tmp_path_factory.mktemp("models")
+    written = train_models(Dataset(data_slice), folder, elements=("Ni", "Fe", "Cu"), augment_copies=2, workers=1, progress=False, log=lambda m: None)
+    assert {p.parent.name for p in written} == {"Ni", "Fe", "Cu"}
+    return folder
+
+
+def test_each_format_is_detected_and_read_with_its_element(athena_project):
+    assert detect_format(CU.read_bytes()[:4096]) == "xdi"
+    assert detect_format(NIO[0].read_bytes()[:4096]) == "columns"
+    assert detect_format(athena_project.read_bytes()[:4096]) == "athena"
+
+    cu = read_spectra(CU)  # XDI with a mu column and Element.symbol
+    assert [(s.element, s.element_source, s.group) for s in cu] == [("Cu", "file", None)]
+    zno = read_spectra(ZNO)  # XDI with only i0 and itrans: mu = ln(i0/itrans)
+    assert zno[0].element == "Zn" and zno[0].mu.std() > 0
+    nio = read_spectra(NIO[0])  # columns, "element: Ni" in the header
+    assert nio[0].element == "Ni" and nio[0].kmax > 15
+    project = read_spectra(athena_project)  # every group of the project
+    assert [s.group for s in project] == ["NiO_000", "NiO_001"]
+    np.testing.assert_allclose(project[0].mu, nio[0].mu)
+
+
+def test_columns_can_be_named_and_kev_energies_are_converted(tmp_path):
+    data = read_ascii(str(NIO[0]))
+    path = tmp_path / "nio_kev.txt"
+    np.savetxt(path, np.column_stack([data.energy / 1000, data.mu, data.mu * 2]), header="e_kev a b")
+    (spectrum,) = read_spectra(path, element="Ni", columns=Columns(energy="e_kev", mu="b/2"))
+    np.testing.assert_allclose(spectrum.energy, data.energy)
+    np.testing.assert_allclose(spectrum.mu, data.mu)
+    assert spectrum.element_source == "option"
+
+
+def test_predict_json_lines_for_files_and_project_groups(models, athena_project):
+    result = runner.invoke(app, ["predict", str(CU), str(FE), str(athena_project), "--models-dir", str(models), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [(line["file"], line["group"]) for line in lines] == [
+        (str(CU), None),
+        (str(FE), None),
+        (str(athena_project), "NiO_000"),
+        (str(athena_project), "NiO_001"),
+    ]
+    for line in lines:
+        classes = SavedModel.load(models / line["element"] / "rf.joblib").classes
+        assert line["cn"] in classes
+        assert set(line["probabilities"]) == {str(c) for c in classes}
+        assert sum(line["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert line["probabilities"][str(line["cn"])] == max(line["probabilities"].values())
+        assert line["model"].startswith(f"{line['element']}/rf")
+
+
+def test_plot_writes_one_figure_per_spectrum(models, tmp_path):
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--plot", str(tmp_path / "figs")])
+    assert result.exit_code == 0, result.output
+    assert "Cu CN" in result.output
+    figures = list((tmp_path / "figs").glob("*.png"))
+    assert [f.name for f in figures] == ["data__Cu__cu_metal_rt.xdi.png"]
+    assert figures[0].stat().st_size > 10_000
+
+
+def test_saved_models_carry_held_out_calibration(models):
+    saved = SavedModel.load(models / "Fe" / "rf.joblib")
+    holdout = saved.metadata["holdout"]
+    assert 0.0 <= holdout["ece_augmented"] <= 1.0 and holdout["n_test_spectra"] > 0
+    assert saved.metadata["augment_copies"] == 2 and saved.metadata["augmentation"]["sigma2"] == [0.001, 0.012]
+    assert set(saved.metadata["bands"]) == {str(c) for c in saved.classes}
+
+
+def test_expected_calibration_error_of_known_cases():
+    classes = np.array([4, 6])
+    sure_and_right = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert expected_calibration_error(sure_and_right, np.array([4, 6]), classes) == 0.0
+    sure_and_wrong = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert expected_calibration_error(sure_and_wrong, np.array([6, 4]), classes) == 1.0
+    # 80% confident, right 4 times out of 5: calibrated.
+    proba = np.tile([0.8, 0.2], (5, 1))
+    assert expected_calibration_error(proba, np.array([4, 4, 4, 4, 6]), classes) == pytest.approx(0.0)
+
+
+def _columns_file(path: Path, energy: np.ndarray, mu: np.ndarray, header: str = "element: Cu\nenergy mu") -> Path:
+    np.savetxt(path, np.column_stack([energy, mu]), header=header)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory) -> dict[str, tuple[Path, list[str], str]]:
+    """Each bad input the issue names: (file, extra options, expected message part)."""
+    folder = tmp_path_factory.mktemp("bad")
+    cu = read_spectra(CU)[0]
+    e, mu = cu.energy, cu.mu
+    swapped = e.copy()
+    swapped[200], swapped[201] = swapped[201], swapped[200]
+    duplicated = e.copy()
+    duplicated[150] = duplicated[149]
+    with_nan = mu.copy()
+    with_nan[300] = np.nan
+    above_edge = e > 9100
+    short = e < 8979 + 3.81 * 7.0**2
+    (folder / "empty.dat").write_text("")
+    (folder / "binary.dat").write_bytes(bytes(range(256)) * 8)
+    return {
+        "non-monotonic": (_columns_file(folder / "swapped.dat", swapped, mu), [], "energies not monotonic"),
+        "duplicated": (_columns_file(folder / "duplicated.dat", duplicated, mu), [], "duplicated energy"),
+        "nan": (_columns_file(folder / "nan.dat", e, with_nan), [], "NaN or infinite"),
+        "no edge": (_columns_file(folder / "no_edge.dat", e[above_edge], mu[above_edge]), [], "no Cu K edge"),
+        "short k": (_columns_file(folder / "short.dat", e[short], mu[short]), [], "at least 8/A needed"),
+        "wrong element": (CU, ["--element", "Fe"], "no Fe K edge (7112 eV) in the energy range 8779-10146 eV; the edge at 8980 eV looks like Cu K"),
+        "unknown element": (CU, ["--element", "Pt"], "not one of the 3d metals"),
+        "empty": (folder / "empty.dat", [], "empty file"),
+        "binary": (folder / "binary.dat", [], "binary file"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["non-monotonic", "duplicated", "nan", "no edge", "short k", "wrong element", "unknown element", "empty", "binary"]
+)
+def test_bad_input_is_one_line_naming_the_file_and_the_rest_goes_on(case, bad_inputs, models):
+    path, options, message = bad_inputs[case]
+    good = [] if options else [str(NIO[0])]  # --element applies to every file given
+    result = runner.invoke(app, ["predict", str(path), *good, "--models-dir", str(models), "--json", *options])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and str(path) in errors[0] and message in errors[0], errors
+    if good:
+        assert json.loads(result.stdout.strip().splitlines()[-1])["file"] == good[0]
+    with pytest.raises(SpectrumFileError, match=message.split(";")[0].replace("(", r"\(").replace(")", r"\)")):
+        read_spectra(path, element=options[1] if options else None)
