@@ -67,6 +67,9 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     assert set(stored["per_element"]) == {"Ni", "Co"}
     assert 0 < stored["mean_best_accuracy"] <= 1 and 0 < stored["importance_share_below_3A"] < 1
     assert stored["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
+    joint = stored["cross_element"]
+    assert set(joint["per_element"]) == {"Ni", "Co"} and joint["n"] == sum(stored["per_element"][e]["n"] for e in ("Ni", "Co"))
+    assert 0 < joint["mean_accuracy"] <= 1
     for png in ("accuracy_per_element", "confusion_matrices", "importance_over_r", "feature_sets"):
         assert (tmp_path / f"{png}.png").stat().st_size > 5000
     text = page.read_text()

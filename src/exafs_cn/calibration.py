@@ -25,6 +25,13 @@ def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, classes: n
     """Top-label ECE: |accuracy - confidence| averaged over equal-width confidence bins."""
     confidence = proba.max(axis=1)
     correct = np.asarray(classes)[proba.argmax(axis=1)] == y_true
+    return top_label_ece(confidence, correct, n_bins)
+
+
+def top_label_ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:
+    """ECE from each prediction's confidence and whether it was right."""
+    confidence = np.asarray(confidence, float)
+    correct = np.asarray(correct, bool)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
     ece = 0.0

@@ -155,6 +155,7 @@ def train(
     preset: Annotated[
         str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one, e.g. mp-api)")
     ] = None,
+    augment: Annotated[int, typer.Option(help="measured-looking copies per training spectrum (0: FEFF spectra only)")] = 3,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
@@ -176,6 +177,7 @@ def train(
             model_names=model_names,
             elements=_parse_elements(elements),
             preset=preset or dataset.default_preset(),
+            augment_copies=augment,
             seed=seed,
             workers=workers,
             scheduler=scheduler,
