@@ -136,3 +136,41 @@ def test_unreachable_server_is_one_line_and_writes_nothing(tmp_path, monkeypatch
     assert "cannot reach the Materials Project API at http://127.0.0.1:9/" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "mp").exists()
+
+
+@pytest.fixture()
+def refusing_server():
+    """A real HTTP server on loopback that answers MP's heartbeat and refuses every query (401)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/heartbeat"):
+                status, body = 200, {"db_version": "2025.09.25", "access_controlled_batch_ids": [], "version": "0.46.5"}
+            else:
+                status, body = 401, {"detail": "Invalid API key"}
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def test_refused_key_is_one_line_at_once_and_writes_nothing(tmp_path, monkeypatch, refusing_server):
+    monkeypatch.setenv("MP_API_KEY", "0" * 32)
+    result = runner.invoke(app, ["fetch-mp", "--out", str(tmp_path / "mp"), "--elements", "Fe", "--endpoint", refusing_server])
+    assert result.exit_code == 2
+    assert "Materials Project API refused the list of Fe K-edge EXAFS documents" in result.output
+    assert "Invalid API key" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "mp").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ def fetch_mp(
     _check_folder(out)
     client = _open_client(api_key, endpoint)
     with client:
-        db_version = _call(lambda: client.get_database_version(), "database version", retries)
+        db_version = getattr(client, "db_version", None)
         listed = {
             el: _call(partial(_list_task_ids, client, el), f"list of {el} K-edge EXAFS documents", retries) for el in elements
         }
@@ -228,12 +229,20 @@ def _call(fn: Callable[[], Any], what: str, retries: int) -> Any:
         try:
             return fn()
         except Exception as exc:
+            if not _retryable(exc):
+                raise MPFetchError(f"Materials Project API refused the {what}: {_one_line(exc)}") from None
             if attempt == retries:
                 raise MPFetchError(
                     f"Materials Project API failed on the {what} after {retries + 1} tries: {_one_line(exc)}"
                 ) from None
             time.sleep(2**attempt)
     raise AssertionError("unreachable")
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Connection trouble, rate limits and server errors pass; a refused key or a bad query does not."""
+    match = re.search(r"status\s+code\s+(\d{3})", str(exc))
+    return match is None or match.group(1) == "429" or match.group(1).startswith("5")
 
 
 def _list_task_ids(client: Any, element: str) -> list[str]:
