@@ -1,10 +1,14 @@
-"""Calibrated probabilities: temperature scaling fitted on held-out materials, and ECE.
+"""Calibrated probabilities: isotonic regression fitted on held-out materials, and ECE.
 
-A tree ensemble's vote shares are not probabilities: RF is under-confident on easy
-spectra and over-confident on odd ones. scikit-learn's ``CalibratedClassifierCV`` with
-``method="temperature"`` fits one temperature on out-of-fold predictions; the folds are
-grouped by composition (and augmented copies stay with their spectrum), so the
-temperature is learned on materials the model has not seen, as in use.
+A tree ensemble's vote shares are not probabilities: our RF is under-confident (mean
+top probability 0.68 where it is right 83% of the time, Fe, grouped hold-out).
+scikit-learn's ``CalibratedClassifierCV`` fits the calibrator on out-of-fold
+predictions; the folds are grouped by composition (augmented copies stay with their
+spectrum), so it is learned on materials the model has not seen, as in use.
+
+Why isotonic and not temperature: sklearn's ``method="temperature"`` takes the log of
+RF's probabilities, which are often exactly 0, and flattened every prediction (ECE
+0.72 on that Fe hold-out); isotonic gave 0.077 and sigmoid 0.113 (uncalibrated 0.152).
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 
 def calibrated(estimator, X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int, n_splits: int = 3):
-    """``estimator`` refitted on all of X, with a temperature fitted out of fold."""
+    """``estimator`` refitted on all of X, with isotonic calibration fitted out of fold."""
     splits = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(X, y, groups))
-    model = CalibratedClassifierCV(estimator, method="temperature", cv=splits, ensemble=False)
+    model = CalibratedClassifierCV(estimator, method="isotonic", cv=splits, ensemble=False)
     return model.fit(X, y)
 
 

@@ -2,7 +2,7 @@
 
 Trained for measured spectra, not only for FEFF's: each training spectrum comes with
 ``augment_copies`` distorted copies (:mod:`exafs_cn.augment`), and the probabilities are
-calibrated by temperature scaling on held-out materials (:mod:`exafs_cn.calibration`).
+calibrated (isotonic) on held-out materials (:mod:`exafs_cn.calibration`).
 Before the final fit on everything, one grouped hold-out (a fifth of the materials)
 measures what the closing note and the model file report: accuracy on clean and on
 augmented held-out spectra, and the expected calibration error.
@@ -104,7 +104,7 @@ def train_models(
                     "seed": seed,
                     "augment_copies": augment_copies,
                     "augmentation": augmentation.to_dict(),
-                    "calibration": "temperature scaling, 3 folds grouped by composition",
+                    "calibration": "isotonic (sklearn CalibratedClassifierCV), 3 folds grouped by composition",
                     "holdout": holdout,
                     "bands": _bands(X_all, y_all, classes, settings) if feature_set.startswith("r") else None,
                 },
