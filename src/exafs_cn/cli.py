@@ -30,6 +30,12 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _interrupted(out: Path) -> None:
+    """Ctrl-C in a resumable run: one line, status 130, finished shards kept."""
+    typer.echo(f"exafs-cn: interrupted; finished shards in {out} are kept, run the same command to resume", err=True)
+    raise typer.Exit(code=130)
+
+
 def _parse_elements(text: str) -> list[str]:
     if text.strip().lower() == "all":
         return list(METALS_3D)
@@ -84,8 +90,7 @@ def simulate(
     except _EXPECTED as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        typer.echo(f"exafs-cn: interrupted; finished shards in {out} are kept, run the same command to resume", err=True)
-        raise typer.Exit(code=130) from None
+        _interrupted(out)
     typer.echo(
         f"{report.structures} structures ({report.labelled_now} labelled now); "
         f"{report.sites_planned} sites planned, {report.sites_already_done} already done, "
@@ -250,8 +255,7 @@ def fetch_mp(
     except (*_EXPECTED, MPFetchError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        typer.echo(f"exafs-cn: interrupted; finished shards in {out} are kept, run the same command to resume", err=True)
-        raise typer.Exit(code=130) from None
+        _interrupted(out)
     typer.echo(
         f"MP database {report.database_version}: {report.documents_listed} documents listed, {report.already_fetched} already here; "
         f"{report.spectra_written} spectra and {report.failures} failures written in {report.shards_written} shards to {out}"

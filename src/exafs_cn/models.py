@@ -163,15 +163,19 @@ def _torch_threads(n: int):
         torch.set_num_threads(before)
 
 
-def make_model(name: str, random_state: int = 0, n_jobs: int | None = None):
-    """A fresh, unfitted estimator for ``name``; one place defines each family."""
+def make_model(name: str, random_state: int = 0, n_jobs: int | None = None, n_estimators: int | None = None):
+    """A fresh, unfitted estimator for ``name``; one place defines each family.
+
+    ``n_estimators`` overrides the ensemble size (prediction models use fewer trees:
+    scikit-learn's per-tree overhead dominates the time of a single prediction).
+    """
     if name == "rf":
         return RandomForestClassifier(
-            n_estimators=300, class_weight="balanced_subsample", n_jobs=n_jobs, random_state=random_state
+            n_estimators=n_estimators or 300, class_weight="balanced_subsample", n_jobs=n_jobs, random_state=random_state
         )
     if name == "bagging":
         return BaggingClassifier(
-            DecisionTreeClassifier(class_weight="balanced"), n_estimators=50, n_jobs=n_jobs, random_state=random_state
+            DecisionTreeClassifier(class_weight="balanced"), n_estimators=n_estimators or 50, n_jobs=n_jobs, random_state=random_state
         )
     if name == "nn":
         return Pipeline([("scale", StandardScaler()), ("net", TorchMLPClassifier(random_state=random_state))])

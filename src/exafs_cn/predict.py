@@ -64,10 +64,21 @@ class ModelStore:
             if not path.exists():
                 raise PredictError(f"no trained {self.model_name!r} model for {element} in {self.models_dir} (run `exafs-cn train`)")
             try:
-                self._cache[element] = SavedModel.load(path)
+                saved = SavedModel.load(path)
             except ValueError as exc:
                 raise PredictError(str(exc)) from None
+            _single_threaded(saved.estimator)
+            self._cache[element] = saved
         return self._cache[element]
+
+
+def _single_threaded(estimator) -> None:
+    """One spectrum at a time: joblib's start-up per call would cost more than the trees."""
+    calibrated = getattr(estimator, "calibrated_classifiers_", None)
+    inner = [c.estimator for c in calibrated] if calibrated else [estimator]
+    for model in inner:
+        if "n_jobs" in model.get_params():
+            model.set_params(n_jobs=1)
 
 
 def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Prediction:
@@ -103,12 +114,8 @@ def predict_file(path: Path | str, store: ModelStore, element: str | None = None
 
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
     """k^2 chi(k) and |chi(R)| of the spectrum over the training data's band for the predicted CN."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from exafs_cn.features import r_grid
+    from exafs_cn.report import plt, save_figure  # report sets the Agg backend before pyplot loads
 
     settings = ProcessingSettings.from_dict(saved.settings)
     processed = prediction.processed
@@ -128,9 +135,4 @@ def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Pa
     p = prediction.probabilities[str(prediction.cn)]
     ax_r.set(xlabel="R (A, not phase-corrected)", ylabel="|chi(R)|", xlim=(0, 6), title=f"{prediction.element} CN {prediction.cn} (p = {p:.2f})")
     ax_r.legend(loc="upper right")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

@@ -26,7 +26,8 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """PNG written to a temporary name, then renamed: never a half-written figure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
@@ -50,7 +51,7 @@ def accuracy_figure(results: dict, path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (grouped 5-fold CV)")
     ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.08))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion_figure(results: dict, path: Path) -> Path:
@@ -78,7 +79,7 @@ def confusion_figure(results: dict, path: Path) -> Path:
         ax.set_xlabel("predicted CN", fontsize=7)
         ax.set_ylabel("CrystalNN CN", fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def importance_figure(results: dict, path: Path) -> Path:
@@ -97,7 +98,7 @@ def importance_figure(results: dict, path: Path) -> Path:
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def feature_set_figure(results: dict, path: Path) -> Path:
@@ -113,7 +114,7 @@ def feature_set_figure(results: dict, path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (random forest, grouped CV)")
     ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

@@ -33,6 +33,10 @@ from exafs_cn.structures import METALS_3D
 
 #: Augmented copies per training spectrum for the prediction models.
 DEFAULT_COPIES = 3
+#: Trees per ensemble of a prediction model. With 300 (as in the CV experiments) the
+#: per-tree overhead of scikit-learn was ~2/3 of a 70 ms end-to-end prediction
+#: (benchmarks/predict.py under load); 100 trees cut that part threefold.
+PREDICT_TREES = 100
 #: Percentiles of the training |chi(R)| per CN kept with a model, for predict's plots.
 BAND_PERCENTILES = (5, 50, 95)
 
@@ -86,7 +90,7 @@ def train_models(
         for name in model_names:
             holdout = _holdout_check(name, clean[rows], copies[rows], y, groups, seed, workers)
             X_all, y_all, g_all = _stack(clean[rows], copies[rows], y, groups)
-            estimator = calibrated(make_model(name, random_state=seed, n_jobs=workers), X_all, y_all, g_all, seed)
+            estimator = calibrated(make_model(name, random_state=seed, n_jobs=workers, n_estimators=PREDICT_TREES), X_all, y_all, g_all, seed)
             saved = SavedModel(
                 element=element,
                 model_name=name,
@@ -149,7 +153,7 @@ def _holdout_check(name: str, clean, copies, y, groups, seed: int, workers: int 
     """Fit on four fifths of the materials, measure on the rest (clean and augmented)."""
     train, test = next(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed).split(clean, y, groups))
     X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
-    model = calibrated(make_model(name, random_state=seed, n_jobs=workers), X_tr, y_tr, g_tr, seed)
+    model = calibrated(make_model(name, random_state=seed, n_jobs=workers, n_estimators=PREDICT_TREES), X_tr, y_tr, g_tr, seed)
     out = {"n_test_spectra": int(len(test))}
     if copies.shape[1]:
         X_aug = copies[test].reshape(-1, clean.shape[1])
