@@ -129,7 +129,7 @@ def convert_documents(docs: Iterable[Any]) -> tuple[list[dict], list[dict], list
             {
                 "material_id": material_id,
                 "absorber": absorber,
-                "task_id": str(doc.task_id),
+                "task_id": _mp_id(doc.task_id),
                 "spectrum_id": _spectrum_id(doc),
                 "last_updated": str(doc.last_updated),
             }
@@ -247,7 +247,7 @@ def _retryable(exc: BaseException) -> bool:
 
 def _list_task_ids(client: Any, element: str) -> list[str]:
     docs = client.materials.xas.search(absorbing_element=element, edge="K", spectrum_type="EXAFS", fields=["task_id"])
-    return sorted({str(doc.task_id) for doc in docs})
+    return sorted({_mp_id(doc.task_id) for doc in docs})
 
 
 def _download(client: Any, element: str, task_ids: list[str]) -> list[Any]:
