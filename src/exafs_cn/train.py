@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from exafs_cn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
-from exafs_cn.calibration import calibrated, expected_calibration_error
+from exafs_cn.calibration import calibrated, expected_calibration_error, top_label_ece
 from exafs_cn.corpus import pair_spectra
 from exafs_cn.dataset import Dataset, now_iso
 from exafs_cn.evaluate import DEFAULT_MIN_CLASS_COUNT
@@ -78,6 +78,7 @@ def train_models(
         else np.empty((len(spectra), 0, clean.shape[1]))
     )
     written = []
+    pooled: dict[str, list[np.ndarray]] = {"confidence": [], "correct": []}
     for element in elements:
         rows = _usable_rows(meta, clean, element, min_class_count)
         if rows is None:
@@ -88,7 +89,9 @@ def train_models(
         classes = sorted(int(c) for c in np.unique(y))
         dropped = _dropped(meta, element, classes)
         for name in model_names:
-            holdout = _holdout_check(name, clean[rows], copies[rows], y, groups, seed, workers)
+            holdout, confidence, correct = _holdout_check(name, clean[rows], copies[rows], y, groups, seed, workers)
+            pooled["confidence"].append(confidence)
+            pooled["correct"].append(correct)
             X_all, y_all, g_all = _stack(clean[rows], copies[rows], y, groups)
             estimator = calibrated(make_model(name, random_state=seed, n_jobs=workers, n_estimators=PREDICT_TREES), X_all, y_all, g_all, seed)
             saved = SavedModel(
@@ -121,6 +124,9 @@ def train_models(
                 f"{holdout['accuracy_clean']:.3f} clean / {holdout['accuracy_augmented']:.3f} augmented, "
                 f"ECE {holdout['ece_augmented']:.3f} -> {path}"
             )
+    if written:
+        ece = top_label_ece(np.concatenate(pooled["confidence"]), np.concatenate(pooled["correct"]))
+        log(f"held-out ECE on augmented spectra, pooled over {len(written)} models: {ece:.3f}")
     return written
 
 
@@ -149,8 +155,11 @@ def _stack(clean: np.ndarray, copies: np.ndarray, y: np.ndarray, groups: np.ndar
     return X[ok], y_all[ok], g_all[ok]
 
 
-def _holdout_check(name: str, clean, copies, y, groups, seed: int, workers: int | None) -> dict:
-    """Fit on four fifths of the materials, measure on the rest (clean and augmented)."""
+def _holdout_check(name: str, clean, copies, y, groups, seed: int, workers: int | None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Fit on four fifths of the materials, measure on the rest (clean and augmented).
+
+    Also returns the augmented hold-out's confidences and hits, for an ECE pooled over elements.
+    """
     train, test = next(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed).split(clean, y, groups))
     X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
     model = calibrated(make_model(name, random_state=seed, n_jobs=workers, n_estimators=PREDICT_TREES), X_tr, y_tr, g_tr, seed)
@@ -166,7 +175,7 @@ def _holdout_check(name: str, clean, copies, y, groups, seed: int, workers: int 
         proba = model.predict_proba(X)
         out[f"accuracy_{label}"] = round(float(np.mean(model.classes_[proba.argmax(axis=1)] == y_true)), 4)
         out[f"ece_{label}"] = round(expected_calibration_error(proba, y_true, model.classes_), 4)
-    return out
+    return out, proba.max(axis=1), model.classes_[proba.argmax(axis=1)] == y_true
 
 
 def _bands(X: np.ndarray, y: np.ndarray, classes: list[int], settings: ProcessingSettings) -> dict[str, list[list[float]]]:
