@@ -33,7 +33,7 @@ from exafs_cn import __version__
 from exafs_cn.dataset import DOCUMENT_SCHEMA, SOURCE_AVERAGED, Dataset, DatasetError, now_iso, write_table_atomic
 from exafs_cn.labels import crystalnn_description
 from exafs_cn.simulate import label_structure
-from exafs_cn.structures import SYMPREC, StructureRecord
+from exafs_cn.structures import SYMPREC, StructureRecord, one_line
 
 #: Preset name of MP's spectra in a dataset folder.
 MP_PRESET = "mp-api"
@@ -220,7 +220,7 @@ def _open_client(api_key: str, endpoint: str) -> Any:
     try:
         return MPRester(api_key=api_key, endpoint=endpoint, use_document_model=True, mute_progress_bars=True)
     except Exception as exc:  # requests' ConnectionError, MPRestError for a refused key, ...
-        raise MPFetchError(f"cannot reach the Materials Project API at {endpoint}: {_one_line(exc)}") from None
+        raise MPFetchError(f"cannot reach the Materials Project API at {endpoint}: {one_line(exc, 300)}") from None
 
 
 def _call(fn: Callable[[], Any], what: str, retries: int) -> Any:
@@ -230,10 +230,10 @@ def _call(fn: Callable[[], Any], what: str, retries: int) -> Any:
             return fn()
         except Exception as exc:
             if not _retryable(exc):
-                raise MPFetchError(f"Materials Project API refused the {what}: {_one_line(exc)}") from None
+                raise MPFetchError(f"Materials Project API refused the {what}: {one_line(exc, 300)}") from None
             if attempt == retries:
                 raise MPFetchError(
-                    f"Materials Project API failed on the {what} after {retries + 1} tries: {_one_line(exc)}"
+                    f"Materials Project API failed on the {what} after {retries + 1} tries: {one_line(exc, 300)}"
                 ) from None
             time.sleep(2**attempt)
     raise AssertionError("unreachable")
@@ -288,7 +288,3 @@ def _write_provenance(dataset: Dataset, db_version: str | None, elements: Sequen
     )
     prov.setdefault("presets", {})[MP_PRESET] = MP_FEFF_DESCRIPTION
     dataset.write_provenance(prov)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__

@@ -19,7 +19,7 @@ import numpy as np
 from larch.xafs.xafsutils import ETOK
 
 from exafs_cn.features import MIN_KMAX, Spectrum
-from exafs_cn.structures import METALS_3D
+from exafs_cn.structures import METALS_3D, one_line
 
 #: Shortest chi(k) range a prediction accepts (the issue's floor; the FT window needs ~8/A).
 #: How far the measured edge (max of dmu/dE) may sit from the tabulated K edge.
@@ -123,7 +123,7 @@ def _read_xdi(path: Path, columns: Columns) -> tuple[np.ndarray, np.ndarray, str
     try:
         group = read_xdi(str(path))
     except Exception as exc:  # xdifile raises ValueError/TypeError with C-library messages
-        raise SpectrumFileError(f"{path}: unreadable XDI: {_one_line(exc)}") from None
+        raise SpectrumFileError(f"{path}: unreadable XDI: {one_line(exc)}") from None
     stated = getattr(group, "element", None) or (group.attrs.get("element", {}).get("symbol") if hasattr(group, "attrs") else None)
     energy, mu = _energy_mu(path, _arrays(group), columns)
     return energy, mu, _symbol(stated)
@@ -135,7 +135,7 @@ def _read_columns(path: Path, columns: Columns) -> tuple[np.ndarray, np.ndarray,
     try:
         group = read_ascii(str(path))
     except Exception as exc:
-        raise SpectrumFileError(f"{path}: unreadable column file: {_one_line(exc)}") from None
+        raise SpectrumFileError(f"{path}: unreadable column file: {one_line(exc)}") from None
     arrays = _arrays(group)
     if not arrays or getattr(group, "data", np.empty((0, 0))).size == 0:
         raise SpectrumFileError(f"{path}: no numeric columns found")
@@ -151,7 +151,7 @@ def _read_athena(path: Path) -> list[tuple[str, tuple[np.ndarray, np.ndarray, st
     try:
         project = read_athena(str(path), do_preedge=False, do_bkg=False, do_fft=False)
     except Exception as exc:
-        raise SpectrumFileError(f"{path}: unreadable Athena project: {_one_line(exc)}") from None
+        raise SpectrumFileError(f"{path}: unreadable Athena project: {one_line(exc)}") from None
     groups = []
     for name, group in (getattr(project, "groups", None) or {}).items():
         mu = getattr(group, "mu", None)
@@ -209,7 +209,7 @@ def _evaluate(path: Path, expr: str, arrays: Mapping[str, np.ndarray]) -> np.nda
     except NameError as exc:
         raise SpectrumFileError(f"{path}: {exc} in {expr!r} (columns: {', '.join(arrays)})") from None
     except Exception as exc:
-        raise SpectrumFileError(f"{path}: cannot evaluate {expr!r}: {_one_line(exc)}") from None
+        raise SpectrumFileError(f"{path}: cannot evaluate {expr!r}: {one_line(exc)}") from None
     return np.asarray(value, float)
 
 
@@ -239,12 +239,13 @@ def _checked(
     e0 = _find_e0(energy, mu)
     in_range = energy[0] + 5 < edge < energy[-1] - 50
     if not in_range or abs(e0 - edge) > EDGE_TOLERANCE_EV:
-        found = f"; the edge at {e0:.0f} eV{_looks_like(e0)}" if _looks_like(e0) else ""
+        looks_like = _looks_like(e0)
+        found = f"; the edge at {e0:.0f} eV{looks_like}" if looks_like else ""
         if not in_range:
             raise SpectrumFileError(
                 f"{where}: no {element} K edge ({edge:.0f} eV) in the energy range {energy[0]:.0f}-{energy[-1]:.0f} eV{found}"
             )
-        raise SpectrumFileError(f"{where}: the edge at {e0:.0f} eV is not the {element} K edge ({edge:.0f} eV);{_looks_like(e0)}")
+        raise SpectrumFileError(f"{where}: the edge at {e0:.0f} eV is not the {element} K edge ({edge:.0f} eV);{looks_like}")
     kmax = float(np.sqrt(ETOK * (energy[-1] - e0)))
     if kmax < MIN_KMAX:
         raise SpectrumFileError(f"{where}: data reach only k = {kmax:.1f}/A above the edge; at least {MIN_KMAX:g}/A needed")
@@ -279,8 +280,3 @@ def _symbol(text: str | None) -> str | None:
 
         return xraydb.atomic_symbol(int(text))
     return text.capitalize() or None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
-

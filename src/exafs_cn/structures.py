@@ -52,7 +52,7 @@ class StructureRecord:
                 warnings.simplefilter("ignore")
                 structure = Structure.from_str(self.text, fmt=self.fmt)
         except Exception as exc:  # pymatgen raises many types for bad files
-            raise StructureError(f"unreadable {self.fmt.upper()}: {_one_line(exc)}") from None
+            raise StructureError(f"unreadable {self.fmt.upper()}: {one_line(exc)}") from None
         if len(structure) == 0:
             raise StructureError(f"{self.fmt.upper()} holds no atoms")
         if not structure.is_ordered:
@@ -133,7 +133,7 @@ def inequivalent_sites(
         symmetrized = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetrized_structure()
         groups = symmetrized.equivalent_indices
     except Exception as exc:  # spglib failures on odd cells: fall back to P1
-        warnings.warn(f"symmetry analysis failed ({_one_line(exc)}); treating every site as distinct", stacklevel=2)
+        warnings.warn(f"symmetry analysis failed ({one_line(exc)}); treating every site as distinct", stacklevel=2)
         groups = [[i] for i in range(len(structure))]
     return [
         AbsorberSite(site_index=min(group), multiplicity=len(group))
@@ -147,9 +147,10 @@ def _mp_id_key(ids: pd.Series) -> pd.Series:
     return pd.to_numeric(ids.str.extract(r"(\d+)$")[0], errors="coerce").fillna(-1)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one line of at most ``limit`` characters, for the one-line errors."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
+    return text[:limit]
 
 
 __all__ = [
