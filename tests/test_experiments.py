@@ -39,6 +39,12 @@ def test_model_beats_the_commonest_cn_under_grouped_cv(ni_data, model):
     np.testing.assert_allclose(result.proba.sum(axis=1), 1.0, atol=1e-6)
 
 
+def test_params_override_the_default_estimator(ni_data):
+    # Three fully grown trees vote in thirds: the override reached the forest that was fitted.
+    result = cross_validate(ni_data, "rf", "grouped", n_splits=5, seed=0, n_jobs=2, params={"n_estimators": 3})
+    np.testing.assert_allclose(result.proba * 3, np.round(result.proba * 3), atol=1e-9)
+
+
 def test_grouped_folds_keep_compositions_together(ni_data):
     from exafs_cn.evaluate import splitter
 
@@ -57,7 +63,7 @@ def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
 
 
 def test_experiments_write_a_report(data_slice, tmp_path):
-    plan = replace(ExperimentPlan(), elements=("Ni", "Co"), models=("rf",), feature_sets=("r", "k"), n_splits=3)
+    plan = replace(ExperimentPlan(), elements=("Ni", "Co"), models=("rf", "rf_all"), feature_sets=("r", "k"), n_splits=3)
     results = run_experiments(
         Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache"
     )
@@ -67,6 +73,11 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     assert set(stored["per_element"]) == {"Ni", "Co"}
     assert 0 < stored["mean_best_accuracy"] <= 1 and 0 < stored["importance_share_below_3A"] < 1
     assert stored["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
+    # rf_all reads R, k and wavelet features; the study's models only R. Best-of is over both.
+    assert stored["per_element"]["Co"]["rf_all"]["n"] == stored["per_element"]["Co"]["rf"]["n"]
+    assert stored["mean_best_study_model_accuracy"] <= stored["mean_best_accuracy"]
+    assert stored["feature_sets"]["Ni"]["r"] == stored["per_element"]["Ni"]["rf"]["accuracy"]
+    assert set(stored["importance"]["Ni"]) == {"rf"}  # importance over R only for models that read R alone
     joint = stored["cross_element"]
     assert set(joint["per_element"]) == {"Ni", "Co"} and joint["n"] == sum(stored["per_element"][e]["n"] for e in ("Ni", "Co"))
     assert 0 < joint["mean_accuracy"] <= 1
@@ -77,6 +88,6 @@ def test_experiments_write_a_report(data_slice, tmp_path):
 
     # The second run finds the features in the cache and gives the same numbers.
     cached = list((tmp_path / "cache").glob("features-*.npy"))
-    assert len(cached) == 2
+    assert len(cached) == 3  # r, k and the wavelet features rf_all reads
     again = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
     assert again["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]

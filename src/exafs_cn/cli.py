@@ -7,6 +7,7 @@ exit status, never a traceback.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -46,13 +47,11 @@ def _parse_elements(text: str) -> list[str]:
     return elements
 
 
-def _parse_models(text: str) -> tuple[str, ...]:
-    from exafs_cn.models import MODEL_NAMES
-
+def _parse_models(text: str, choices: Sequence[str]) -> tuple[str, ...]:
     names = tuple(m.strip() for m in text.split(",") if m.strip())
-    unknown = [m for m in names if m not in MODEL_NAMES]
+    unknown = [m for m in names if m not in choices]
     if unknown or not names:
-        _fail(f"--models: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(MODEL_NAMES)}")
+        _fail(f"--models: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(choices)}")
     return names
 
 
@@ -103,7 +102,9 @@ def reproduce(
     out: Annotated[Path, typer.Option(help="folder for results.json, report.html and the figures")] = Path("runs/reproduce"),
     data: Annotated[Path, typer.Option(help="dataset folder")] = DEFAULT_DATA,
     quick: Annotated[bool, typer.Option(help="a small fixed subset (minutes), for a first look")] = False,
-    models: Annotated[str, typer.Option(help="comma-separated: rf, bagging, nn, hgb")] = "rf,bagging,nn",
+    models: Annotated[
+        str, typer.Option(help="comma-separated: rf, bagging, nn (the study's, on R space), rf_all (RF on R+k+wavelet), hgb")
+    ] = "rf,bagging,nn,rf_all",
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option(help="seed of splits, models and the quick subset")] = 0,
     preset: Annotated[
@@ -119,9 +120,9 @@ def reproduce(
     from dataclasses import replace
 
     from exafs_cn.report import write_report
-    from exafs_cn.reproduce import QUICK_PLAN, ExperimentPlan, run_experiments
+    from exafs_cn.reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
 
-    model_names = _parse_models(models)
+    model_names = _parse_models(models, tuple(MODEL_SPECS))
     plan = replace(
         QUICK_PLAN if quick else ExperimentPlan(), models=model_names, elements=tuple(_parse_elements(elements)), seed=seed
     )
@@ -168,9 +169,10 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
+    from exafs_cn.models import MODEL_NAMES
     from exafs_cn.train import default_models_dir, train_models
 
-    model_names = _parse_models(models)
+    model_names = _parse_models(models, MODEL_NAMES)
     if not data.is_dir():
         _fail(f"{data}: no such dataset folder")
     target = models_dir or default_models_dir()
@@ -199,7 +201,9 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="measured spectra: XDI, Athena project (.prj), or column files")],
     element: Annotated[str | None, typer.Option(help="absorber, when the file does not say (checked against the edge)")] = None,
     model: Annotated[str, typer.Option(help="model family: rf, bagging, nn, hgb (as trained)")] = "rf",
-    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="trained models (default $EXAFS_CN_MODELS or ./models)")] = None,
+    models_dir: Annotated[
+        Path | None, typer.Option("--models-dir", help="trained models (default $EXAFS_CN_MODELS or ./models)")
+    ] = None,
     energy: Annotated[str | None, typer.Option(help="energy column or expression, e.g. 'col1*1000'")] = None,
     mu: Annotated[str | None, typer.Option(help="mu column or expression, e.g. 'log(i0/itrans)' or 'ifluor/i0'")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per spectrum per line")] = False,

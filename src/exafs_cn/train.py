@@ -28,6 +28,7 @@ from exafs_cn.dataset import Dataset, now_iso
 from exafs_cn.evaluate import DEFAULT_MIN_CLASS_COUNT
 from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.models import SavedModel, make_model
+from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 from exafs_cn.structures import METALS_3D
 
@@ -67,6 +68,7 @@ def train_models(
     progress: bool = True,
     log=print,
 ) -> list[Path]:
+    n_jobs = workers or default_workers()  # scikit-learn reads n_jobs=None as one core
     meta, spectra = pair_spectra(dataset, preset, settings)
     wanted = np.isin(meta["absorber"].to_numpy(), list(elements))
     meta = meta[wanted].reset_index(drop=True)
@@ -89,11 +91,11 @@ def train_models(
         classes = sorted(int(c) for c in np.unique(y))
         dropped = _dropped(meta, element, classes)
         for name in model_names:
-            holdout, confidence, correct = _holdout_check(name, clean[rows], copies[rows], y, groups, seed, workers)
+            holdout, confidence, correct = _holdout_check(name, clean[rows], copies[rows], y, groups, seed, n_jobs)
             pooled["confidence"].append(confidence)
             pooled["correct"].append(correct)
             X_all, y_all, g_all = _stack(clean[rows], copies[rows], y, groups)
-            estimator = calibrated(make_model(name, random_state=seed, n_jobs=workers, n_estimators=PREDICT_TREES), X_all, y_all, g_all, seed)
+            estimator = calibrated(make_model(name, random_state=seed, n_jobs=n_jobs, n_estimators=PREDICT_TREES), X_all, y_all, g_all, seed)
             saved = SavedModel(
                 element=element,
                 model_name=name,
@@ -155,14 +157,14 @@ def _stack(clean: np.ndarray, copies: np.ndarray, y: np.ndarray, groups: np.ndar
     return X[ok], y_all[ok], g_all[ok]
 
 
-def _holdout_check(name: str, clean, copies, y, groups, seed: int, workers: int | None) -> tuple[dict, np.ndarray, np.ndarray]:
+def _holdout_check(name: str, clean, copies, y, groups, seed: int, n_jobs: int | None) -> tuple[dict, np.ndarray, np.ndarray]:
     """Fit on four fifths of the materials, measure on the rest (clean and augmented).
 
     Also returns the augmented hold-out's confidences and hits, for an ECE pooled over elements.
     """
     train, test = next(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed).split(clean, y, groups))
     X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
-    model = calibrated(make_model(name, random_state=seed, n_jobs=workers, n_estimators=PREDICT_TREES), X_tr, y_tr, g_tr, seed)
+    model = calibrated(make_model(name, random_state=seed, n_jobs=n_jobs, n_estimators=PREDICT_TREES), X_tr, y_tr, g_tr, seed)
     out = {"n_test_spectra": int(len(test))}
     if copies.shape[1]:
         X_aug = copies[test].reshape(-1, clean.shape[1])
