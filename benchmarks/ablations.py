@@ -19,22 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.corpus import load_features
 from exafs_cn.dataset import Dataset, now_iso, write_json_atomic
 from exafs_cn.evaluate import ElementData, cross_validate, majority_accuracy
 from exafs_cn.features import FEATURE_SETS
 from exafs_cn.parallel import default_workers
-from exafs_cn.reproduce import ExperimentPlan, cross_element_cv, select_subset
+from exafs_cn.reproduce import MODEL_SPECS, ExperimentPlan, ModelSpec, cross_element_cv, plan_features
 from exafs_cn.settings import DEFAULT_SETTINGS
 
-#: name -> (feature sets concatenated, model, set_params overrides)
-VARIANTS: dict[str, tuple[tuple[str, ...], str, dict]] = {
-    "rf": (("r",), "rf", {}),
-    "rf_unweighted": (("r",), "rf", {"class_weight": None}),
-    "rf_r_k": (("r", "k"), "rf", {}),
-    "rf_r_k_unweighted": (("r", "k"), "rf", {"class_weight": None}),
-    "rf_r_k_wavelet_unweighted": (("r", "k", "wavelet"), "rf", {"class_weight": None}),
-    "hgb": (("r",), "hgb", {}),
+#: Each variant is the quoted RF with one thing changed; two are reproduce's own models.
+VARIANTS: dict[str, ModelSpec] = {
+    "rf": MODEL_SPECS["rf"],
+    "rf_unweighted": ModelSpec("rf", "RF, unweighted", ("r",), (("class_weight", None),)),
+    "rf_r_k": ModelSpec("rf", "RF, R+k", ("r", "k")),
+    "rf_r_k_unweighted": ModelSpec("rf", "RF, R+k, unweighted", ("r", "k"), (("class_weight", None),)),
+    "rf_r_k_wavelet_unweighted": MODEL_SPECS["rf_all"],
+    "hgb": MODEL_SPECS["hgb"],
 }
 #: Variants of the single model over all elements (element one-hot encoded).
 JOINT_VARIANTS: dict[str, tuple[str, ...]] = {"joint_rf": ("r",), "joint_rf_r_k": ("r", "k")}
@@ -50,17 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     plan = ExperimentPlan()  # the full run's plan: same subset key, folds and seed as reproduce
-    meta, matrices = load_features(
-        Dataset(args.data),
-        tuple(FEATURE_SETS),
-        DEFAULT_SETTINGS,
-        select=lambda table: select_subset(table, plan),
-        select_key=f"{plan.elements}|{plan.per_element_limit}|{plan.seed}",
-        workers=args.workers,
-    )
-    usable = meta["processing_error"].isna().to_numpy().copy()
-    for matrix in matrices.values():
-        usable &= np.all(np.isfinite(matrix), axis=1)
+    meta, matrices, usable = plan_features(Dataset(args.data), plan, tuple(FEATURE_SETS), DEFAULT_SETTINGS, workers=args.workers)
     elements = plan.elements if args.elements == "all" else tuple(args.elements.split(","))
     names = args.variants.split(",")
     unknown = set(names) - set(VARIANTS) - set(JOINT_VARIANTS)
@@ -80,12 +69,12 @@ def main() -> None:
         for name in names:
             if name not in VARIANTS:
                 continue
-            sets, model, params = VARIANTS[name]
-            X = np.hstack([matrices[s][mask] for s in sets])
+            spec = VARIANTS[name]
+            X = np.hstack([matrices[f][mask] for f in spec.features])
             data = ElementData.build(element, X, y, groups, ids, plan.min_class_count)
             start = time.perf_counter()
             metrics = cross_validate(
-                data, model, "grouped", plan.n_splits, plan.seed, n_jobs=args.workers, params=params
+                data, spec.family, "grouped", plan.n_splits, plan.seed, n_jobs=args.workers, params=dict(spec.params)
             ).metrics()
             row[name] = {k: round(metrics[k], 4) for k in ("accuracy", "balanced_accuracy", "macro_f1", "within_one")}
             row[name]["seconds"] = round(time.perf_counter() - start, 1)

@@ -27,12 +27,11 @@ import pandas as pd
 from pymatgen.analysis.local_env import CrystalNN
 from tqdm import tqdm
 
-from exafs_cn.corpus import load_features
 from exafs_cn.dataset import Dataset, now_iso, write_json_atomic
 from exafs_cn.evaluate import ElementData, cross_validate
 from exafs_cn.labels import CRYSTALNN_SETTINGS
 from exafs_cn.parallel import default_workers
-from exafs_cn.reproduce import MODEL_SPECS, ExperimentPlan, select_subset
+from exafs_cn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
 from exafs_cn.settings import DEFAULT_SETTINGS
 from exafs_cn.structures import read_bundled
 
@@ -42,14 +41,7 @@ CONFIDENCE_BINS = (0.0, 0.6, 0.9, 1.0 + 1e-9)
 def out_of_fold(data_dir: Path, plan: ExperimentPlan, model: str, workers: int | None) -> pd.DataFrame:
     """One row per pair the model was scored on: element, id, CN, out-of-fold predicted CN."""
     spec = MODEL_SPECS[model]
-    meta, matrices = load_features(
-        Dataset(data_dir),
-        spec.features,
-        DEFAULT_SETTINGS,
-        select=lambda table: select_subset(table, plan),
-        select_key=f"{plan.elements}|{plan.per_element_limit}|{plan.seed}",
-        workers=workers,
-    )
+    meta, matrices, _ = plan_features(Dataset(data_dir), plan, spec.features, DEFAULT_SETTINGS, workers=workers)
     X = np.hstack([matrices[f] for f in spec.features])
     rows = []
     for element in plan.elements:

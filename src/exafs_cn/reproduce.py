@@ -82,8 +82,10 @@ class ExperimentPlan:
         return {**dict(spec.params), **trees}
 
     def needed_feature_sets(self) -> tuple[str, ...]:
-        """The compared feature sets and every set a planned model reads, once each."""
-        return tuple(dict.fromkeys([*self.feature_sets, *(f for m in self.models for f in MODEL_SPECS[m].features)]))
+        """R space (classes, importance, joint model), the compared sets and every set a planned model reads, once each."""
+        return tuple(
+            dict.fromkeys([MAIN_FEATURE_SET, *self.feature_sets, *(f for m in self.models for f in MODEL_SPECS[m].features)])
+        )
 
 
 #: Small enough for a first look in under 3 minutes on 2 cores, features included.
@@ -102,6 +104,35 @@ def select_subset(meta: pd.DataFrame, plan: ExperimentPlan) -> np.ndarray:
     return np.concatenate(rows) if rows else np.array([], int)
 
 
+def plan_features(
+    dataset: Dataset,
+    plan: ExperimentPlan,
+    feature_sets: Sequence[str],
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    preset: str = "fast",
+    **load_options,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
+    """Metadata, feature matrices and the usable-row mask of ``plan``'s spectra.
+
+    The subset and its cache key come from the plan, so the benchmarks that re-score
+    ``reproduce``'s folds read the very rows (and cache files) it used. Usable rows were
+    processed and have finite values in every matrix.
+    """
+    meta, matrices = load_features(
+        dataset,
+        feature_sets,
+        settings,
+        preset,
+        select=lambda table: select_subset(table, plan),
+        select_key=f"{plan.elements}|{plan.per_element_limit}|{plan.seed}",
+        **load_options,
+    )
+    usable = meta["processing_error"].isna().to_numpy().copy()
+    for matrix in matrices.values():
+        usable &= np.all(np.isfinite(matrix), axis=1)
+    return meta, matrices, usable
+
+
 def run_experiments(
     dataset: Dataset,
     plan: ExperimentPlan = ExperimentPlan(),
@@ -116,22 +147,18 @@ def run_experiments(
     started = time.perf_counter()
     # Model fits use every core too: scikit-learn reads n_jobs=None as one.
     n_jobs = workers or default_workers()
-    meta, matrices = load_features(
+    meta, matrices, usable = plan_features(
         dataset,
+        plan,
         plan.needed_feature_sets(),
         settings,
         preset,
-        select=lambda table: select_subset(table, plan),
-        select_key=f"{plan.elements}|{plan.per_element_limit}|{plan.seed}",
         cache_dir=cache_dir,
         workers=workers,
         scheduler=scheduler,
         progress=progress,
     )
-    log(f"{len(meta)} spectra of {meta['absorber'].nunique()} elements; features: {', '.join(plan.feature_sets)}")
-    usable = meta["processing_error"].isna().to_numpy().copy()
-    for matrix in matrices.values():
-        usable &= np.all(np.isfinite(matrix), axis=1)
+    log(f"{len(meta)} spectra of {meta['absorber'].nunique()} elements; features: {', '.join(plan.needed_feature_sets())}")
 
     results: dict = {
         "protocol": "grouped",
@@ -158,17 +185,16 @@ def run_experiments(
         y = meta.loc[mask, "pair_cn"].to_numpy(int)
         groups = meta.loc[mask, "formula"].to_numpy()
         ids = meta.loc[mask, "material_id"].to_numpy()
-        data_by_set = {
-            name: ElementData.build(element, matrices[name][mask], y, groups, ids, plan.min_class_count)
-            for name in plan.feature_sets
-        }
-        data_by_model = {
-            model: ElementData.build(
-                element, np.hstack([matrices[f][mask] for f in MODEL_SPECS[model].features]), y, groups, ids, plan.min_class_count
-            )
-            for model in plan.models
-        }
-        data = ElementData.build(element, matrices[MAIN_FEATURE_SET][mask], y, groups, ids, plan.min_class_count)
+        data_by_features: dict[tuple[str, ...], ElementData] = {}
+        for features in [
+            (MAIN_FEATURE_SET,),
+            *((name,) for name in plan.feature_sets),
+            *(MODEL_SPECS[m].features for m in plan.models),
+        ]:
+            if features not in data_by_features:
+                X = np.hstack([matrices[f][mask] for f in features])
+                data_by_features[features] = ElementData.build(element, X, y, groups, ids, plan.min_class_count)
+        data = data_by_features[(MAIN_FEATURE_SET,)]
         if len(data.classes) < 2:
             log(f"{element}: fewer than two CN classes with enough spectra; skipped")
             continue
@@ -184,7 +210,7 @@ def run_experiments(
             for model in plan.models:
                 spec = MODEL_SPECS[model]
                 cv = cross_validate(
-                    data_by_model[model],
+                    data_by_features[spec.features],
                     spec.family,
                     protocol,
                     plan.n_splits,
@@ -210,7 +236,8 @@ def run_experiments(
                 "best_study_model_accuracy": max(scores[m]["accuracy"] for m in study) if study else None,
             }
         comparison = {}
-        for name, fdata in data_by_set.items():
+        for name in plan.feature_sets:
+            fdata = data_by_features[(name,)]
             scored = results["per_element"].get(element, {})
             if name == MAIN_FEATURE_SET and COMPARISON_MODEL in scored:
                 # The same model on the same folds has just been scored: reuse, don't refit.

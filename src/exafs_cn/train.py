@@ -175,9 +175,10 @@ def _holdout_check(name: str, clean, copies, y, groups, seed: int, n_jobs: int |
         X_aug, y_aug = clean[test], y[test]
     for label, X, y_true in (("clean", clean[test], y[test]), ("augmented", X_aug, y_aug)):
         proba = model.predict_proba(X)
-        out[f"accuracy_{label}"] = round(float(np.mean(model.classes_[proba.argmax(axis=1)] == y_true)), 4)
+        confidence, correct = proba.max(axis=1), model.classes_[proba.argmax(axis=1)] == y_true
+        out[f"accuracy_{label}"] = round(float(np.mean(correct)), 4)
         out[f"ece_{label}"] = round(expected_calibration_error(proba, y_true, model.classes_), 4)
-    return out, proba.max(axis=1), model.classes_[proba.argmax(axis=1)] == y_true
+    return out, confidence, correct  # the augmented pass's, the last
 
 
 def _bands(X: np.ndarray, y: np.ndarray, classes: list[int], settings: ProcessingSettings) -> dict[str, list[list[float]]]:
