@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.dataset import Dataset, now_iso, write_json_atomic
-from exafs_cn.evaluate import ElementData, cross_validate, majority_accuracy
+from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
 from exafs_cn.features import FEATURE_SETS
+from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
+from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, ModelSpec, cross_element_cv, plan_features
 from exafs_cn.parallel import default_workers
-from exafs_cn.reproduce import MODEL_SPECS, ExperimentPlan, ModelSpec, cross_element_cv, plan_features
 from exafs_cn.settings import DEFAULT_SETTINGS
 
 #: Each variant is the quoted RF with one thing changed; two are reproduce's own models.

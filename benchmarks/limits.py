@@ -27,13 +27,13 @@ import pandas as pd
 from pymatgen.analysis.local_env import CrystalNN
 from tqdm import tqdm
 
-from exafs_cn.dataset import Dataset, now_iso, write_json_atomic
-from exafs_cn.evaluate import ElementData, cross_validate
-from exafs_cn.labels import CRYSTALNN_SETTINGS
+from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.datagen.labels import CRYSTALNN_SETTINGS
+from exafs_cn.datagen.structures import read_bundled
+from exafs_cn.learn.evaluate import ElementData, cross_validate
+from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
 from exafs_cn.parallel import default_workers
-from exafs_cn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
 from exafs_cn.settings import DEFAULT_SETTINGS
-from exafs_cn.structures import read_bundled
 
 CONFIDENCE_BINS = (0.0, 0.6, 0.9, 1.0 + 1e-9)
 

@@ -1,7 +1,7 @@
 """Predicted vs known CN on the measured reference corpus, and calibration there.
 
 Every spectrum of the corpus index (``index.csv``: file, element, loader columns,
-textbook CN) goes through ``exafs_cn.predict`` with the trained models, exactly as
+textbook CN) goes through ``exafs_cn.measured.predict`` with the trained models, exactly as
 ``exafs-cn predict`` would run it; the columns named by the index's loader are passed
 as ``--energy``/``--mu``. Reports exact and within-1 accuracy against the textbook CN,
 per compound and in total, and the expected calibration error on these spectra.
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.calibration import top_label_ece
-from exafs_cn.dataset import now_iso, write_json_atomic
-from exafs_cn.predict import ModelStore, PredictError, predict_spectrum
-from exafs_cn.readers import Columns, SpectrumFileError, read_spectra
+from exafs_cn.datagen.dataset import now_iso, write_json_atomic
+from exafs_cn.learn.calibration import top_label_ece
+from exafs_cn.measured.predict import ModelStore, PredictError, predict_spectrum
+from exafs_cn.measured.readers import Columns, SpectrumFileError, read_spectra
 
 REPO = Path(__file__).resolve().parents[1]
 

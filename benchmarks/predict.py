@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.dataset import now_iso, write_json_atomic
-from exafs_cn.predict import ModelStore, predict_file
+from exafs_cn.datagen.dataset import now_iso, write_json_atomic
+from exafs_cn.measured.predict import ModelStore, predict_file
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = sorted((REPO / "tests" / "data" / "experimental").glob("*.xdi")) + sorted(

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.dataset import now_iso, write_json_atomic
-from exafs_cn.feff import PRESETS
+from exafs_cn.datagen.dataset import now_iso, write_json_atomic
+from exafs_cn.datagen.feff import PRESETS
+from exafs_cn.datagen.simulate import SiteTask, simulate_one
+from exafs_cn.datagen.structures import absorbers_in, inequivalent_sites, read_bundled
 from exafs_cn.parallel import _dask_map
-from exafs_cn.simulate import SiteTask, simulate_one
-from exafs_cn.structures import absorbers_in, inequivalent_sites, read_bundled
 
 
 def sample_tasks(n: int, seed: int) -> list[SiteTask]:

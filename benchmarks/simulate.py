@@ -25,9 +25,9 @@ from larch import Group
 from larch.xafs import xftf
 from larch.xafs.xafsutils import KTOE
 
-from exafs_cn.dataset import AVERAGE_K, now_iso, write_json_atomic
-from exafs_cn.feff import PRESETS, FeffError, simulate_site
-from exafs_cn.structures import absorbers_in, inequivalent_sites, read_bundled
+from exafs_cn.datagen.dataset import AVERAGE_K, now_iso, write_json_atomic
+from exafs_cn.datagen.feff import PRESETS, FeffError, simulate_site
+from exafs_cn.datagen.structures import absorbers_in, inequivalent_sites, read_bundled
 
 R_MAX = 6.0
 SHIFTS_EV = np.arange(-25.0, 15.01, 0.25)

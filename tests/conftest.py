@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from exafs_cn.structures import StructureRecord, read_bundled
+from exafs_cn.datagen.structures import StructureRecord, read_bundled
 
 #: Materials Project ids of the reference structures the tests use.
 REFERENCE_IDS = {"Cu": "mp-30", "NiO": "mp-19009", "ZnO": "mp-2133", "Fe": "mp-13", "Fe3O4": "mp-19306", "NaZn13": "mp-950", "TiH2": "mp-24726"}

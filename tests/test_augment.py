@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from exafs_cn.augment import DEFAULT_AUGMENTATION, augment_many, augmented_features, distort
-from exafs_cn.corpus import pair_spectra
-from exafs_cn.dataset import Dataset
+from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import background, process
+from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, augment_many, augmented_features, distort
+from exafs_cn.learn.corpus import pair_spectra
 
 FIXED = replace(
     DEFAULT_AUGMENTATION, sigma2=(0.0, 0.0), s02=(1.0, 1.0), e0_shift=(0.0, 0.0), noise_at_k10=(0.0, 0.0), kmax=(20.0, 20.0)

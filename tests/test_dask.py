@@ -15,11 +15,11 @@ import psutil
 import pytest
 from conftest import write_cif_folder
 
-from exafs_cn.corpus import pair_spectra
-from exafs_cn.dataset import SITE_KEY, Dataset
+from exafs_cn.datagen.dataset import SITE_KEY, Dataset
+from exafs_cn.datagen.simulate import simulate
 from exafs_cn.features import featurize_many
+from exafs_cn.learn.corpus import pair_spectra
 from exafs_cn.parallel import SchedulerError, map_unordered
-from exafs_cn.simulate import simulate
 
 ARRAYS = ["energy", "mu", "k", "chi"]
 

@@ -6,13 +6,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from exafs_cn.corpus import pair_spectra
-from exafs_cn.dataset import Dataset
-from exafs_cn.evaluate import ElementData, cross_validate, majority_accuracy
+from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import featurize_many
-from exafs_cn.models import SavedModel, make_model
-from exafs_cn.report import write_report
-from exafs_cn.reproduce import ExperimentPlan, run_experiments
+from exafs_cn.learn.corpus import pair_spectra
+from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
+from exafs_cn.learn.models import SavedModel, make_model
+from exafs_cn.learn.report import write_report
+from exafs_cn.learn.reproduce import ExperimentPlan, run_experiments
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_params_override_the_default_estimator(ni_data):
 
 
 def test_grouped_folds_keep_compositions_together(ni_data):
-    from exafs_cn.evaluate import splitter
+    from exafs_cn.learn.evaluate import splitter
 
     for train, test in splitter("grouped", 5, 0).split(ni_data.X, ni_data.y, ni_data.groups):
         assert not set(ni_data.groups[train]) & set(ni_data.groups[test])

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from exafs_cn.corpus import pair_spectra
-from exafs_cn.dataset import Dataset
+from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import (
     FEATURE_SETS,
     ProcessingError,
@@ -15,6 +14,7 @@ from exafs_cn.features import (
     process,
     r_grid,
 )
+from exafs_cn.learn.corpus import pair_spectra
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
 

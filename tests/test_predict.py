@@ -11,12 +11,12 @@ from larch import Group
 from larch.io import AthenaProject, read_ascii
 from typer.testing import CliRunner
 
-from exafs_cn.calibration import expected_calibration_error
 from exafs_cn.cli import app
-from exafs_cn.dataset import Dataset
-from exafs_cn.models import SavedModel
-from exafs_cn.readers import Columns, SpectrumFileError, detect_format, read_spectra
-from exafs_cn.train import train_models
+from exafs_cn.datagen.dataset import Dataset
+from exafs_cn.learn.calibration import expected_calibration_error
+from exafs_cn.learn.models import SavedModel
+from exafs_cn.learn.train import train_models
+from exafs_cn.measured.readers import Columns, SpectrumFileError, detect_format, read_spectra
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from conftest import write_cif_folder
 
-from exafs_cn.dataset import SITE_KEY, Dataset
-from exafs_cn.simulate import simulate
+from exafs_cn.datagen.dataset import SITE_KEY, Dataset
+from exafs_cn.datagen.simulate import simulate
 
 CLI = [sys.executable, "-m", "exafs_cn"]
 

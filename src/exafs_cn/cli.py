@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
-from exafs_cn.dataset import Dataset, DatasetError
-from exafs_cn.feff import PRESETS, FeffError
+from exafs_cn.datagen.dataset import Dataset, DatasetError
+from exafs_cn.datagen.feff import PRESETS, FeffError
+from exafs_cn.datagen.structures import METALS_3D, StructureError
 from exafs_cn.parallel import SchedulerError
-from exafs_cn.structures import METALS_3D, StructureError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset folder.")
@@ -71,7 +71,7 @@ def simulate(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Label structures with CrystalNN and run FEFF on every absorber site (resumable)."""
-    from exafs_cn.simulate import simulate as run_simulation
+    from exafs_cn.datagen.simulate import simulate as run_simulation
 
     try:
         report = run_simulation(
@@ -119,8 +119,8 @@ def reproduce(
     """The study's experiments on the dataset: per-element CV, importance, report."""
     from dataclasses import replace
 
-    from exafs_cn.report import write_report
-    from exafs_cn.reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
+    from exafs_cn.learn.report import write_report
+    from exafs_cn.learn.reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
 
     model_names = _parse_models(models, tuple(MODEL_SPECS))
     plan = replace(
@@ -169,8 +169,8 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
-    from exafs_cn.models import MODEL_NAMES
-    from exafs_cn.train import default_models_dir, train_models
+    from exafs_cn.learn.models import MODEL_NAMES
+    from exafs_cn.learn.train import default_models_dir, train_models
 
     model_names = _parse_models(models, MODEL_NAMES)
     if not data.is_dir():
@@ -210,8 +210,8 @@ def predict(
     plot: Annotated[Path | None, typer.Option(help="folder for one figure per spectrum")] = None,
 ) -> None:
     """CN of measured spectra, with class probabilities and the model used."""
-    from exafs_cn.predict import ModelStore, PredictError, plot_prediction, predict_file
-    from exafs_cn.readers import Columns, SpectrumFileError
+    from exafs_cn.measured.predict import ModelStore, PredictError, plot_prediction, predict_file
+    from exafs_cn.measured.readers import Columns, SpectrumFileError
 
     store = ModelStore(models_dir, model)
     columns = Columns(energy=energy, mu=mu)
@@ -250,8 +250,8 @@ def fetch_mp(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Download MP's K-edge EXAFS spectra (needs MP_API_KEY) into a dataset folder."""
-    from exafs_cn.fetch_mp import MPFetchError
-    from exafs_cn.fetch_mp import fetch_mp as run_fetch
+    from exafs_cn.datagen.fetch_mp import MPFetchError
+    from exafs_cn.datagen.fetch_mp import fetch_mp as run_fetch
 
     chosen = _parse_elements(elements)
     try:
@@ -312,8 +312,8 @@ def dataset_card(
     benchmark: Annotated[Path, typer.Option(help="JSON from benchmarks/simulate.py")] = Path("benchmarks/results/simulate.json"),
 ) -> None:
     """Write the dataset card PATH/README.md from the data itself."""
-    from exafs_cn.card import load_benchmark, render_card
-    from exafs_cn.dataset import write_text_atomic
+    from exafs_cn.datagen.card import load_benchmark, render_card
+    from exafs_cn.datagen.dataset import write_text_atomic
 
     if not path.is_dir():
         _fail(f"{path}: no such dataset folder")

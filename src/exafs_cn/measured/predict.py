@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.features import Processed, ProcessingError, featurizers_for, process
-from exafs_cn.models import SavedModel
-from exafs_cn.readers import DEFAULT_COLUMNS, Columns, MeasuredSpectrum, read_spectra
+from exafs_cn.learn.models import SavedModel
+from exafs_cn.learn.train import default_models_dir, model_path
+from exafs_cn.measured.readers import DEFAULT_COLUMNS, Columns, MeasuredSpectrum, read_spectra
 from exafs_cn.settings import ProcessingSettings
-from exafs_cn.train import default_models_dir, model_path
 
 DEFAULT_MODEL = "rf"
 
@@ -115,7 +115,7 @@ def predict_file(path: Path | str, store: ModelStore, element: str | None = None
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
     """k^2 chi(k) and |chi(R)| of the spectrum over the training data's band for the predicted CN."""
     from exafs_cn.features import r_grid
-    from exafs_cn.report import plt, save_figure  # report sets the Agg backend before pyplot loads
+    from exafs_cn.learn.report import plt, save_figure  # report sets the Agg backend before pyplot loads
 
     settings = ProcessingSettings.from_dict(saved.settings)
     processed = prediction.processed

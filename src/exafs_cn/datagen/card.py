@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from exafs_cn.dataset import Dataset
-from exafs_cn.structures import METALS_3D
+from exafs_cn.datagen.dataset import Dataset
+from exafs_cn.datagen.structures import METALS_3D
 
 
 def _counts_table(per_element: dict[str, dict[str, int]]) -> list[str]:
@@ -101,7 +101,7 @@ def render_card(dataset: Dataset, preset: str = "fast", benchmark: dict | None =
         f"| `failures/{preset}/part-NNNNN.parquet` | site FEFF could not do | material_id, absorber, site_index, preset, stage, reason |",
         "| `provenance.json` | - | source, FEFF program and cards per preset, CrystalNN settings, symprec, software versions, dates |",
         "",
-        "Read it with `exafs_cn.dataset.Dataset(\"data\")`: `.labels()`, `.sites(\"fast\")`, `.failures(\"fast\")`,",
+        "Read it with `exafs_cn.datagen.dataset.Dataset(\"data\")`: `.labels()`, `.sites(\"fast\")`, `.failures(\"fast\")`,",
         "and `.pairs(\"fast\")` for the MP-style averages (chi(k) on the common k grid, mu(E) on the grid of the",
         "most frequent site, weighted by multiplicity; a pair is only averaged when all its sites are present).",
         "",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exafs_cn.dataset import Dataset
+from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import Spectrum, featurize_many
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 

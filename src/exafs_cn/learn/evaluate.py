@@ -21,7 +21,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from exafs_cn.models import make_model, tree_importances
+from exafs_cn.learn.models import make_model, tree_importances
 
 PROTOCOLS = ("grouped", "random")
 DEFAULT_MIN_CLASS_COUNT = 10

@@ -22,11 +22,10 @@ from importlib.metadata import version
 import pandas as pd
 
 from exafs_cn import __version__
-from exafs_cn.dataset import TRANSIENT_STAGE, Dataset, DatasetError, now_iso
-from exafs_cn.feff import PRESETS, FeffError, FeffPreset, simulate_site
-from exafs_cn.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
-from exafs_cn.parallel import check_scheduler, lost_reason, map_unordered
-from exafs_cn.structures import (
+from exafs_cn.datagen.dataset import TRANSIENT_STAGE, Dataset, DatasetError, now_iso
+from exafs_cn.datagen.feff import PRESETS, FeffError, FeffPreset, simulate_site
+from exafs_cn.datagen.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
+from exafs_cn.datagen.structures import (
     METALS_3D,
     SYMPREC,
     StructureError,
@@ -35,6 +34,7 @@ from exafs_cn.structures import (
     inequivalent_sites,
     read_source,
 )
+from exafs_cn.parallel import check_scheduler, lost_reason, map_unordered
 
 #: Sites per shard: about 5 minutes of work for 2 cores with the fast preset.
 DEFAULT_SHARD_SIZE = 500

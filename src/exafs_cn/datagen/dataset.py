@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from exafs_cn.labels import is_integer_cn
+from exafs_cn.datagen.labels import is_integer_cn
 
 #: Failure stage of tasks lost with their worker: retried by a resumed run.
 TRANSIENT_STAGE = "worker"

@@ -1,4 +1,4 @@
-"""Figures (PNG) and one HTML page from the results of :mod:`exafs_cn.reproduce`.
+"""Figures (PNG) and one HTML page from the results of :mod:`exafs_cn.learn.reproduce`.
 
 Nothing here computes a metric: it only draws and lays out what ``results.json``
 holds, so the page and the JSON can never disagree.
@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from exafs_cn.dataset import write_text_atomic  # noqa: E402
-from exafs_cn.reproduce import MODEL_SPECS  # noqa: E402
+from exafs_cn.datagen.dataset import write_text_atomic  # noqa: E402
+from exafs_cn.learn.reproduce import MODEL_SPECS  # noqa: E402
 
 MODEL_LABELS = {name: spec.label for name, spec in MODEL_SPECS.items()}
 

@@ -2,7 +2,7 @@
 four feature sets under two split protocols, plus importance over R.
 
 :func:`run_experiments` returns one JSON-able dict (written as ``results.json``);
-:mod:`exafs_cn.report` turns it into figures and an HTML page.
+:mod:`exafs_cn.learn.report` turns it into figures and an HTML page.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from exafs_cn import __version__
-from exafs_cn.corpus import load_features
-from exafs_cn.dataset import Dataset, now_iso
-from exafs_cn.evaluate import PROTOCOLS, ElementData, cross_validate, majority_accuracy
-from exafs_cn.explain import importance_over_r, importance_shares
+from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import FEATURE_SETS
+from exafs_cn.learn.corpus import load_features
+from exafs_cn.learn.evaluate import PROTOCOLS, ElementData, cross_validate, majority_accuracy
+from exafs_cn.learn.explain import importance_over_r, importance_shares
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
-from exafs_cn.structures import METALS_3D
 
 #: The study's figures we set ours beside (random split, per element).
 PAPER = {
@@ -39,7 +39,7 @@ COMPARISON_MODEL = "rf"
 @dataclass(frozen=True)
 class ModelSpec:
     """A model family, the feature sets it reads (concatenated, in this order) and the
-    ``set_params`` overrides that make it differ from :func:`~exafs_cn.models.make_model`'s default.
+    ``set_params`` overrides that make it differ from :func:`~exafs_cn.learn.models.make_model`'s default.
     """
 
     family: str
@@ -274,8 +274,8 @@ def cross_element_cv(
     are restricted to them, so it is scored on the same question as the per-element
     models. Groups are compositions, across all elements.
     """
-    from exafs_cn.evaluate import classification_metrics, splitter
-    from exafs_cn.models import make_model
+    from exafs_cn.learn.evaluate import classification_metrics, splitter
+    from exafs_cn.learn.models import make_model
 
     elements = list(per_element)
     absorber = meta["absorber"].to_numpy()

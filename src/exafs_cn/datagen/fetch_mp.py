@@ -30,10 +30,10 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from exafs_cn import __version__
-from exafs_cn.dataset import DOCUMENT_SCHEMA, SOURCE_AVERAGED, Dataset, DatasetError, now_iso, write_table_atomic
-from exafs_cn.labels import crystalnn_description
-from exafs_cn.simulate import label_structure
-from exafs_cn.structures import SYMPREC, StructureRecord, one_line
+from exafs_cn.datagen.dataset import DOCUMENT_SCHEMA, SOURCE_AVERAGED, Dataset, DatasetError, now_iso, write_table_atomic
+from exafs_cn.datagen.labels import crystalnn_description
+from exafs_cn.datagen.simulate import label_structure
+from exafs_cn.datagen.structures import SYMPREC, StructureRecord, one_line
 
 #: Preset name of MP's spectra in a dataset folder.
 MP_PRESET = "mp-api"

@@ -1,8 +1,8 @@
 """Final models for prediction: one per absorber element and model family.
 
 Trained for measured spectra, not only for FEFF's: each training spectrum comes with
-``augment_copies`` distorted copies (:mod:`exafs_cn.augment`), and the probabilities are
-calibrated (isotonic) on held-out materials (:mod:`exafs_cn.calibration`).
+``augment_copies`` distorted copies (:mod:`exafs_cn.learn.augment`), and the probabilities are
+calibrated (isotonic) on held-out materials (:mod:`exafs_cn.learn.calibration`).
 Before the final fit on everything, one grouped hold-out (a fifth of the materials)
 measures what the closing note and the model file report: accuracy on clean and on
 augmented held-out spectra, and the expected calibration error.
@@ -21,16 +21,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from exafs_cn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
-from exafs_cn.calibration import calibrated, expected_calibration_error, top_label_ece
-from exafs_cn.corpus import pair_spectra
-from exafs_cn.dataset import Dataset, now_iso
-from exafs_cn.evaluate import DEFAULT_MIN_CLASS_COUNT
+from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import featurize_many, r_grid
-from exafs_cn.models import SavedModel, make_model
+from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
+from exafs_cn.learn.calibration import calibrated, expected_calibration_error, top_label_ece
+from exafs_cn.learn.corpus import pair_spectra
+from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
+from exafs_cn.learn.models import SavedModel, make_model
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
-from exafs_cn.structures import METALS_3D
 
 #: Augmented copies per training spectrum for the prediction models.
 DEFAULT_COPIES = 3

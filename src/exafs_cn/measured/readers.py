@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from larch.xafs.xafsutils import ETOK
 
+from exafs_cn.datagen.structures import METALS_3D, one_line
 from exafs_cn.features import MIN_KMAX, Spectrum
-from exafs_cn.structures import METALS_3D, one_line
 
 #: Shortest chi(k) range a prediction accepts (the issue's floor; the FT window needs ~8/A).
 #: How far the measured edge (max of dmu/dE) may sit from the tabulated K edge.

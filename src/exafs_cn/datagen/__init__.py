@@ -1,0 +1,1 @@
+"""Making the training data: structures -> CrystalNN labels -> FEFF spectra -> dataset shards."""
