@@ -1,12 +1,15 @@
 """Predicted vs known CN on the measured reference corpus, and calibration there.
 
 Every spectrum of the corpus index (``index.csv``: file, element, loader columns,
-textbook CN) goes through ``exafs_cn.measured.predict`` with the trained models, exactly as
-``exafs-cn predict`` would run it; the columns named by the index's loader are passed
-as ``--energy``/``--mu``. Reports exact and within-1 accuracy against the textbook CN,
-per compound and in total, and the expected calibration error on these spectra.
+textbook CN) is run as a user would run it: first the bare command (``exafs-cn
+predict FILE``: columns, absorber and format guessed from the file), and only where
+that fails again with the index's loader columns and element as ``--energy``/``--mu``/
+``--element``. Reports how many needed those options, how many got an answer, exact and
+within-1 accuracy against the textbook CN (a spectrum without an answer counts as
+wrong), per compound and in total, and the expected calibration error on these spectra.
+The default models are the shipped ones (``--models-dir`` for others).
 
-    python benchmarks/measured.py [--corpus ../shared/data/experimental] [--models-dir models]
+    python benchmarks/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR]
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from larch.xafs import find_e0
+from larch.xafs.xafsutils import ETOK
 
 from exafs_cn.datagen.dataset import now_iso, write_json_atomic
 from exafs_cn.learn.calibration import top_label_ece
-from exafs_cn.measured.predict import ModelStore, PredictError, predict_spectrum
-from exafs_cn.measured.readers import Columns, SpectrumFileError, read_spectra
+from exafs_cn.measured.predict import ModelStore, PredictError, Prediction, predict_spectrum
+from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileError, read_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,35 +37,54 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "experimental")
-    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--models-dir", type=Path, default=None, help="default: $EXAFS_CN_MODELS, else the shipped models")
     parser.add_argument("--model", default="rf")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "measured.json")
+    parser.add_argument("--truncate-k", type=float, default=None, help="cut every spectrum at this k (1/A): a short-scan check")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/measured.json (measured_k<K>.json when truncated)")
     args = parser.parse_args()
+    if args.out is None:
+        name = f"measured_k{args.truncate_k:g}.json" if args.truncate_k else "measured.json"
+        args.out = Path(__file__).parent / "results" / name
 
     store = ModelStore(args.models_dir, args.model)
     rows = list(csv.DictReader(open(args.corpus / "index.csv")))
     table = []
+    started = time.perf_counter()
     for row in rows:
-        loader = json.loads(row["loader"])
-        columns = Columns(energy=loader.get("energy"), mu=loader.get("mu"))
         entry = {"file": row["file"], "compound": row["compound"], "element": row["element"], "known_cn": int(row["textbook_cn"])}
-        try:
-            (measured,) = read_spectra(args.corpus / row["file"], element=row["element"], columns=columns)
-            prediction = predict_spectrum(measured, store)
-        except (SpectrumFileError, PredictError) as exc:
-            entry.update(predicted_cn=None, error=str(exc))
+        prediction, bare_error = _run(args.corpus / row["file"], store, None, Columns(), args.truncate_k)
+        if prediction is None:  # as a user would next: name the columns and the element
+            loader = json.loads(row["loader"])
+            columns = Columns(loader.get("energy"), loader.get("mu"))
+            prediction, error = _run(args.corpus / row["file"], store, row["element"], columns, args.truncate_k)
+            entry["needed_options"] = bare_error
+        if prediction is None:
+            entry.update(predicted_cn=None, error=error)
             table.append(entry)
-            print(f"{row['file'][:60]:60s} error: {exc}")
+            print(f"   {row['file'][:60]:60s} error: {error}")
             continue
-        entry.update(predicted_cn=prediction.cn, probabilities=prediction.probabilities, kmax=round(measured.kmax, 1))
+        entry.update(
+            predicted_cn=prediction.cn,
+            element_found=prediction.element,
+            element_source=prediction.element_source,
+            probabilities=prediction.probabilities,
+            reason=prediction.reason,
+            kmax=round(prediction.kmax, 1),
+            notes=list(prediction.notes),
+        )
         table.append(entry)
+        if prediction.cn is None:
+            print(f"   {row['file'][:60]:60s} {row['element']:2s} known {entry['known_cn']:2d} no answer: {prediction.reason}")
+            continue
         p = prediction.probabilities[str(prediction.cn)]
         mark = "ok" if prediction.cn == entry["known_cn"] else "  "
         print(f"{mark} {row['file'][:60]:60s} {row['element']:2s} known {entry['known_cn']:2d} predicted {prediction.cn:2d} (p {p:.2f})")
+    seconds = time.perf_counter() - started
 
-    done = [t for t in table if t["predicted_cn"] is not None]
+    done = [t for t in table if t.get("predicted_cn") is not None]
     exact = [t["predicted_cn"] == t["known_cn"] for t in done]
     within = [abs(t["predicted_cn"] - t["known_cn"]) <= 1 for t in done]
+    n = len(table)
     per_compound: dict[str, list[bool]] = defaultdict(list)
     for t, ok in zip(done, exact):
         per_compound[f"{t['compound']} ({t['element']}, CN {t['known_cn']})"].append(ok)
@@ -66,23 +92,53 @@ def main() -> None:
     summary = {
         "created": now_iso(),
         "corpus": str(args.corpus),
-        "models_dir": str(args.models_dir),
+        "models_dir": str(store.models_dir),
         "model": args.model,
-        "spectra": len(table),
+        "truncated_at_k": args.truncate_k,
+        "spectra": n,
         "predicted": len(done),
-        "errors": len(table) - len(done),
-        "exact_accuracy": round(float(np.mean(exact)), 4) if done else None,
-        "within_one_accuracy": round(float(np.mean(within)), 4) if done else None,
+        "no_answer": sum(1 for t in table if "error" not in t and t.get("predicted_cn") is None),
+        "errors": sum(1 for t in table if "error" in t),
+        "needed_options": sum(1 for t in table if "needed_options" in t),
+        "element_from_edge": sum(1 for t in table if t.get("element_source") == "edge"),
+        "element_wrong": sum(1 for t in table if t.get("element_found") not in (None, t["element"])),
+        "exact_accuracy": round(sum(exact) / n, 4) if n else None,
+        "exact_accuracy_of_answered": round(float(np.mean(exact)), 4) if done else None,
+        "within_one_accuracy": round(sum(within) / n, 4) if n else None,
+        "seconds": round(seconds, 1),
         "ece_measured": ece,
         "per_compound": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(per_compound.items())},
         "table": table,
     }
     write_json_atomic(summary, args.out)
     print(
-        f"\n{len(done)}/{len(table)} predicted; exact {summary['exact_accuracy']}, within 1 {summary['within_one_accuracy']}, "
+        f"\n{len(done)}/{n} answered ({summary['no_answer']} no answer, {summary['errors']} errors, "
+        f"{summary['needed_options']} needed options beyond the bare command); exact {summary['exact_accuracy']}, within 1 {summary['within_one_accuracy']}, "
         f"ECE {ece}; per compound: " + ", ".join(f"{k} {v}" for k, v in summary["per_compound"].items())
     )
     print(f"written to {args.out}")
+
+
+def _run(
+    path: Path, store: ModelStore, element: str | None, columns: Columns, truncate_k: float | None
+) -> tuple[Prediction | None, str | None]:
+    """The file's one spectrum predicted (its data cut at ``truncate_k``), or None and the error."""
+    try:
+        (item,) = read_file(path, element, columns)
+        if isinstance(item, SpectrumFileError):
+            return None, str(item)
+        if truncate_k is not None:
+            item = _truncated(item, truncate_k)
+        return predict_spectrum(item, store), None
+    except (SpectrumFileError, PredictError) as exc:
+        return None, str(exc)
+
+
+def _truncated(spectrum: MeasuredSpectrum, kmax: float) -> MeasuredSpectrum:
+    """The same scan as if it had stopped at ``kmax`` above its edge."""
+    e0 = float(find_e0(spectrum.energy, spectrum.mu))
+    keep = spectrum.energy <= e0 + kmax**2 / ETOK
+    return replace(spectrum, energy=spectrum.energy[keep], mu=spectrum.mu[keep], kmax=min(spectrum.kmax, kmax))
 
 
 def _ece(done: list[dict]) -> float | None:

@@ -5,7 +5,7 @@ is loaded (reading, checks, pre_edge, autobk, xftf, model). Throughput runs 1,00
 spectra (the test corpus's measured files, cycled) through the same path in one
 process. Model loading is timed separately: it happens once per element and run.
 
-    python benchmarks/predict.py [--models-dir models] [--n 1000]
+    python benchmarks/predict.py [--models-dir DIR] [--n 1000]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ FILES = sorted((REPO / "tests" / "data" / "experimental").glob("*.xdi")) + sorte
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--models-dir", type=Path, default=None, help="default: $EXAFS_CN_MODELS, else the shipped models")
     parser.add_argument("--model", default="rf")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=30)

@@ -63,3 +63,25 @@ def data_slice(tmp_path_factory) -> Path:
     for name in SLICE_PARTS:
         shutil.copy(REPO / "data" / "spectra" / "fast" / name, folder / "spectra" / "fast" / name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def models(data_slice, tmp_path_factory) -> Path:
+    """RF models for Ni, Fe and Cu trained (with augmentation, calibration, novelty check) on the data slice."""
+    from exafs_cn.datagen.dataset import Dataset
+    from exafs_cn.learn.train import train_models
+
+    folder = tmp_path_factory.mktemp("models")
+    written = train_models(
+        Dataset(data_slice),
+        folder,
+        elements=("Ni", "Fe", "Cu"),
+        augment_copies=2,
+        n_estimators=60,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        workers=1,
+        progress=False,
+        log=lambda m: None,
+    )
+    assert {p.parent.name for p in written} == {"Ni", "Fe", "Cu"}
+    return folder

@@ -45,15 +45,17 @@ def test_noise_grows_with_k_and_copies_damp_the_first_shell(feff_chi):
     low, high = residual[:, (k > 3) & (k < 5)].std(), residual[:, (k > 11) & (k < 13)].std()
     assert high > 4 * low
     clean = process(spectra[0]).chir_mag
-    copies = augmented_features(spectra[0], "r", 8, seed=1)
+    copies, kmax = augmented_features(spectra[0], "r", 8, seed=1)
     assert copies.shape == (8, clean.size) and np.all(np.isfinite(copies))
+    assert np.all((kmax >= DEFAULT_AUGMENTATION.kmax[0]) & (kmax <= DEFAULT_AUGMENTATION.kmax[1]))
     # sigma2 >= 0.001 and S02 <= 1 can only lower the first-shell peak (R < 3 A).
     assert np.all(copies[:, :98].max(axis=1) < clean[:98].max() * 1.05)
 
 
 def test_augment_many_is_independent_of_chunking_and_workers(feff_chi):
     spectra, _, _ = feff_chi
-    serial = augment_many(spectra, "r", 2, seed=3, workers=1, chunk_size=2, progress=False)
-    parallel = augment_many(spectra, "r", 2, seed=3, workers=2, chunk_size=4, progress=False)
+    serial, serial_kmax = augment_many(spectra, "r", 2, seed=3, workers=1, chunk_size=2, progress=False)
+    parallel, parallel_kmax = augment_many(spectra, "r", 2, seed=3, workers=2, chunk_size=4, progress=False)
     np.testing.assert_array_equal(serial, parallel)
-    assert serial.shape == (6, 2, 326)
+    np.testing.assert_array_equal(serial_kmax, parallel_kmax)
+    assert serial.shape == (6, 2, 326) and serial_kmax.shape == (6, 2)

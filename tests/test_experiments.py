@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import featurize_many
 from exafs_cn.learn.corpus import pair_spectra
 from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
-from exafs_cn.learn.models import SavedModel, make_model
+from exafs_cn.learn.model_files import SavedModel
+from exafs_cn.learn.models import make_model
 from exafs_cn.learn.report import write_report
 from exafs_cn.learn.reproduce import ExperimentPlan, run_experiments
 
@@ -56,8 +58,8 @@ def test_grouped_folds_keep_compositions_together(ni_data):
 def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
     estimator = make_model(model, random_state=0, n_jobs=1).fit(ni_data.X, ni_data.y)
     saved = SavedModel("Ni", model, "r", {"kmax": 12.0}, ni_data.classes, estimator)
-    saved.save(tmp_path / "Ni" / f"{model}.joblib")
-    loaded = SavedModel.load(tmp_path / "Ni" / f"{model}.joblib")
+    saved.save(tmp_path / "Ni" / f"{model}.skops")
+    loaded = SavedModel.load(tmp_path / "Ni" / f"{model}.skops", element="Ni")
     np.testing.assert_array_equal(loaded.estimator.predict_proba(ni_data.X), estimator.predict_proba(ni_data.X))
     assert loaded.classes == ni_data.classes and loaded.feature_set == "r"
 
@@ -91,3 +93,24 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     assert len(cached) == 3  # r, k and the wavelet features rf_all reads
     again = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
     assert again["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
+
+
+def test_train_and_reproduce_find_the_dataset_from_any_folder(data_slice, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from exafs_cn.cli import app
+    from exafs_cn.datagen.dataset import DatasetError, locate_dataset
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXAFS_CN_DATA", raising=False)
+    monkeypatch.delenv("EXAFS_CN_MODELS", raising=False)
+    checkout = Path(__file__).resolve().parents[1] / "data"
+    assert locate_dataset().resolve() == checkout.resolve()  # the checkout this package is installed from
+    monkeypatch.setenv("EXAFS_CN_DATA", str(data_slice))
+    assert locate_dataset() == data_slice
+    with pytest.raises(DatasetError, match="no-such-folder: no such dataset folder"):
+        locate_dataset(tmp_path / "no-such-folder")
+    result = CliRunner().invoke(app, ["train", "--elements", "Ni"])
+    assert result.exit_code == 2 and "--models-dir DIR or $EXAFS_CN_MODELS" in result.stderr
+    result = CliRunner().invoke(app, ["reproduce", "--data", str(tmp_path / "missing"), "--quick"])
+    assert result.exit_code == 2 and "missing: no such dataset folder" in result.stderr

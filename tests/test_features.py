@@ -61,10 +61,10 @@ def test_settings_change_the_cache_key():
 
 def test_too_short_k_range_is_a_processing_error(some_spectra):
     spectrum = some_spectra[1][0]
-    short = spectrum.e0 + 3.81 * 7.5**2  # energy of k = 7.5/A
+    short = spectrum.e0 + 3.81 * 5.5**2  # energy of k = 5.5/A, below MIN_KMAX
     keep = spectrum.energy < short
     cut = Spectrum(spectrum.energy[keep], spectrum.mu[keep], spectrum.absorber, e0=spectrum.e0, edge_step=1.0)
-    with pytest.raises(ProcessingError, match="reaches only k = 7"):
+    with pytest.raises(ProcessingError, match="reaches only k = 5"):
         process(cut)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from exafs_cn.datagen.dataset import Dataset, DatasetError
+from exafs_cn.datagen.dataset import Dataset, DatasetError, locate_dataset
 from exafs_cn.datagen.feff import PRESETS, FeffError
 from exafs_cn.datagen.structures import METALS_3D, StructureError
 from exafs_cn.parallel import SchedulerError
@@ -100,7 +100,9 @@ def simulate(
 @app.command()
 def reproduce(
     out: Annotated[Path, typer.Option(help="folder for results.json, report.html and the figures")] = Path("runs/reproduce"),
-    data: Annotated[Path, typer.Option(help="dataset folder")] = DEFAULT_DATA,
+    data: Annotated[
+        Path | None, typer.Option(help="dataset folder (default: $EXAFS_CN_DATA, ./data, or the source checkout's data/)")
+    ] = None,
     quick: Annotated[bool, typer.Option(help="a small fixed subset (minutes), for a first look")] = False,
     models: Annotated[
         str, typer.Option(help="comma-separated: rf, bagging, nn (the study's, on R space), rf_all (RF on R+k+wavelet), hgb")
@@ -126,10 +128,8 @@ def reproduce(
     plan = replace(
         QUICK_PLAN if quick else ExperimentPlan(), models=model_names, elements=tuple(_parse_elements(elements)), seed=seed
     )
-    if not data.is_dir():
-        _fail(f"{data}: no such dataset folder")
     try:
-        dataset = Dataset(data)
+        dataset = Dataset(locate_dataset(data))
         results = run_experiments(
             dataset,
             plan,
@@ -151,9 +151,12 @@ def reproduce(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help="dataset folder")] = DEFAULT_DATA,
     models_dir: Annotated[
-        Path | None, typer.Option("--models-dir", help="where predict finds models (default $EXAFS_CN_MODELS or ./models)")
+        Path | None,
+        typer.Option("--models-dir", help="folder for the models (default $EXAFS_CN_MODELS); predict reads it with --models-dir"),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="dataset folder (default: $EXAFS_CN_DATA, ./data, or the source checkout's data/)")
     ] = None,
     models: Annotated[str, typer.Option(help="comma-separated: rf, bagging, nn, hgb")] = "rf",
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
@@ -162,6 +165,10 @@ def train(
         str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one, e.g. mp-api)")
     ] = None,
     augment: Annotated[int, typer.Option(help="measured-looking copies per training spectrum (0: FEFF spectra only)")] = 3,
+    trees: Annotated[int | None, typer.Option(help="trees per ensemble (rf, bagging; default: as the shipped models)")] = None,
+    min_leaf: Annotated[
+        int | None, typer.Option(help="fewest training rows per leaf (rf, bagging; larger: smaller files; default: as shipped)")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
@@ -169,15 +176,20 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
+    import os
+
     from exafs_cn.learn.models import MODEL_NAMES
-    from exafs_cn.learn.train import default_models_dir, train_models
+    from exafs_cn.learn.train import train_models
 
     model_names = _parse_models(models, MODEL_NAMES)
-    if not data.is_dir():
-        _fail(f"{data}: no such dataset folder")
-    target = models_dir or default_models_dir()
+    if (trees is not None and trees < 1) or (min_leaf is not None and min_leaf < 1):
+        _fail("--trees and --min-leaf must be at least 1")
+    sizes = {k: v for k, v in (("n_estimators", trees), ("min_samples_leaf", min_leaf)) if v is not None}
+    target = models_dir or (Path(os.environ["EXAFS_CN_MODELS"]) if os.environ.get("EXAFS_CN_MODELS") else None)
+    if target is None:
+        _fail("say where the models go: --models-dir DIR or $EXAFS_CN_MODELS (predict uses the shipped models otherwise)")
     try:
-        dataset = Dataset(data)
+        dataset = Dataset(locate_dataset(data))
         written = train_models(
             dataset,
             target,
@@ -185,6 +197,7 @@ def train(
             elements=_parse_elements(elements),
             preset=preset or dataset.default_preset(),
             augment_copies=augment,
+            **sizes,
             seed=seed,
             workers=workers,
             scheduler=scheduler,
@@ -193,46 +206,58 @@ def train(
         )
     except _EXPECTED as exc:
         _fail(str(exc))
-    typer.echo(f"{len(written)} models written to {target}")
+    if not written:
+        typer.echo("exafs-cn: error: no model written (no element has two CN classes with enough spectra)", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{len(written)} models written to {target}; use them with `exafs-cn predict --models-dir {target}` or EXAFS_CN_MODELS={target}")
 
 
 @app.command()
 def predict(
     paths: Annotated[list[Path], typer.Argument(help="measured spectra: XDI, Athena project (.prj), or column files")],
-    element: Annotated[str | None, typer.Option(help="absorber, when the file does not say (checked against the edge)")] = None,
+    element: Annotated[
+        str | None, typer.Option(help="absorber where the file does not say (else detected from the edge energy)")
+    ] = None,
     model: Annotated[str, typer.Option(help="model family: rf, bagging, nn, hgb (as trained)")] = "rf",
     models_dir: Annotated[
-        Path | None, typer.Option("--models-dir", help="trained models (default $EXAFS_CN_MODELS or ./models)")
+        Path | None, typer.Option("--models-dir", help="models from `exafs-cn train` (default $EXAFS_CN_MODELS, else the shipped ones)")
     ] = None,
     energy: Annotated[str | None, typer.Option(help="energy column or expression, e.g. 'col1*1000'")] = None,
     mu: Annotated[str | None, typer.Option(help="mu column or expression, e.g. 'log(i0/itrans)' or 'ifluor/i0'")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per spectrum per line")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per spectrum (or error) per line")] = False,
     plot: Annotated[Path | None, typer.Option(help="folder for one figure per spectrum")] = None,
 ) -> None:
-    """CN of measured spectra, with class probabilities and the model used."""
-    from exafs_cn.measured.predict import ModelStore, PredictError, plot_prediction, predict_file
+    """CN of measured spectra, with class probabilities, or "no answer" with the reason."""
+    from exafs_cn.measured.predict import ModelStore, Prediction, error_json, plot_prediction, predict_file
     from exafs_cn.measured.readers import Columns, SpectrumFileError
 
+    if plot is not None and plot.exists() and not plot.is_dir():
+        _fail(f"--plot {plot}: exists and is not a folder")
     store = ModelStore(models_dir, model)
     columns = Columns(energy=energy, mu=mu)
     failed = 0
+
+    def report_error(file: str, group: str | None, message: str) -> None:
+        nonlocal failed
+        failed += 1
+        typer.echo(f"exafs-cn: error: {message}", err=True)
+        if as_json:
+            typer.echo(json.dumps(error_json(file, group, message)))
+
     for path in paths:
         try:
-            predictions = predict_file(path, store, element, columns)
-        except (SpectrumFileError, PredictError) as exc:
-            typer.echo(f"exafs-cn: error: {exc}", err=True)
-            failed += 1
+            items = predict_file(path, store, element, columns)
+        except SpectrumFileError as exc:
+            report_error(str(path), None, str(exc))
             continue
-        for p in predictions:
-            if as_json:
-                typer.echo(json.dumps(p.to_json()))
-            else:
-                others = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in p.probabilities.items())
-                where = f"{p.file}[{p.group}]" if p.group else p.file
-                typer.echo(f"{where}: {p.element} CN {p.cn} (probabilities {others}; model {p.model})")
-            if plot is not None:
-                stem = Path(p.file).name + (f"__{p.group}" if p.group else "")
-                plot_prediction(p, store.get(p.element), plot / f"{_safe_name(stem)}.png")
+        for item in items:
+            if not isinstance(item, Prediction):
+                report_error(getattr(item, "file", None) or str(path), getattr(item, "group", None), str(item))
+                continue
+            typer.echo(json.dumps(item.to_json()) if as_json else item.to_text())
+            if plot is not None and item.processed is not None:
+                stem = Path(item.file).name + (f"__{item.group}" if item.group else "")
+                plot_prediction(item, store.get(item.element), plot / f"{_safe_name(stem)}.png")
     if failed:
         raise typer.Exit(code=1)
 

@@ -27,8 +27,10 @@ LARCH_CITATION = (
 STUDY_CITATION = "Zeng, Hu, Yao (NSRL/USTC), machine-learning CN from FEFF EXAFS of MP 3d-metal compounds (2025)"
 
 
-#: Shortest chi(k) range accepted: the FT window (from kmin = 3/A) needs ~5/A of data.
-MIN_KMAX = 8.0
+#: Shortest chi(k) range accepted: a 3/A-long FT window from kmin = 3/A still resolves the
+#: first shell, and quick or XANES-extended scans stop at 6.5-8/A. The prediction models
+#: see data this short in training (augmentation draws kmax from 6.5/A up).
+MIN_KMAX = 6.0
 
 
 class ProcessingError(ValueError):
@@ -61,6 +63,7 @@ class Processed:
     chir_mag: np.ndarray
     e0: float
     group: Group
+    kmax: float = float("nan")  # where the data (and so the FT window) end
 
 
 def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS) -> Processed:
@@ -133,7 +136,7 @@ def transform(
         nfft=settings.nfft,
         kstep=settings.kstep,
     )
-    return Processed(k, chi, group.r, group.chir_mag, float(e0), group)
+    return Processed(k, chi, group.r, group.chir_mag, float(e0), group, data_kmax)
 
 
 def r_grid(settings: ProcessingSettings = DEFAULT_SETTINGS) -> np.ndarray:

@@ -154,6 +154,29 @@ def _float_leaf_columns(schema: pa.Schema) -> list[str]:
     return leaves
 
 
+def locate_dataset(explicit: Path | str | None = None) -> Path:
+    """The dataset folder ``train`` and ``reproduce`` read, found without ``cd`` into the checkout.
+
+    In order: ``explicit`` (``--data``), ``$EXAFS_CN_DATA``, ``./data``, and the ``data/``
+    folder of the source checkout this package is installed from (an editable install).
+    A folder counts when it holds ``labels.parquet``. Raises DatasetError listing where it looked.
+    """
+    if explicit is not None:
+        if not Path(explicit).is_dir():
+            raise DatasetError(f"{explicit}: no such dataset folder")
+        return Path(explicit)
+    candidates = []
+    if os.environ.get("EXAFS_CN_DATA"):
+        candidates.append(("$EXAFS_CN_DATA", Path(os.environ["EXAFS_CN_DATA"])))
+    candidates.append(("./data", Path("data")))
+    candidates.append(("the source checkout", Path(__file__).resolve().parents[3] / "data"))
+    for _, folder in candidates:
+        if (folder / "labels.parquet").is_file():
+            return folder
+    looked = ", ".join(f"{label} ({folder})" if label != "./data" else label for label, folder in candidates)
+    raise DatasetError(f"no dataset found (looked in {looked}); pass --data DIR or set EXAFS_CN_DATA")
+
+
 class Dataset:
     """A dataset folder: read what is there, append shards, summarise."""
 

@@ -42,13 +42,15 @@ class Augmentation:
     sigma2: 0.001-0.012 A^2 spans first shells of oxides at low temperature to metals and
     disordered sites at room temperature. noise: standard deviation of chi at k = 10/A,
     growing as k^2 (counting noise weighted like k^2 chi); 0.002 is a poor but usable scan.
+    kmax: from 6.5/A (quick and XANES-extended scans) to 16/A, so short data are predicted
+    by models that have seen them.
     """
 
     sigma2: tuple[float, float] = (0.001, 0.012)
     s02: tuple[float, float] = (0.7, 1.0)
     e0_shift: tuple[float, float] = (-5.0, 5.0)
     noise_at_k10: tuple[float, float] = (0.0, 0.002)
-    kmax: tuple[float, float] = (10.0, 16.0)
+    kmax: tuple[float, float] = (6.5, 16.0)
     rbkg: tuple[float, float] = (0.8, 1.3)
 
     def to_dict(self) -> dict:
@@ -95,18 +97,16 @@ def augmented_features(
     seed: int,
     settings: ProcessingSettings = DEFAULT_SETTINGS,
     aug: Augmentation = DEFAULT_AUGMENTATION,
-) -> np.ndarray:
-    """Feature rows of ``n_copies`` augmented copies; NaN rows where processing failed."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows of ``n_copies`` augmented copies (NaN where processing failed) and each copy's kmax."""
     featurizers = featurizers_for(feature_set, settings)
-    rows = []
     try:
         copies = augmented_processed(spectrum, n_copies, seed, settings, aug)
     except ProcessingError:
         size = sum(len(f.feature_labels()) for f in featurizers)
-        return np.full((n_copies, size), np.nan)
-    for processed in copies:
-        rows.append(np.concatenate([f.featurize(processed) for f in featurizers]))
-    return np.vstack(rows)
+        return np.full((n_copies, size), np.nan), np.full(n_copies, np.nan)
+    rows = [np.concatenate([f.featurize(processed) for f in featurizers]) for processed in copies]
+    return np.vstack(rows), np.array([processed.kmax for processed in copies])
 
 
 @dataclass(frozen=True)
@@ -120,12 +120,12 @@ class _Chunk:
     aug: Augmentation
 
 
-def _augment_chunk(chunk: _Chunk) -> tuple[int, np.ndarray]:
-    rows = [
+def _augment_chunk(chunk: _Chunk) -> tuple[int, np.ndarray, np.ndarray]:
+    results = [
         augmented_features(s, chunk.feature_set, chunk.n_copies, chunk.seed + chunk.offset + i, chunk.settings, chunk.aug)
         for i, s in enumerate(chunk.spectra)
     ]
-    return chunk.offset, np.stack(rows)
+    return chunk.offset, np.stack([rows for rows, _ in results]), np.stack([kmax for _, kmax in results])
 
 
 def augment_many(
@@ -140,20 +140,23 @@ def augment_many(
     scheduler: str | None = None,
     chunk_size: int = 32,
     progress: bool = True,
-) -> np.ndarray:
-    """Features of augmented copies, shape (spectra, copies, features), on all cores.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features of augmented copies, shape (spectra, copies, features), and each copy's kmax
+    (spectra, copies), on all cores.
 
     Spectrum i always draws from seed + i, so the result does not depend on chunking
     or on the number of workers.
     """
     size = len(feature_labels(feature_set, settings))
     out = np.full((len(spectra), n_copies, size), np.nan)
+    kmax = np.full((len(spectra), n_copies), np.nan)
     chunks = [
         _Chunk(tuple(spectra[i : i + chunk_size]), feature_set, n_copies, seed, i, settings, aug)
         for i in range(0, len(spectra), chunk_size)
     ]
-    for offset, block in map_unordered(
+    for offset, block, block_kmax in map_unordered(
         _augment_chunk, chunks, workers=workers, scheduler=scheduler, total=len(chunks), desc="augmented copies (chunks)", progress=progress
     ):
         out[offset : offset + len(block)] = block
-    return out
+        kmax[offset : offset + len(block)] = block_kmax
+    return out, kmax

@@ -1,4 +1,4 @@
-"""Classifiers in scikit-learn's shape, the torch net included, and their files.
+"""Classifiers in scikit-learn's shape, the torch net included.
 
 Every model is built by :func:`make_model` from a name, so evaluation, training and
 prediction construct exactly the same estimator. The study's net (in -> 512 -> 512,
@@ -10,12 +10,8 @@ has ``fit``/``predict_proba``/``classes_`` like the tree ensembles and can sit i
 from __future__ import annotations
 
 import copy
-import os
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import BaggingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
@@ -25,10 +21,6 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from exafs_cn import __version__
-
-#: Version of the saved-model file layout; bump when :class:`SavedModel` changes.
-MODEL_FORMAT = 1
 MODEL_NAMES = ("rf", "bagging", "nn", "hgb")
 
 
@@ -150,6 +142,25 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def __getstate__(self) -> dict:
+        """The fitted net as plain arrays, so a model file (skops) never holds torch objects."""
+        state = self.__dict__.copy()
+        if "module_" in state:
+            state["module_"] = {name: value.detach().cpu().numpy() for name, value in state["module_"].state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Rebuild the net from the arrays of :meth:`__getstate__`; nothing else is executed."""
+        import torch
+
+        self.__dict__.update(state)
+        weights = state.get("module_")
+        if isinstance(weights, dict):
+            first, last = weights["0.weight"], weights[max(weights, key=lambda k: int(k.split(".")[0]))]
+            module = self._build(first.shape[1], last.shape[0])
+            module.load_state_dict({name: torch.as_tensor(np.asarray(value)) for name, value in weights.items()})
+            self.module_ = module.eval()
+
 
 @contextmanager
 def _torch_threads(n: int):
@@ -195,36 +206,3 @@ def tree_importances(model) -> np.ndarray | None:
     if isinstance(model, BaggingClassifier):
         return np.mean([tree.feature_importances_ for tree in model.estimators_], axis=0)
     return None
-
-
-@dataclass
-class SavedModel:
-    """A trained model with everything prediction needs to use it correctly."""
-
-    element: str
-    model_name: str
-    feature_set: str
-    settings: dict
-    classes: list[int]
-    estimator: object
-    metadata: dict = field(default_factory=dict)
-    format: int = MODEL_FORMAT
-    package_version: str = __version__
-
-    def save(self, path: Path) -> None:
-        """Write atomically: a temporary file beside ``path``, then a rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            joblib.dump(asdict(self), tmp, compress=3)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    @classmethod
-    def load(cls, path: Path) -> SavedModel:
-        data = joblib.load(path)
-        if data.get("format") != MODEL_FORMAT:
-            raise ValueError(f"{path}: model file format {data.get('format')} is not {MODEL_FORMAT}; retrain with `exafs-cn train`")
-        return cls(**data)

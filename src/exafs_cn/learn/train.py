@@ -1,53 +1,125 @@
 """Final models for prediction: one per absorber element and model family.
 
 Trained for measured spectra, not only for FEFF's: each training spectrum comes with
-``augment_copies`` distorted copies (:mod:`exafs_cn.learn.augment`), and the probabilities are
-calibrated (isotonic) on held-out materials (:mod:`exafs_cn.learn.calibration`).
-Before the final fit on everything, one grouped hold-out (a fifth of the materials)
-measures what the closing note and the model file report: accuracy on clean and on
-augmented held-out spectra, and the expected calibration error.
+``augment_copies`` distorted copies (:mod:`exafs_cn.learn.augment`, data ending anywhere
+from k = 6.5 to 16/A), and the probabilities are calibrated (isotonic) on held-out
+materials (:mod:`exafs_cn.learn.calibration`). Before the final fit on everything, one
+grouped hold-out (a fifth of the materials) measures what the model file reports:
+accuracy on clean, augmented and short-k (< 9/A) held-out spectra, and the expected
+calibration error of each.
 
-Files land in ``<models_dir>/<element>/<model>.joblib`` with the feature set, the
-processing settings, the augmentation ranges and the CN classes, where ``predict``
-looks for them. The default folder is ``$EXAFS_CN_MODELS`` or ``./models``.
+Files land in ``<models_dir>/<element>/<model>.skops`` (:mod:`exafs_cn.learn.model_files`)
+with the feature set, the processing settings, the augmentation ranges, the CN classes
+and the novelty check that lets ``predict`` say "no answer".
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
 from exafs_cn.learn.calibration import calibrated, expected_calibration_error, top_label_ece
-from exafs_cn.learn.corpus import pair_spectra
+from exafs_cn.learn.corpus import dataset_fingerprint, default_cache_dir, pair_spectra
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
-from exafs_cn.learn.models import SavedModel, make_model
+from exafs_cn.learn.model_files import MODEL_SUFFIX, SavedModel
+from exafs_cn.learn.models import make_model
+from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
 #: Augmented copies per training spectrum for the prediction models.
 DEFAULT_COPIES = 3
-#: Trees per ensemble of a prediction model. With 300 (as in the CV experiments) the
-#: per-tree overhead of scikit-learn was ~2/3 of a 70 ms end-to-end prediction
-#: (benchmarks/predict.py under load); 100 trees cut that part threefold.
+#: Ensemble size and leaf size of a prediction model: what the shipped models use.
+#: Measured by ``benchmarks/model_size.py`` (file size against held-out and measured
+#: accuracy); see README.
 PREDICT_TREES = 100
+PREDICT_MIN_LEAF = 1
 #: Percentiles of the training |chi(R)| per CN kept with a model, for predict's plots.
 BAND_PERCENTILES = (5, 50, 95)
+#: Augmented copies whose data end below this k count as "short" in the hold-out report.
+SHORT_K = 9.0
 
 
-def default_models_dir() -> Path:
-    return Path(os.environ.get("EXAFS_CN_MODELS", "models"))
+@dataclass(frozen=True)
+class TrainingSet:
+    """Features of the integer-CN pair spectra and of their augmented copies.
+
+    ``copies`` is (spectra, copies, features) and ``copy_kmax`` (spectra, copies): where
+    each copy's data end. Rows that failed to process are NaN and are left out when fitting.
+    """
+
+    meta: pd.DataFrame
+    clean: np.ndarray
+    copies: np.ndarray
+    copy_kmax: np.ndarray
+    feature_set: str
+    key: str
 
 
-def model_path(models_dir: Path, element: str, model_name: str) -> Path:
-    return Path(models_dir) / element / f"{model_name}.joblib"
+def training_set(
+    dataset: Dataset,
+    *,
+    preset: str = "fast",
+    feature_set: str = "r",
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    augment_copies: int = DEFAULT_COPIES,
+    augmentation: Augmentation = DEFAULT_AUGMENTATION,
+    seed: int = 0,
+    elements: Sequence[str] = METALS_3D,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> TrainingSet:
+    """The training features, from the cache when the data and every choice are the same.
+
+    Featurizing and augmenting all 13.9k spectra is most of a training run (~5 min on 2
+    cores); the cache makes a second run, or a sweep over model sizes, cost the fits only.
+    """
+    choice = json.dumps(
+        [dataset_fingerprint(dataset, preset), settings.key(), preset, feature_set, augment_copies, augmentation.to_dict(), seed, list(elements)],
+        sort_keys=True,
+    )
+    key = hashlib.sha256(choice.encode()).hexdigest()[:16]
+    path = Path(cache_dir or default_cache_dir()) / f"training-{key}.npz"
+    meta_path = path.with_suffix(".parquet")
+    if path.exists() and meta_path.exists():
+        try:
+            with np.load(path) as arrays:
+                return TrainingSet(pd.read_parquet(meta_path), arrays["clean"], arrays["copies"], arrays["copy_kmax"], feature_set, key)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is rebuilt below
+    meta, spectra = pair_spectra(dataset, preset, settings)
+    wanted = np.isin(meta["absorber"].to_numpy(), list(elements))
+    meta = meta[wanted].reset_index(drop=True)
+    spectra = [s for s, keep in zip(spectra, wanted) if keep]
+    clean = featurize_many(spectra, [feature_set], settings, workers=workers, scheduler=scheduler, progress=progress)[0][feature_set]
+    if augment_copies:
+        copies, copy_kmax = augment_many(
+            spectra, feature_set, augment_copies, seed, settings, augmentation, workers=workers, scheduler=scheduler, progress=progress
+        )
+    else:
+        copies, copy_kmax = np.empty((len(spectra), 0, clean.shape[1])), np.empty((len(spectra), 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, clean=clean, copies=copies, copy_kmax=copy_kmax)
+    os.replace(tmp, path)
+    tmp_meta = meta_path.with_name(f".{meta_path.name}.tmp")
+    meta.to_parquet(tmp_meta)
+    os.replace(tmp_meta, meta_path)
+    return TrainingSet(meta, clean, copies, copy_kmax, feature_set, key)
 
 
 def train_models(
@@ -63,22 +135,114 @@ def train_models(
     min_class_count: int = DEFAULT_MIN_CLASS_COUNT,
     augment_copies: int = DEFAULT_COPIES,
     augmentation: Augmentation = DEFAULT_AUGMENTATION,
+    n_estimators: int = PREDICT_TREES,
+    min_samples_leaf: int = PREDICT_MIN_LEAF,
+    cache_dir: Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
     log=print,
 ) -> list[Path]:
-    n_jobs = workers or default_workers()  # scikit-learn reads n_jobs=None as one core
-    meta, spectra = pair_spectra(dataset, preset, settings)
-    wanted = np.isin(meta["absorber"].to_numpy(), list(elements))
-    meta = meta[wanted].reset_index(drop=True)
-    spectra = [s for s, keep in zip(spectra, wanted) if keep]
-    clean = featurize_many(spectra, [feature_set], settings, workers=workers, scheduler=scheduler, progress=progress)[0][feature_set]
-    copies = (
-        augment_many(spectra, feature_set, augment_copies, seed, settings, augmentation, workers=workers, scheduler=scheduler, progress=progress)
-        if augment_copies
-        else np.empty((len(spectra), 0, clean.shape[1]))
+    data = training_set(
+        dataset,
+        preset=preset,
+        feature_set=feature_set,
+        settings=settings,
+        augment_copies=augment_copies,
+        augmentation=augmentation,
+        seed=seed,
+        elements=elements,
+        cache_dir=cache_dir,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
     )
+    provenance = {
+        "dataset": str(dataset.root),
+        "dataset_fingerprint": dataset_fingerprint(dataset, preset),
+        "preset": preset,
+        "seed": seed,
+        "augment_copies": augment_copies,
+        "augmentation": augmentation.to_dict(),
+    }
+    written = fit_models(
+        data,
+        models_dir,
+        model_names=model_names,
+        elements=elements,
+        settings=settings,
+        seed=seed,
+        min_class_count=min_class_count,
+        n_estimators=n_estimators,
+        min_samples_leaf=min_samples_leaf,
+        provenance=provenance,
+        workers=workers,
+        log=log,
+    )
+    if written:
+        write_manifest(models_dir)
+    return written
+
+
+def write_manifest(models_dir: Path) -> Path:
+    """``MANIFEST.json`` beside the models: what each file is, how it was made and how it scored.
+
+    Read by people (and README), not by ``predict``: every figure in it is also inside
+    the model file it describes.
+    """
+    entries, first = [], None
+    for path in sorted(Path(models_dir).glob(f"*/*{MODEL_SUFFIX}")):
+        saved = SavedModel.load(path)
+        first = first or saved
+        meta = saved.metadata
+        entries.append(
+            {
+                "file": str(path.relative_to(models_dir)),
+                "bytes": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "element": saved.element,
+                "model": saved.model_name,
+                "classes": saved.classes,
+                "model_params": meta.get("model_params"),
+                "n_spectra": meta.get("n_spectra"),
+                "holdout": meta.get("holdout"),
+                "trained": meta.get("trained"),
+            }
+        )
+    meta = first.metadata if first else {}
+    manifest = {
+        "exafs_cn": first.package_version if first else None,
+        "dataset_fingerprint": meta.get("dataset_fingerprint"),
+        "preset": meta.get("preset"),
+        "seed": meta.get("seed"),
+        "augment_copies": meta.get("augment_copies"),
+        "augmentation": meta.get("augmentation"),
+        "total_bytes": sum(e["bytes"] for e in entries),
+        "models": entries,
+    }
+    path = Path(models_dir) / "MANIFEST.json"
+    write_json_atomic(manifest, path)
+    return path
+
+
+def fit_models(
+    data: TrainingSet,
+    models_dir: Path,
+    *,
+    model_names: Sequence[str] = ("rf",),
+    elements: Sequence[str] = METALS_3D,
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    seed: int = 0,
+    min_class_count: int = DEFAULT_MIN_CLASS_COUNT,
+    n_estimators: int = PREDICT_TREES,
+    min_samples_leaf: int = PREDICT_MIN_LEAF,
+    provenance: dict | None = None,
+    workers: int | None = None,
+    log=print,
+) -> list[Path]:
+    """Hold-out check, then the final calibrated fit on everything, per element and family."""
+    n_jobs = workers or default_workers()  # scikit-learn reads n_jobs=None as one core
+    meta, clean = data.meta, data.clean
     written = []
     pooled: dict[str, list[np.ndarray]] = {"confidence": [], "correct": []}
     for element in elements:
@@ -89,47 +253,65 @@ def train_models(
         y = meta.loc[rows, "pair_cn"].to_numpy(int)
         groups = meta.loc[rows, "formula"].to_numpy()
         classes = sorted(int(c) for c in np.unique(y))
-        dropped = _dropped(meta, element, classes)
+        copies, copy_kmax = data.copies[rows], data.copy_kmax[rows]
         for name in model_names:
-            holdout, confidence, correct = _holdout_check(name, clean[rows], copies[rows], y, groups, seed, n_jobs)
+            params = _size_params(name, n_estimators, min_samples_leaf)
+
+            def model():
+                return make_model(name, random_state=seed, n_jobs=n_jobs).set_params(**params)  # noqa: B023 - used at once
+
+            holdout, confidence, correct = _holdout_check(model, clean[rows], copies, copy_kmax, y, groups, seed)
             pooled["confidence"].append(confidence)
             pooled["correct"].append(correct)
-            X_all, y_all, g_all = _stack(clean[rows], copies[rows], y, groups)
-            estimator = calibrated(make_model(name, random_state=seed, n_jobs=n_jobs, n_estimators=PREDICT_TREES), X_all, y_all, g_all, seed)
+            X_all, y_all, g_all = _stack(clean[rows], copies, y, groups)
+            estimator = calibrated(model(), X_all, y_all, g_all, seed)
+            has_r = data.feature_set.startswith("r")
             saved = SavedModel(
                 element=element,
                 model_name=name,
-                feature_set=feature_set,
+                feature_set=data.feature_set,
                 settings=settings.to_dict(),
                 classes=classes,
                 estimator=estimator,
+                novelty=NoveltyCheck.fit(X_all, settings).to_dict() if has_r else None,
                 metadata={
+                    **(provenance or {}),
                     "trained": now_iso(),
                     "n_spectra": int(len(y)),
                     "n_training_rows": int(len(y_all)),
-                    "dropped_classes": dropped,
-                    "dataset": str(dataset.root),
-                    "preset": preset,
-                    "seed": seed,
-                    "augment_copies": augment_copies,
-                    "augmentation": augmentation.to_dict(),
+                    "model_params": {k: v for k, v in params.items()},
+                    "dropped_classes": _dropped(meta, element, classes),
                     "calibration": "isotonic (sklearn CalibratedClassifierCV), 3 folds grouped by composition",
                     "holdout": holdout,
-                    "bands": _bands(X_all, y_all, classes, settings) if feature_set.startswith("r") else None,
+                    "bands": _bands(X_all, y_all, classes, settings) if has_r else None,
                 },
             )
             path = model_path(models_dir, element, name)
             saved.save(path)
             written.append(path)
             log(
-                f"{element}: {name} on {len(y)} spectra (+{augment_copies} copies each), CN {classes}; held-out accuracy "
-                f"{holdout['accuracy_clean']:.3f} clean / {holdout['accuracy_augmented']:.3f} augmented, "
-                f"ECE {holdout['ece_augmented']:.3f} -> {path}"
+                f"{element}: {name} on {len(y)} spectra (+{copies.shape[1]} copies each), CN {classes}; held-out accuracy "
+                f"{holdout['accuracy_clean']:.3f} clean / {holdout['accuracy_augmented']:.3f} augmented / "
+                f"{holdout.get('accuracy_short_k', float('nan')):.3f} short-k, ECE {holdout['ece_augmented']:.3f} augmented / "
+                f"{holdout.get('ece_short_k', float('nan')):.3f} short-k; {path.stat().st_size / 1e6:.1f} MB -> {path}"
             )
     if written:
         ece = top_label_ece(np.concatenate(pooled["confidence"]), np.concatenate(pooled["correct"]))
         log(f"held-out ECE on augmented spectra, pooled over {len(written)} models: {ece:.3f}")
     return written
+
+
+def model_path(models_dir: Path, element: str, model_name: str) -> Path:
+    return Path(models_dir) / element / f"{model_name}{MODEL_SUFFIX}"
+
+
+def _size_params(name: str, n_estimators: int, min_samples_leaf: int) -> dict:
+    """What sets a tree ensemble's file size; other families keep their defaults."""
+    if name == "rf":
+        return {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf}
+    if name == "bagging":
+        return {"n_estimators": n_estimators, "estimator__min_samples_leaf": min_samples_leaf}
+    return {}
 
 
 def _usable_rows(meta, clean: np.ndarray, element: str, min_class_count: int) -> np.ndarray | None:
@@ -157,28 +339,36 @@ def _stack(clean: np.ndarray, copies: np.ndarray, y: np.ndarray, groups: np.ndar
     return X[ok], y_all[ok], g_all[ok]
 
 
-def _holdout_check(name: str, clean, copies, y, groups, seed: int, n_jobs: int | None) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Fit on four fifths of the materials, measure on the rest (clean and augmented).
+def _holdout_check(model, clean, copies, copy_kmax, y, groups, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Fit on four fifths of the materials, measure on the rest: clean, augmented, short-k.
 
     Also returns the augmented hold-out's confidences and hits, for an ECE pooled over elements.
     """
     train, test = next(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed).split(clean, y, groups))
     X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
-    model = calibrated(make_model(name, random_state=seed, n_jobs=n_jobs, n_estimators=PREDICT_TREES), X_tr, y_tr, g_tr, seed)
+    fitted = calibrated(model(), X_tr, y_tr, g_tr, seed)
     out = {"n_test_spectra": int(len(test))}
-    if copies.shape[1]:
-        X_aug = copies[test].reshape(-1, clean.shape[1])
-        y_aug = np.repeat(y[test], copies.shape[1])
-        ok = np.all(np.isfinite(X_aug), axis=1)
-        X_aug, y_aug = X_aug[ok], y_aug[ok]
-    else:
-        X_aug, y_aug = clean[test], y[test]
-    for label, X, y_true in (("clean", clean[test], y[test]), ("augmented", X_aug, y_aug)):
-        proba = model.predict_proba(X)
-        confidence, correct = proba.max(axis=1), model.classes_[proba.argmax(axis=1)] == y_true
+    X_aug = copies[test].reshape(-1, clean.shape[1])
+    y_aug = np.repeat(y[test], copies.shape[1])
+    kmax_aug = copy_kmax[test].ravel()
+    ok = np.all(np.isfinite(X_aug), axis=1)
+    X_aug, y_aug, kmax_aug = X_aug[ok], y_aug[ok], kmax_aug[ok]
+    short = kmax_aug < SHORT_K
+    passes = [("clean", clean[test], y[test]), ("augmented", X_aug, y_aug)] if len(y_aug) else [("clean", clean[test], y[test])]
+    if short.any():
+        passes.append(("short_k", X_aug[short], y_aug[short]))
+    results = {}
+    for label, X, y_true in passes:
+        proba = fitted.predict_proba(X)
+        confidence, correct = proba.max(axis=1), fitted.classes_[proba.argmax(axis=1)] == y_true
+        results[label] = (confidence, correct)
         out[f"accuracy_{label}"] = round(float(np.mean(correct)), 4)
-        out[f"ece_{label}"] = round(expected_calibration_error(proba, y_true, model.classes_), 4)
-    return out, confidence, correct  # the augmented pass's, the last
+        out[f"ece_{label}"] = round(expected_calibration_error(proba, y_true, fitted.classes_), 4)
+        out[f"n_{label}"] = int(len(y_true))
+    if "augmented" not in results:  # no copies: the clean pass stands in
+        out["accuracy_augmented"], out["ece_augmented"] = out["accuracy_clean"], out["ece_clean"]
+        results["augmented"] = results["clean"]
+    return (out, *results["augmented"])
 
 
 def _bands(X: np.ndarray, y: np.ndarray, classes: list[int], settings: ProcessingSettings) -> dict[str, list[list[float]]]:

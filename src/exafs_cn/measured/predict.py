@@ -3,58 +3,114 @@
 The preprocessing is the one the model was trained with, rebuilt from the settings
 stored in its file (pre_edge normalisation, autobk, xftf ending where the data end),
 so a prediction never runs on features computed differently from the training ones.
+A spectrum whose data stop before the EXAFS range, or whose |chi(R)| the model's
+novelty check does not recognise, gets "no answer" with the reason instead of a CN.
+
+Models come from ``--models-dir``, else ``$EXAFS_CN_MODELS``, else the ones shipped
+inside the package (trained by ``exafs-cn train`` on the committed dataset).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.features import Processed, ProcessingError, featurizers_for, process
-from exafs_cn.learn.models import SavedModel
-from exafs_cn.learn.train import default_models_dir, model_path
-from exafs_cn.measured.readers import DEFAULT_COLUMNS, Columns, MeasuredSpectrum, read_spectra
+from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, featurizers_for, process
+from exafs_cn.learn.model_files import ModelFileError, SavedModel
+from exafs_cn.learn.novelty import NoveltyCheck
+from exafs_cn.learn.train import model_path
+from exafs_cn.measured.readers import (
+    DEFAULT_COLUMNS,
+    Columns,
+    MeasuredSpectrum,
+    SpectrumFileError,
+    check_element_option,
+    checked,
+    read_file,
+)
 from exafs_cn.settings import ProcessingSettings
 
 DEFAULT_MODEL = "rf"
 
 
 class PredictError(ValueError):
-    """No model for the element, or a spectrum the model cannot take; one line."""
+    """No usable model for the element, or a spectrum the model cannot take; one line."""
+
+
+def shipped_models_dir() -> Path:
+    """The models inside the installed package."""
+    return Path(str(resources.files("exafs_cn") / "data" / "models"))
+
+
+def resolve_models_dir(models_dir: Path | str | None = None) -> Path:
+    """``models_dir`` if given, else ``$EXAFS_CN_MODELS``, else the shipped models."""
+    if models_dir:
+        return Path(models_dir)
+    if os.environ.get("EXAFS_CN_MODELS"):
+        return Path(os.environ["EXAFS_CN_MODELS"])
+    return shipped_models_dir()
 
 
 @dataclass
 class Prediction:
+    """A CN with its probabilities, or no answer (``cn`` None) with the reason."""
+
     file: str
     group: str | None
     element: str
-    cn: int
-    probabilities: dict[str, float]
+    element_source: str
+    cn: int | None
+    probabilities: dict[str, float] | None
     model: str
-    e0: float
+    e0: float | None
     kmax: float
+    reason: str | None = None
+    notes: tuple[str, ...] = ()
     processed: Processed | None = field(default=None, repr=False)
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}[{self.group}]" if self.group else self.file
 
     def to_json(self) -> dict:
         return {
             "file": self.file,
             "group": self.group,
             "element": self.element,
+            "element_source": self.element_source,
             "cn": self.cn,
             "probabilities": self.probabilities,
+            "reason": self.reason,
             "model": self.model,
-            "e0": round(self.e0, 2),
+            "e0": None if self.e0 is None else round(self.e0, 2),
             "kmax": round(self.kmax, 2),
+            "notes": list(self.notes),
         }
+
+    def to_text(self) -> str:
+        notes = f" [{'; '.join(self.notes)}]" if self.notes else ""
+        if self.cn is None:
+            return f"{self.where}: {self.element} no answer: {self.reason} (kmax {self.kmax:.1f}/A){notes}"
+        p = self.probabilities or {}
+        others = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in p.items())
+        return f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; kmax {self.kmax:.1f}/A; probabilities {others}; model {self.model}){notes}"
+
+
+def error_json(file: str, group: str | None, error: str) -> dict:
+    """The --json line of an input that got neither a CN nor "no answer"."""
+    return {"file": file, "group": group, "error": error}
 
 
 class ModelStore:
     """Saved models by element, loaded once (loading an RF file costs ~0.1-0.5 s)."""
 
-    def __init__(self, models_dir: Path | None = None, model_name: str = DEFAULT_MODEL):
-        self.models_dir = Path(models_dir or default_models_dir())
+    def __init__(self, models_dir: Path | str | None = None, model_name: str = DEFAULT_MODEL):
+        self.models_dir = resolve_models_dir(models_dir)
         self.model_name = model_name
         self._cache: dict[str, SavedModel] = {}
 
@@ -62,10 +118,10 @@ class ModelStore:
         if element not in self._cache:
             path = model_path(self.models_dir, element, self.model_name)
             if not path.exists():
-                raise PredictError(f"no trained {self.model_name!r} model for {element} in {self.models_dir} (run `exafs-cn train`)")
+                raise PredictError(f"no {self.model_name!r} model for {element} in {self.models_dir} (train one with `exafs-cn train`)")
             try:
-                saved = SavedModel.load(path)
-            except ValueError as exc:
+                saved = SavedModel.load(path, element=element)
+            except ModelFileError as exc:
                 raise PredictError(str(exc)) from None
             _single_threaded(saved.estimator)
             self._cache[element] = saved
@@ -83,33 +139,109 @@ def _single_threaded(estimator) -> None:
 
 def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Prediction:
     saved = store.get(measured.element)
-    settings = ProcessingSettings.from_dict(saved.settings)
-    where = f"{measured.file}[{measured.group}]" if measured.group else measured.file
-    try:
-        processed = process(measured.to_spectrum(), settings)
-    except ProcessingError as exc:
-        raise PredictError(f"{where}: {exc}") from None
-    features = np.concatenate([f.featurize(processed) for f in featurizers_for(saved.feature_set, settings)])
-    if not np.all(np.isfinite(features)):
-        raise PredictError(f"{where}: processing gave non-finite features")
-    proba = saved.estimator.predict_proba(features[None, :])[0]
-    classes = [int(c) for c in saved.estimator.classes_]
-    return Prediction(
+    model = f"{saved.element}/{saved.model_name} (exafs-cn {saved.package_version}, {saved.metadata.get('trained', '?')})"
+    answer = Prediction(
         file=measured.file,
         group=measured.group,
         element=measured.element,
-        cn=classes[int(np.argmax(proba))],
-        probabilities={str(c): round(float(p), 4) for c, p in zip(classes, proba)},
-        model=f"{saved.element}/{saved.model_name} (exafs-cn {saved.package_version}, {saved.metadata.get('trained', '?')})",
-        e0=processed.e0,
+        element_source=measured.element_source,
+        cn=None,
+        probabilities=None,
+        model=model,
+        e0=None,
         kmax=measured.kmax,
-        processed=processed,
+        notes=measured.notes,
     )
+    if measured.kmax < MIN_KMAX:
+        answer.reason = f"the data end at k = {measured.kmax:.1f}/A above the edge; EXAFS needs at least {MIN_KMAX:g}/A"
+        return answer
+    settings = ProcessingSettings.from_dict(saved.settings)
+    try:
+        processed = process(measured.to_spectrum(), settings)
+    except ProcessingError as exc:
+        raise PredictError(f"{measured.where}: {exc}") from None
+    answer.e0, answer.processed = processed.e0, processed
+    features = np.concatenate([f.featurize(processed) for f in featurizers_for(saved.feature_set, settings)])
+    if not np.all(np.isfinite(features)):
+        raise PredictError(f"{measured.where}: processing gave non-finite features")
+    if saved.novelty is not None:
+        answer.reason = NoveltyCheck.from_dict(saved.novelty).reason(processed.chir_mag, settings)
+        if answer.reason:
+            return answer
+    proba = saved.estimator.predict_proba(features[None, :])[0]
+    classes = [int(c) for c in saved.estimator.classes_]
+    answer.cn = classes[int(np.argmax(proba))]
+    answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
+    return answer
 
 
-def predict_file(path: Path | str, store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS) -> list[Prediction]:
-    """Predictions for every spectrum in a file; SpectrumFileError/PredictError name the file."""
-    return [predict_spectrum(measured, store) for measured in read_spectra(path, element, columns)]
+def predict_file(
+    path: Path | str, store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
+) -> list[Prediction | SpectrumFileError | PredictError]:
+    """A prediction, or the error, for every spectrum in a file; a file that cannot be read raises."""
+    out: list[Prediction | SpectrumFileError | PredictError] = []
+    for item in read_file(path, element, columns):
+        if isinstance(item, SpectrumFileError):
+            out.append(item)
+            continue
+        try:
+            out.append(predict_spectrum(item, store))
+        except PredictError as exc:
+            out.append(exc)
+    return out
+
+
+def predict(
+    source=None,
+    element: str | None = None,
+    *,
+    energy: str | Sequence[float] | np.ndarray | None = None,
+    mu: str | Sequence[float] | np.ndarray | None = None,
+    model: str = DEFAULT_MODEL,
+    models_dir: Path | str | None = None,
+    name: str = "spectrum",
+) -> list[dict]:
+    """CN of measured spectra, for notebooks: the fields of ``exafs-cn predict --json``.
+
+    ``source`` is a file (XDI, Athena project, columns; ``energy``/``mu`` then name
+    columns or expressions, as ``--energy``/``--mu``), a Larch Group with ``energy``
+    and ``mu``, or None with ``energy`` and ``mu`` as arrays. ``element`` is used
+    where the data do not say; with neither, the edge energy decides. Returns one dict
+    per spectrum: a CN and probabilities, ``"cn": None`` with a ``reason``, or an
+    ``error``.
+    """
+    store = ModelStore(models_dir, model)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            items = predict_file(source, store, element, Columns(energy=energy, mu=mu))
+        except SpectrumFileError as exc:
+            return [error_json(str(source), None, str(exc))]
+    else:
+        items = [_predict_arrays(source, element, energy, mu, store, name)]
+    return [_as_json(item) for item in items]
+
+
+def _predict_arrays(group, element, energy, mu, store: ModelStore, name: str) -> Prediction | SpectrumFileError | PredictError:
+    stated = None
+    if group is not None:
+        energy, mu = getattr(group, "energy", None), getattr(group, "mu", None)
+        stated = getattr(group, "atsym", None) or getattr(group, "element", None)
+        name = getattr(group, "filename", None) or getattr(group, "groupname", None) or name
+        if energy is None or mu is None:
+            return SpectrumFileError(f"{name}: the group has no energy and mu arrays", name)
+    if energy is None or mu is None:
+        return SpectrumFileError(f"{name}: give a file, a Larch Group, or energy and mu arrays", name)
+    try:
+        measured = checked(name, name, None, energy, mu, stated and str(stated).capitalize(), check_element_option(element, name))
+        return predict_spectrum(measured, store)
+    except (SpectrumFileError, PredictError) as exc:
+        return exc
+
+
+def _as_json(item: Prediction | SpectrumFileError | PredictError) -> dict:
+    if isinstance(item, Prediction):
+        return item.to_json()
+    return error_json(getattr(item, "file", ""), getattr(item, "group", None), str(item))
 
 
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
@@ -126,13 +258,16 @@ def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Pa
     ax_k.legend(loc="upper right")
     r = r_grid(settings)
     bands = (saved.metadata or {}).get("bands") or {}
-    band = bands.get(str(prediction.cn))
+    band = bands.get(str(prediction.cn)) if prediction.cn is not None else None
     if band:
         low, median, high = (np.asarray(b) for b in band)
         ax_r.fill_between(r, low, high, color="tab:blue", alpha=0.25, label=f"training CN {prediction.cn}: 5-95%")
         ax_r.plot(r, median, color="tab:blue", lw=1, label=f"training CN {prediction.cn}: median")
     ax_r.plot(r, processed.chir_mag[: len(r)], color="k", lw=1.2, label="this spectrum")
-    p = prediction.probabilities[str(prediction.cn)]
-    ax_r.set(xlabel="R (A, not phase-corrected)", ylabel="|chi(R)|", xlim=(0, 6), title=f"{prediction.element} CN {prediction.cn} (p = {p:.2f})")
+    if prediction.cn is None:
+        title = f"{prediction.element}: no answer"
+    else:
+        title = f"{prediction.element} CN {prediction.cn} (p = {prediction.probabilities[str(prediction.cn)]:.2f})"
+    ax_r.set(xlabel="R (A, not phase-corrected)", ylabel="|chi(R)|", xlim=(0, 6), title=title)
     ax_r.legend(loc="upper right")
     return save_figure(fig, path)

@@ -1,58 +1,90 @@
 """Measured spectra as beamlines write them: XDI, Athena projects and plain columns.
 
-Every reader ends in the same checks, so a file either gives spectra that the
-training preprocessing can take, or one :class:`SpectrumFileError` whose message
-names the file and the problem. The absorber comes from the file where it says so
-(XDI ``Element.symbol``, Athena group metadata, an ``element:`` header line), else
-from ``--element``; either way the edge position must agree with it, so a Cu
-spectrum labelled Fe is refused rather than guessed at.
+A file gives one spectrum (XDI, columns) or several (an Athena project, one per
+group). Problems with the file as a whole (missing, empty, binary, unreadable) raise
+:class:`SpectrumFileError`; problems with one spectrum are returned in its place, so
+one bad group of a 14-group project costs that group only. Every message names the
+file (and group) and the problem in one line.
+
+The absorber is what the file says (XDI ``Element.symbol``, Athena group metadata, an
+``element:`` header line); ``--element`` is used only where the file says nothing; with
+neither, the edge energy picks it among the ten 3d K edges. Whichever way, the edge
+must sit where that element's K edge is, so a Cu spectrum labelled Fe is refused
+rather than guessed at.
+
+Real files are forgiving where Athena and Larch are: repeated energy points are merged
+(their mu averaged) and noted, an XDI header that Larch's XDI parser rejects falls back
+to reading the columns with the header's column names and element kept, and data that
+stop short of the EXAFS range are read (``predict`` then answers "no answer").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from larch.xafs.xafsutils import ETOK
 
 from exafs_cn.datagen.structures import METALS_3D, one_line
-from exafs_cn.features import MIN_KMAX, Spectrum
+from exafs_cn.features import Spectrum
 
-#: Shortest chi(k) range a prediction accepts (the issue's floor; the FT window needs ~8/A).
 #: How far the measured edge (max of dmu/dE) may sit from the tabulated K edge.
 EDGE_TOLERANCE_EV = 40.0
 
 _ENERGY_NAMES = ("energy", "energy_ev", "e", "ee", "ener", "col1")
 _MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "mu_e")
 _I0_NAMES = ("i0", "io", "izero")
-_IT_NAMES = ("itrans", "it", "i1", "itr")
+_IT_NAMES = ("itrans", "it", "i1", "itr", "i")
 _IF_NAMES = ("ifluor", "if", "ifl", "fluo", "iff")
-_EXPR_FUNCTIONS = {"log": np.log, "ln": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
+#: What a --energy/--mu expression may call besides the file's columns.
+_EXPR_FUNCTIONS = {
+    "log": np.log,
+    "ln": np.log,
+    "log10": np.log10,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "gradient": np.gradient,
+}
 
 
 class SpectrumFileError(ValueError):
-    """A file that cannot give a usable spectrum; the message is one line naming it."""
+    """A file, or one group of it, that cannot give a usable spectrum; one line naming it."""
+
+    def __init__(self, message: str, file: str = "", group: str | None = None):
+        super().__init__(message)
+        self.file = file
+        self.group = group
 
 
 @dataclass(frozen=True)
 class MeasuredSpectrum:
-    """One spectrum of a file (an Athena project holds several), ready to process."""
+    """One spectrum of a file (an Athena project holds several), ready to process.
+
+    ``element_source`` says where the absorber came from: ``file``, ``option``
+    (``--element``) or ``edge`` (detected from the edge energy). ``notes`` are what
+    the reader did to the data that a user should know (merged points, fallbacks).
+    """
 
     file: str
     group: str | None
     element: str
-    element_source: str  # "file", "option"
+    element_source: str
     energy: np.ndarray
     mu: np.ndarray
     kmax: float
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}[{self.group}]" if self.group else self.file
 
     def to_spectrum(self) -> Spectrum:
         """E0 and edge step left to Larch's pre_edge, as for any measured mu(E)."""
-        name = f"{self.file}[{self.group}]" if self.group else self.file
-        return Spectrum(self.energy, self.mu, self.element, name=name)
+        return Spectrum(self.energy, self.mu, self.element, name=self.where)
 
 
 @dataclass(frozen=True)
@@ -67,26 +99,63 @@ class Columns:
 DEFAULT_COLUMNS = Columns()
 
 
-def read_spectra(path: Path | str, element: str | None = None, columns: Columns = DEFAULT_COLUMNS) -> list[MeasuredSpectrum]:
-    """All spectra in ``path``, checked; raises SpectrumFileError naming the file."""
+@dataclass(frozen=True)
+class _RawGroup:
+    """What a format reader found, before the checks."""
+
+    label: str | None
+    energy: np.ndarray | None
+    mu: np.ndarray | None
+    stated: str | None
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def read_file(
+    path: Path | str, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
+) -> list[MeasuredSpectrum | SpectrumFileError]:
+    """Every spectrum in ``path``: checked spectra, or the error of each group that failed.
+
+    Raises SpectrumFileError (naming the file) only when nothing in the file can be read.
+    """
     path = Path(path)
-    if element is not None:
-        element = element.strip().capitalize()
-        if element not in METALS_3D:
-            raise SpectrumFileError(f"{path}: --element {element}: not one of the 3d metals {','.join(METALS_3D)}")
+    element = check_element_option(element, str(path))
     raw = _read_head(path)
     kind = detect_format(raw)
     if kind == "athena":
         groups = _read_athena(path)
     elif kind == "xdi":
-        groups = [(None, _read_xdi(path, columns))]
+        groups = [_read_xdi(path, columns)]
     else:
-        groups = [(None, _read_columns(path, columns))]
-    spectra = []
-    for label, (energy, mu, stated) in groups:
-        where = f"{path}[{label}]" if label else str(path)
-        spectra.append(_checked(where, str(path), label, energy, mu, stated, element))
-    return spectra
+        groups = [_read_columns(path, columns)]
+    out: list[MeasuredSpectrum | SpectrumFileError] = []
+    for group in groups:
+        where = f"{path}[{group.label}]" if group.label else str(path)
+        try:
+            if group.error:
+                raise SpectrumFileError(f"{where}: {group.error}")
+            out.append(checked(where, str(path), group.label, group.energy, group.mu, group.stated, element, group.notes))
+        except SpectrumFileError as exc:
+            out.append(SpectrumFileError(str(exc), str(path), group.label))
+    return out
+
+
+def read_spectra(path: Path | str, element: str | None = None, columns: Columns = DEFAULT_COLUMNS) -> list[MeasuredSpectrum]:
+    """All spectra in ``path``, or the first problem raised: for callers that need every one."""
+    items = read_file(path, element, columns)
+    for item in items:
+        if isinstance(item, SpectrumFileError):
+            raise item
+    return items
+
+
+def check_element_option(element: str | None, where: str) -> str | None:
+    if element is None:
+        return None
+    element = element.strip().capitalize()
+    if element not in METALS_3D:
+        raise SpectrumFileError(f"{where}: --element {element}: not one of the 3d metals {','.join(METALS_3D)}", where)
+    return element
 
 
 def detect_format(head: bytes) -> str:
@@ -99,70 +168,85 @@ def detect_format(head: bytes) -> str:
 
 
 def _read_head(path: Path) -> bytes:
+    where = str(path)
     if not path.exists():
-        raise SpectrumFileError(f"{path}: no such file")
+        raise SpectrumFileError(f"{path}: no such file", where)
     if path.is_dir():
-        raise SpectrumFileError(f"{path}: is a folder, not a spectrum file")
+        raise SpectrumFileError(f"{path}: is a folder, not a spectrum file", where)
     with open(path, "rb") as handle:
         head = handle.read(4096)
     if not head.strip():
-        raise SpectrumFileError(f"{path}: empty file")
+        raise SpectrumFileError(f"{path}: empty file", where)
     if head[:2] != b"\x1f\x8b" and (b"\x00" in head or _mostly_binary(head)):
-        raise SpectrumFileError(f"{path}: binary file, not a text spectrum, XDI or Athena project")
+        raise SpectrumFileError(f"{path}: binary file, not a text spectrum, XDI or Athena project", where)
     return head
 
 
 def _mostly_binary(head: bytes) -> bool:
-    text = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    text = sum(32 <= b < 127 or b in (9, 10, 13) or b >= 128 for b in head)  # >= 128: UTF-8 text (units such as Å)
     return text < 0.9 * len(head)
 
 
-def _read_xdi(path: Path, columns: Columns) -> tuple[np.ndarray, np.ndarray, str | None]:
+def _read_xdi(path: Path, columns: Columns) -> _RawGroup:
+    """Larch's XDI reader; where its strict header parser refuses, the columns with the header's names."""
     from larch.io import read_xdi
 
     try:
         group = read_xdi(str(path))
-    except Exception as exc:  # xdifile raises ValueError/TypeError with C-library messages
-        raise SpectrumFileError(f"{path}: unreadable XDI: {one_line(exc)}") from None
+    except Exception as exc:  # xdifile raises ValueError/TypeError on headers it cannot parse
+        fallback = _read_columns(path, columns)
+        note = f"read as columns with the XDI header's names (Larch's XDI reader: {one_line(exc)[:80]})"
+        return _RawGroup(None, fallback.energy, fallback.mu, fallback.stated, (*fallback.notes, note), fallback.error)
     stated = getattr(group, "element", None) or (group.attrs.get("element", {}).get("symbol") if hasattr(group, "attrs") else None)
     energy, mu = _energy_mu(path, _arrays(group), columns)
-    return energy, mu, _symbol(stated)
+    return _RawGroup(None, energy, mu, _symbol(stated))
 
 
-def _read_columns(path: Path, columns: Columns) -> tuple[np.ndarray, np.ndarray, str | None]:
+def _read_columns(path: Path, columns: Columns) -> _RawGroup:
     from larch.io import read_ascii
 
     try:
         group = read_ascii(str(path))
     except Exception as exc:
-        raise SpectrumFileError(f"{path}: unreadable column file: {one_line(exc)}") from None
-    arrays = _arrays(group)
-    if not arrays or getattr(group, "data", np.empty((0, 0))).size == 0:
-        raise SpectrumFileError(f"{path}: no numeric columns found")
+        raise SpectrumFileError(f"{path}: unreadable column file: {one_line(exc)}", str(path)) from None
+    if getattr(group, "data", np.empty((0, 0))).size == 0:
+        raise SpectrumFileError(f"{path}: no numeric columns found", str(path))
     header = "\n".join(getattr(group, "header", []) or [])
+    arrays = _arrays(group) | _xdi_named_columns(header, group.data)
     match = re.search(r"(?:element(?:\.symbol)?|absorber)\s*[:=]\s*([A-Z][a-z]?)\b", header, re.IGNORECASE)
     energy, mu = _energy_mu(path, arrays, columns)
-    return energy, mu, _symbol(match.group(1) if match else None)
+    return _RawGroup(None, energy, mu, _symbol(match.group(1) if match else None))
 
 
-def _read_athena(path: Path) -> list[tuple[str, tuple[np.ndarray, np.ndarray, str | None]]]:
+def _xdi_named_columns(header: str, data: np.ndarray) -> dict[str, np.ndarray]:
+    """``# Column.N: name [unit]`` header lines (XDI) name the data's columns."""
+    named = {}
+    for number, name in re.findall(r"#\s*Column\.(\d+)\s*:\s*(\S+)", header, re.IGNORECASE):
+        index = int(number) - 1
+        if 0 <= index < data.shape[0]:
+            named[name.lower()] = np.asarray(data[index], float)
+    return named
+
+
+def _read_athena(path: Path) -> list[_RawGroup]:
     from larch.io import read_athena
 
     try:
         project = read_athena(str(path), do_preedge=False, do_bkg=False, do_fft=False)
     except Exception as exc:
-        raise SpectrumFileError(f"{path}: unreadable Athena project: {one_line(exc)}") from None
+        raise SpectrumFileError(f"{path}: unreadable Athena project: {one_line(exc)}", str(path)) from None
     groups = []
     for name, group in (getattr(project, "groups", None) or {}).items():
+        label = str(getattr(group, "label", None) or name)
         mu = getattr(group, "mu", None)
         if mu is None or not hasattr(group, "energy"):
+            groups.append(_RawGroup(label, None, None, None, error="no mu(E) in this group (chi(k) or XANES-only data?)"))
             continue
         params = getattr(group, "athena_params", None)
         stated = getattr(group, "atsym", None) or getattr(getattr(params, "bkg", None), "z", None)
-        label = getattr(group, "label", None) or name
-        groups.append((str(label), (np.asarray(group.energy, float), np.asarray(mu, float), _symbol(stated))))
+        groups.append(_RawGroup(label, np.asarray(group.energy, float), np.asarray(mu, float), _symbol(stated)))
     if not groups:
-        raise SpectrumFileError(f"{path}: Athena project holds no mu(E) groups")
+        raise SpectrumFileError(f"{path}: Athena project holds no groups", str(path))
     return groups
 
 
@@ -174,17 +258,18 @@ def _energy_mu(path: Path, arrays: Mapping[str, np.ndarray], columns: Columns) -
     names = ", ".join(arrays)
     energy_expr = columns.energy or next((n for n in _ENERGY_NAMES if n in arrays), None)
     if energy_expr is None:
-        raise SpectrumFileError(f"{path}: no energy column; name it with --energy (columns: {names})")
-    mu_expr = columns.mu or _guess_mu(arrays)
+        raise SpectrumFileError(f"{path}: no energy column; name it with --energy (columns: {names})", str(path))
+    mu_expr = columns.mu or guess_mu(arrays)
     if mu_expr is None:
-        raise SpectrumFileError(f"{path}: cannot tell which column is mu; give --mu, e.g. 'log(i0/it)' (columns: {names})")
-    energy = _evaluate(path, energy_expr, arrays)
+        raise SpectrumFileError(f"{path}: cannot tell which column is mu; give --mu, e.g. 'log(i0/it)' (columns: {names})", str(path))
+    energy = evaluate(energy_expr, arrays, str(path))
     if np.nanmax(energy) < 100:  # keV, as some dispersive beamlines write
         energy = energy * 1000.0
-    return energy, _evaluate(path, mu_expr, arrays)
+    return energy, evaluate(mu_expr, arrays, str(path))
 
 
-def _guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
+def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
+    """mu itself, else transmission ln(i0/it), else fluorescence if/i0, from the column names."""
     direct = next((n for n in _MU_NAMES if n in arrays), None)
     if direct:
         return direct
@@ -200,44 +285,72 @@ def _guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
     return None
 
 
-def _evaluate(path: Path, expr: str, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-    """A column name or a numpy expression over the file's columns (no builtins)."""
-    names = {k: np.asarray(v, float) for k, v in arrays.items()}
+def evaluate(expr: str, arrays: Mapping[str, np.ndarray], where: str) -> np.ndarray:
+    """A column name or an arithmetic expression over the file's columns.
+
+    Evaluated by asteval (Larch's own expression evaluator) with a symbol table holding
+    only the columns and a few numpy functions: no builtins, no imports, no attribute
+    access to dunders, so an expression can compute but never reach the system.
+    """
+    from asteval import Interpreter
+
+    interpreter = Interpreter(minimal=True, use_numpy=False)
+    for name in [n for n in interpreter.symtable if not n.startswith("_")]:
+        del interpreter.symtable[name]
+    interpreter.symtable.update(_EXPR_FUNCTIONS)
+    interpreter.symtable.update({k: np.asarray(v, float) for k, v in arrays.items()})
+    with np.errstate(all="ignore"):
+        value = interpreter.eval(expr.lower(), show_errors=False, raise_errors=False)
+    if interpreter.error:
+        kind, detail = interpreter.error[0].get_error()
+        reason = detail.strip().splitlines()[-1] if detail.strip() else kind
+        raise SpectrumFileError(f"{where}: cannot evaluate {expr!r}: {reason} (columns: {', '.join(arrays)})", where)
     try:
-        with np.errstate(all="ignore"):
-            value = eval(expr.lower(), {"__builtins__": {}, **_EXPR_FUNCTIONS}, names)  # noqa: S307 - user's own column expression
-    except NameError as exc:
-        raise SpectrumFileError(f"{path}: {exc} in {expr!r} (columns: {', '.join(arrays)})") from None
-    except Exception as exc:
-        raise SpectrumFileError(f"{path}: cannot evaluate {expr!r}: {one_line(exc)}") from None
-    return np.asarray(value, float)
+        return np.asarray(value, float)
+    except (TypeError, ValueError):
+        raise SpectrumFileError(f"{where}: {expr!r} does not give numbers (columns: {', '.join(arrays)})", where) from None
 
 
-def _checked(
-    where: str, file: str, label: str | None, energy: np.ndarray, mu: np.ndarray, stated: str | None, option: str | None
+def checked(
+    where: str,
+    file: str,
+    label: str | None,
+    energy: np.ndarray,
+    mu: np.ndarray,
+    stated: str | None,
+    option: str | None,
+    notes: tuple[str, ...] = (),
 ) -> MeasuredSpectrum:
     """The checks every spectrum passes before processing, in the order a person would fix them."""
-    if energy.shape != mu.shape or energy.size < 30:
-        raise SpectrumFileError(f"{where}: only {min(energy.size, mu.size)} data points")
+    energy, mu = np.asarray(energy, float).ravel(), np.asarray(mu, float).ravel()
+    if energy.shape != mu.shape:
+        raise SpectrumFileError(f"{where}: energy and mu differ in length ({energy.size} and {mu.size})")
+    if energy.size < 30:
+        raise SpectrumFileError(f"{where}: only {energy.size} data points")
     if not (np.all(np.isfinite(energy)) and np.all(np.isfinite(mu))):
         bad = int(np.sum(~np.isfinite(energy)) + np.sum(~np.isfinite(mu)))
         raise SpectrumFileError(f"{where}: {bad} NaN or infinite values in energy or mu")
     steps = np.diff(energy)
-    if np.any(steps == 0):
-        at = energy[1:][steps == 0][0]
-        raise SpectrumFileError(f"{where}: duplicated energy {at:.2f} eV (energies must increase strictly)")
     if np.any(steps < 0):
         at = energy[1:][steps < 0][0]
         raise SpectrumFileError(f"{where}: energies not monotonic (decrease at {at:.2f} eV)")
+    if np.any(steps == 0):
+        energy, mu, merged = merge_repeated(energy, mu)
+        notes = (*notes, f"merged {merged} repeated energy point{'s' if merged > 1 else ''} (mu averaged)")
     if stated and stated not in METALS_3D:
         raise SpectrumFileError(f"{where}: absorber {stated} (from the file) is not one of the 3d metals {','.join(METALS_3D)}")
-    element = option or stated
-    source = "option" if option else "file"
-    if element is None:
-        raise SpectrumFileError(f"{where}: the file does not name its absorber; give --element")
-    edge = _k_edge(element)
     e0 = _find_e0(energy, mu)
-    in_range = energy[0] + 5 < edge < energy[-1] - 50
+    if stated:
+        element, source = stated, "file"
+        if option and option != stated:
+            notes = (*notes, f"--element {option} not used: the file says {stated}")
+    elif option:
+        element, source = option, "option"
+    else:
+        element, source = _element_from_edge(where, e0), "edge"
+        notes = (*notes, f"absorber {element} detected from the edge energy ({e0:.0f} eV); give --element to set it")
+    edge = _k_edge(element)
+    in_range = energy[0] + 5 < edge < energy[-1] - 10
     if not in_range or abs(e0 - edge) > EDGE_TOLERANCE_EV:
         looks_like = _looks_like(e0)
         found = f"; the edge at {e0:.0f} eV{looks_like}" if looks_like else ""
@@ -246,10 +359,27 @@ def _checked(
                 f"{where}: no {element} K edge ({edge:.0f} eV) in the energy range {energy[0]:.0f}-{energy[-1]:.0f} eV{found}"
             )
         raise SpectrumFileError(f"{where}: the edge at {e0:.0f} eV is not the {element} K edge ({edge:.0f} eV);{looks_like}")
-    kmax = float(np.sqrt(ETOK * (energy[-1] - e0)))
-    if kmax < MIN_KMAX:
-        raise SpectrumFileError(f"{where}: data reach only k = {kmax:.1f}/A above the edge; at least {MIN_KMAX:g}/A needed")
-    return MeasuredSpectrum(file, label, element, source, energy, mu, kmax)
+    kmax = float(np.sqrt(ETOK * max(energy[-1] - e0, 0.0)))
+    return MeasuredSpectrum(file, label, element, source, energy, mu, kmax, tuple(notes))
+
+
+def merge_repeated(energy: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """One point per energy, mu averaged over repeats; and how many points were merged away."""
+    unique, counts = np.unique(energy, return_counts=True)
+    which = np.repeat(np.arange(len(unique)), counts)  # energy is non-decreasing, so repeats are neighbours
+    merged_mu = np.bincount(which, weights=mu) / counts
+    return unique, merged_mu, int(energy.size - unique.size)
+
+
+def _element_from_edge(where: str, e0: float) -> str:
+    """The 3d metal whose K edge is nearest the measured edge, within the tolerance."""
+    edges = {element: _k_edge(element) for element in METALS_3D}
+    nearest = min(edges, key=lambda el: abs(edges[el] - e0))
+    if abs(edges[nearest] - e0) > EDGE_TOLERANCE_EV:
+        raise SpectrumFileError(
+            f"{where}: the file does not name its absorber and the edge at {e0:.0f} eV is no 3d K edge;{_looks_like(e0)} give --element"
+        )
+    return nearest
 
 
 def _k_edge(element: str) -> float:

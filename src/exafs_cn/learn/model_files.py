@@ -1,0 +1,124 @@
+"""Saved models as data, never code: skops files with an explicit list of trusted types.
+
+A joblib or pickle file runs whatever its author put in it the moment it is loaded, and
+model files are exactly what people hand each other. A skops file stores the estimator
+as arrays and a JSON schema; loading builds only types that skops trusts by default
+(scikit-learn's estimators, numpy arrays, builtins) or that are named in
+:data:`TRUSTED_TYPES` here. A file that names any other type is refused before anything
+in it is built, with one line naming the file and the type.
+
+Every file records the element, model family, feature set, processing settings, CN
+classes, the novelty check, the exafs-cn and scikit-learn versions and the training
+metadata, and is checked on loading against the folder it was found in and the
+installed package.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sklearn
+
+from exafs_cn import __version__
+
+#: Version of the saved-model layout; bump when :class:`SavedModel` changes.
+MODEL_FORMAT = 2
+MODEL_SUFFIX = ".skops"
+#: Types beyond skops' defaults that our estimators are made of. Tree and TreePredictor
+#: hold node arrays; _CalibratedClassifier holds an estimator and isotonic regressors;
+#: TorchMLPClassifier rebuilds its net from arrays (see its __setstate__).
+TRUSTED_TYPES = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "exafs_cn.learn.models.TorchMLPClassifier",
+)
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot or must not be used; the message is one line naming it."""
+
+
+@dataclass
+class SavedModel:
+    """A trained model with everything prediction needs to use it correctly."""
+
+    element: str
+    model_name: str
+    feature_set: str
+    settings: dict
+    classes: list[int]
+    estimator: object
+    metadata: dict = field(default_factory=dict)
+    novelty: dict | None = None
+    format: int = MODEL_FORMAT
+    package_version: str = __version__
+    sklearn_version: str = sklearn.__version__
+
+    def save(self, path: Path) -> None:
+        """Write atomically (a temporary file, then a rename), refusing types we would not load."""
+        import skops.io as sio
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            sio.dump(self._as_dict(), tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+            untrusted = set(sio.get_untrusted_types(file=tmp)) - set(TRUSTED_TYPES)
+            if untrusted:
+                raise ModelFileError(f"{path}: the model holds types outside TRUSTED_TYPES: {', '.join(sorted(untrusted))}")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def load(cls, path: Path, element: str | None = None) -> SavedModel:
+        """The model in ``path``; ModelFileError (one line naming it) for anything else.
+
+        ``element``: the absorber the folder it was found in is for; the file must agree.
+        """
+        import skops.io as sio
+
+        path = Path(path)
+        try:
+            untrusted = set(sio.get_untrusted_types(file=path))
+        except FileNotFoundError:
+            raise ModelFileError(f"{path}: no such model file") from None
+        except Exception as exc:  # empty, truncated, not a zip, zip without a skops schema
+            raise ModelFileError(f"{path}: not a readable exafs-cn model file ({_short(exc)}); delete it or retrain") from None
+        refused = untrusted - set(TRUSTED_TYPES)
+        if refused:
+            raise ModelFileError(f"{path}: refused to load: it asks for types that are not trusted ({', '.join(sorted(refused))})")
+        try:
+            data = sio.load(path, trusted=sorted(untrusted))
+        except Exception as exc:
+            raise ModelFileError(f"{path}: cannot load the model ({_short(exc)}); delete it or retrain") from None
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ModelFileError(f"{path}: model file format {found} is not {MODEL_FORMAT}; retrain with `exafs-cn train`")
+        known = set(cls.__dataclass_fields__)
+        saved = cls(**{k: v for k, v in data.items() if k in known})
+        if element is not None and saved.element != element:
+            raise ModelFileError(f"{path}: holds a model for {saved.element}, not {element}")
+        if not _same_release(saved.package_version, __version__):
+            raise ModelFileError(
+                f"{path}: trained with exafs-cn {saved.package_version}, this is {__version__}; retrain with `exafs-cn train`"
+            )
+        return saved
+
+
+def _same_release(a: str, b: str) -> bool:
+    """Same major.minor, or a source tree without version information on either side."""
+    if "unknown" in a or "unknown" in b:
+        return True
+    return a.split(".")[:2] == b.split(".")[:2]
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:120]

@@ -1,0 +1,255 @@
+"""Real files as users have them: every spectrum that carries EXAFS gets an answer, and only those.
+
+Each case of the out-of-the-box issue on real measured spectra (tests/data/experimental),
+changed the way beamline files differ: a project with one bad group, a mixed-element
+project, a repeated energy point, data ending at k = 7.4/A, an XDI header that Larch's
+XDI parser rejects, i0/i columns, no element anywhere, a bare edge step, noise. And the
+model files: shipped, and refused when they are damaged, foreign or try to run code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from larch import Group
+from larch.io import AthenaProject, read_ascii, read_xdi
+from larch.xafs.xafsutils import ETOK
+from typer.testing import CliRunner
+
+import exafs_cn
+from exafs_cn.cli import app
+from exafs_cn.datagen.structures import METALS_3D
+from exafs_cn.learn.model_files import MODEL_SUFFIX, TRUSTED_TYPES, ModelFileError, SavedModel
+from exafs_cn.measured.predict import shipped_models_dir
+from exafs_cn.measured.readers import read_file, read_spectra
+
+MEASURED = Path(__file__).parent / "data" / "experimental"
+CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
+FE = MEASURED / "data__Fe__Fe_metal_rt_01.xdi"
+NIO = MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat"
+NI_EDGE, CU_EDGE = 8333.0, 8979.0
+runner = CliRunner()
+
+
+def _json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.strip().splitlines() if line.startswith("{")]
+
+
+def _cu_arrays() -> tuple[np.ndarray, np.ndarray]:
+    cu = read_spectra(CU)[0]
+    return cu.energy, cu.mu
+
+
+def _nio_arrays() -> tuple[np.ndarray, np.ndarray]:
+    data = read_ascii(str(NIO))
+    return np.asarray(data.energy, float), np.asarray(data.mu, float)
+
+
+def _energy_at(edge: float, k: float) -> float:
+    return edge + k**2 / ETOK
+
+
+def _project(path: Path, groups: dict[str, tuple[np.ndarray, np.ndarray, str]]) -> Path:
+    project = AthenaProject(str(path))
+    for name, (energy, mu, element) in groups.items():
+        project.add_group(Group(energy=energy, mu=mu, filename=name, label=name, groupname=name, atsym=element))
+    project.save(str(path))
+    return path
+
+
+def test_one_bad_group_costs_that_group_only_and_short_data_are_answered(models, tmp_path):
+    energy, mu = _nio_arrays()
+    short = energy < _energy_at(NI_EDGE, 7.4)  # a quick scan that stops at k = 7.4/A
+    broken = mu.copy()
+    broken[100:110] = np.nan
+    path = _project(
+        tmp_path / "nio.prj",
+        {"full": (energy, mu, "Ni"), "short": (energy[short], mu[short], "Ni"), "broken": (energy, broken, "Ni")},
+    )
+    result = runner.invoke(app, ["predict", str(path), "--models-dir", str(models), "--json"])
+    assert result.exit_code == 1  # one error among the groups
+    lines = {line["group"]: line for line in _json_lines(result.stdout)}
+    assert set(lines) == {"full", "short", "broken"}
+    assert lines["full"]["cn"] is not None and lines["full"]["kmax"] > 15
+    assert lines["short"]["cn"] is not None and 7.0 < lines["short"]["kmax"] < 7.6
+    assert "NaN" in lines["broken"]["error"]
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "[broken]" in errors[0]
+
+
+def test_a_group_that_names_its_element_is_predicted_as_what_it_is(models, tmp_path):
+    fe, ni = read_spectra(FE)[0], read_spectra(NIO)[0]
+    path = _project(tmp_path / "mixed.prj", {"iron": (fe.energy, fe.mu, "Fe"), "nickel": (ni.energy, ni.mu, "Ni")})
+    result = runner.invoke(app, ["predict", str(path), "--element", "Ni", "--models-dir", str(models), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = {line["group"]: line for line in _json_lines(result.stdout)}
+    assert (lines["iron"]["element"], lines["iron"]["element_source"]) == ("Fe", "file")
+    assert any("--element Ni not used" in note for note in lines["iron"]["notes"])
+    assert lines["nickel"]["element"] == "Ni" and lines["nickel"]["cn"] is not None
+
+
+def test_repeated_energy_points_are_merged_and_noted(models, tmp_path):
+    energy, mu = _cu_arrays()
+    energy, mu = np.insert(energy, 150, energy[150]), np.insert(mu, 150, mu[150] * 1.001)
+    path = tmp_path / "repeated.dat"
+    np.savetxt(path, np.column_stack([energy, mu]), header="element: Cu\nenergy mu")
+    (spectrum,) = read_spectra(path)
+    assert spectrum.energy.size == energy.size - 1 and np.all(np.diff(spectrum.energy) > 0)
+    assert spectrum.notes == ("merged 1 repeated energy point (mu averaged)",)
+    result = runner.invoke(app, ["predict", str(path), "--models-dir", str(models)])
+    assert result.exit_code == 0, result.output
+    assert "Cu CN" in result.stdout and "merged 1 repeated energy point" in result.stdout
+
+
+def test_xdi_header_that_larch_rejects_falls_back_to_columns_keeping_element_and_names(models, tmp_path):
+    lines = CU.read_text().splitlines()
+    bmm = tmp_path / "bmm.xdi"
+    bmm.write_text("\n".join([lines[0], "# Mono.d_spacing: 3.1356369 Å", *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        read_xdi(str(bmm))  # Larch's XDI reader refuses the unit
+    (spectrum,) = read_spectra(bmm)
+    assert (spectrum.element, spectrum.element_source) == ("Cu", "file")
+    np.testing.assert_allclose(spectrum.mu, read_spectra(CU)[0].mu)
+    result = runner.invoke(app, ["predict", str(bmm), "--models-dir", str(models), "--json"])
+    assert result.exit_code == 0, result.output
+    assert _json_lines(result.stdout)[0]["cn"] is not None
+
+
+def test_i0_and_i_columns_mean_transmission_and_the_edge_names_the_absorber(models, tmp_path):
+    xdi = read_xdi(str(CU))
+    path = tmp_path / "scan.txt"
+    np.savetxt(path, np.column_stack([xdi.energy, xdi.i0, xdi.itrans]), header="energy i0 i")
+    (spectrum,) = read_spectra(path)
+    np.testing.assert_allclose(spectrum.mu, np.log(xdi.i0 / xdi.itrans))
+    assert (spectrum.element, spectrum.element_source) == ("Cu", "edge")
+    result = runner.invoke(app, ["predict", str(path), "--models-dir", str(models), "--json"])
+    (line,) = _json_lines(result.stdout)
+    assert line["element"] == "Cu" and line["element_source"] == "edge" and line["cn"] is not None
+    assert any("detected from the edge energy" in note for note in line["notes"])
+
+
+def test_a_spectrum_without_exafs_gets_no_answer(models, tmp_path):
+    energy, _ = _cu_arrays()
+    rng = np.random.default_rng(0)
+    step = 0.2 + 1.0 * (0.5 + np.arctan((energy - CU_EDGE) / 1.5) / np.pi) - 2e-5 * (energy - CU_EDGE)
+    noisy = step + rng.normal(0.0, 0.03, energy.size) * (energy > CU_EDGE)
+    xanes = energy < _energy_at(CU_EDGE, 4.0)
+    for name, e, mu in (("step", energy, step), ("noise", energy, noisy), ("xanes", energy[xanes], _cu_arrays()[1][xanes])):
+        np.savetxt(tmp_path / f"{name}.dat", np.column_stack([e, mu]), header="element: Cu\nenergy mu")
+    files = [str(tmp_path / f"{name}.dat") for name in ("step", "noise", "xanes")]
+    result = runner.invoke(app, ["predict", *files, str(CU), "--models-dir", str(models), "--json"])
+    assert result.exit_code == 0, result.output  # "no answer" is an answer, not an error
+    step_line, noise_line, xanes_line, real = _json_lines(result.stdout)
+    assert step_line["cn"] is None and "no EXAFS oscillations" in step_line["reason"]
+    assert noise_line["cn"] is None and "noise, not EXAFS" in noise_line["reason"]
+    assert xanes_line["cn"] is None and "EXAFS needs at least 6/A" in xanes_line["reason"] and 3.5 < xanes_line["kmax"] < 4.1
+    assert real["cn"] is not None and real["reason"] is None
+    text = runner.invoke(app, ["predict", files[0], "--models-dir", str(models)])
+    assert "Cu no answer: no EXAFS oscillations" in text.stdout
+
+
+def test_expressions_cannot_reach_the_system(models, tmp_path):
+    marker = tmp_path / "ran"
+    attack = f"__import__('os').system('touch {marker}')"
+    result = runner.invoke(app, ["predict", str(CU), "--mu", attack, "--models-dir", str(models)])
+    assert result.exit_code == 1 and not marker.exists()
+    assert "cannot evaluate" in result.stderr and str(CU) in result.stderr
+    opened = runner.invoke(app, ["predict", str(CU), "--mu", "open('/etc/passwd').read()", "--models-dir", str(models)])
+    assert opened.exit_code == 1 and "cannot evaluate" in opened.stderr
+
+
+class _RunsCode:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(models, tmp_path):
+    crafted = tmp_path / "crafted"
+    marker = tmp_path / "ran"
+    (crafted / "Ni").mkdir(parents=True)
+    (crafted / "Ni" / f"rf{MODEL_SUFFIX}").write_bytes((models / "Ni" / f"rf{MODEL_SUFFIX}").read_bytes())
+    # A pickle (what joblib writes) whose loading would run a shell command.
+    (crafted / "Cu").mkdir()
+    (crafted / "Cu" / f"rf{MODEL_SUFFIX}").write_bytes(pickle.dumps({"estimator": _RunsCode(marker)}))
+    result = runner.invoke(app, ["predict", str(CU), str(NIO), "--models-dir", str(crafted), "--json"])
+    assert result.exit_code == 1 and not marker.exists()
+    error, nickel = _json_lines(result.stdout)
+    assert "not a readable exafs-cn model file" in error["error"] and f"Cu/rf{MODEL_SUFFIX}" in error["error"]
+    assert nickel["element"] == "Ni" and nickel["cn"] is not None
+
+    # A skops file that asks to build os.system: refused before anything is built.
+    import skops.io as sio
+
+    saved = SavedModel.load(models / "Cu" / f"rf{MODEL_SUFFIX}")
+    payload = saved._as_dict() | {"estimator": functools.partial(os.system, f"touch {marker}")}
+    sio.dump(payload, crafted / "Cu" / f"rf{MODEL_SUFFIX}")
+    with pytest.raises(ModelFileError, match="refused to load: it asks for types that are not trusted"):
+        SavedModel.load(crafted / "Cu" / f"rf{MODEL_SUFFIX}")
+    assert not marker.exists()
+
+    good = (models / "Fe" / f"rf{MODEL_SUFFIX}").read_bytes()
+    cases = {
+        "empty": (b"", "not a readable exafs-cn model file"),
+        "truncated": (good[: len(good) // 2], "not a readable exafs-cn model file"),
+        "foreign": (good, "holds a model for Fe, not Cu"),
+    }
+    for name, (content, message) in cases.items():
+        (crafted / "Cu" / f"rf{MODEL_SUFFIX}").write_bytes(content)
+        result = runner.invoke(app, ["predict", str(CU), str(NIO), "--models-dir", str(crafted)])
+        errors = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 1 and len(errors) == 1, (name, errors)
+        assert message in errors[0] and f"Cu/rf{MODEL_SUFFIX}" in errors[0], (name, errors)
+        assert "Ni CN" in result.stdout, name
+
+
+def test_model_files_hold_only_trusted_types_and_report_short_k_calibration(models):
+    import skops.io as sio
+
+    path = models / "Fe" / f"rf{MODEL_SUFFIX}"
+    assert set(sio.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
+    saved = SavedModel.load(path, element="Fe")
+    holdout = saved.metadata["holdout"]
+    assert {"accuracy_short_k", "ece_short_k"} <= set(holdout) and holdout["n_short_k"] > 0
+    assert saved.novelty["amplitude_floor"] > 0 and saved.novelty["noise_ceiling"] > 0
+
+
+def test_python_api_takes_files_groups_and_arrays(models):
+    from_file = exafs_cn.predict(CU, models_dir=models)
+    energy, mu = _cu_arrays()
+    from_group = exafs_cn.predict(Group(energy=energy, mu=mu, atsym="Cu", filename="cu"), models_dir=models)
+    from_arrays = exafs_cn.predict(energy=energy, mu=mu, element="Cu", models_dir=models)
+    assert from_file[0]["cn"] == from_group[0]["cn"] == from_arrays[0]["cn"] is not None
+    assert from_file[0]["probabilities"] == from_arrays[0]["probabilities"]
+    assert set(from_file[0]) == set(json.loads(runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--json"]).stdout))
+    (missing,) = exafs_cn.predict("no-such-file.xdi", models_dir=models)
+    assert "no such file" in missing["error"]
+
+
+def test_shipped_models_answer_from_any_folder_without_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXAFS_CN_MODELS", raising=False)
+    files = sorted(shipped_models_dir().glob(f"*/rf{MODEL_SUFFIX}"))
+    assert [p.parent.name for p in files] == sorted(METALS_3D)
+    assert sum(p.stat().st_size for p in files) <= 20e6
+    result = runner.invoke(app, ["predict", str(CU), str(FE), str(NIO), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = _json_lines(result.stdout)
+    assert [line["element"] for line in lines] == ["Cu", "Fe", "Ni"]
+    assert [line["cn"] for line in lines] == [12, 8, 6]  # fcc Cu, bcc Fe, rock-salt NiO
+
+
+def test_read_file_returns_group_errors_in_place(tmp_path):
+    energy, mu = _nio_arrays()
+    path = _project(tmp_path / "p.prj", {"good": (energy, mu, "Ni"), "wrong": (energy, mu, "Fe")})
+    good, wrong = read_file(path)
+    assert good.group == "good" and good.element == "Ni"
+    assert isinstance(wrong, ValueError) and "[wrong]" in str(wrong) and "no Fe K edge" in str(wrong)
