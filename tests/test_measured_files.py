@@ -253,3 +253,24 @@ def test_read_file_returns_group_errors_in_place(tmp_path):
     good, wrong = read_file(path)
     assert good.group == "good" and good.element == "Ni"
     assert isinstance(wrong, ValueError) and "[wrong]" in str(wrong) and "no Fe K edge" in str(wrong)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["beamline names (ZapEnergy, I_0, I_t)", "two bare columns scanned downwards", "keV, unknown names, two columns"],
+)
+def test_column_files_without_the_usual_names_are_still_read(layout, tmp_path):
+    xdi = read_xdi(str(CU))
+    mu = np.log(xdi.i0 / xdi.itrans)
+    path = tmp_path / "scan.dat"
+    if layout.startswith("beamline"):
+        np.savetxt(path, np.column_stack([xdi.energy, xdi.i0, xdi.itrans]), header="ZapEnergy I_0 I_t")
+    elif layout.startswith("two bare"):
+        np.savetxt(path, np.column_stack([xdi.energy[::-1], mu[::-1]]))
+    else:
+        np.savetxt(path, np.column_stack([xdi.energy / 1000, mu]), header="Mono Absorbance")
+    (spectrum,) = read_spectra(path)
+    np.testing.assert_allclose(spectrum.energy, xdi.energy)
+    np.testing.assert_allclose(spectrum.mu, mu)
+    assert spectrum.element == "Cu"
+    assert ("energy scanned downwards: reversed" in spectrum.notes) == layout.startswith("two bare")

@@ -169,7 +169,9 @@ def locate_dataset(explicit: Path | str | None = None) -> Path:
     if os.environ.get("EXAFS_CN_DATA"):
         candidates.append(("$EXAFS_CN_DATA", Path(os.environ["EXAFS_CN_DATA"])))
     candidates.append(("./data", Path("data")))
-    candidates.append(("the source checkout", Path(__file__).resolve().parents[3] / "data"))
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").is_file():  # installed from a source tree, not from a wheel
+        candidates.append(("the source checkout", checkout / "data"))
     for _, folder in candidates:
         if (folder / "labels.parquet").is_file():
             return folder

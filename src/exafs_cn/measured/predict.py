@@ -97,8 +97,8 @@ class Prediction:
         if self.cn is None:
             return f"{self.where}: {self.element} no answer: {self.reason} (kmax {self.kmax:.1f}/A){notes}"
         p = self.probabilities or {}
-        others = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in p.items())
-        return f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; kmax {self.kmax:.1f}/A; probabilities {others}; model {self.model}){notes}"
+        likely = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in sorted(p.items(), key=lambda item: -item[1]) if prob >= 0.05)
+        return f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}; kmax {self.kmax:.1f}/A; model {self.model}){notes}"
 
 
 def error_json(file: str, group: str | None, error: str) -> dict:

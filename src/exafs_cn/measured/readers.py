@@ -36,9 +36,9 @@ EDGE_TOLERANCE_EV = 40.0
 
 _ENERGY_NAMES = ("energy", "energy_ev", "e", "ee", "ener", "col1")
 _MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "mu_e")
-_I0_NAMES = ("i0", "io", "izero")
-_IT_NAMES = ("itrans", "it", "i1", "itr", "i")
-_IF_NAMES = ("ifluor", "if", "ifl", "fluo", "iff")
+_I0_NAMES = ("i0", "io", "izero", "i_0")
+_IT_NAMES = ("itrans", "it", "i1", "itr", "i_t", "i_1", "i")
+_IF_NAMES = ("ifluor", "if", "ifl", "ifluo", "fluo", "fluor", "iff", "i_f")
 #: What a --energy/--mu expression may call besides the file's columns.
 _EXPR_FUNCTIONS = {
     "log": np.log,
@@ -256,7 +256,7 @@ def _arrays(group) -> dict[str, np.ndarray]:
 
 def _energy_mu(path: Path, arrays: Mapping[str, np.ndarray], columns: Columns) -> tuple[np.ndarray, np.ndarray]:
     names = ", ".join(arrays)
-    energy_expr = columns.energy or next((n for n in _ENERGY_NAMES if n in arrays), None)
+    energy_expr = columns.energy or guess_energy(arrays)
     if energy_expr is None:
         raise SpectrumFileError(f"{path}: no energy column; name it with --energy (columns: {names})", str(path))
     mu_expr = columns.mu or guess_mu(arrays)
@@ -268,8 +268,22 @@ def _energy_mu(path: Path, arrays: Mapping[str, np.ndarray], columns: Columns) -
     return energy, evaluate(mu_expr, arrays, str(path))
 
 
+def guess_energy(arrays: Mapping[str, np.ndarray]) -> str | None:
+    """The usual names, then any name with "energ" in it (``zapenergy``, ``mono_energy``), then the
+    first column if it runs one way through the range of the 3d K edges (eV or keV)."""
+    named = next((n for n in _ENERGY_NAMES if n in arrays), None) or next((n for n in arrays if "energ" in n), None)
+    if named or not arrays:
+        return named
+    first, values = next(iter(arrays.items()))
+    steps = np.diff(values)
+    one_way = np.all(steps >= 0) or np.all(steps <= 0)
+    top = float(np.nanmax(values)) * (1000.0 if np.nanmax(values) < 100 else 1.0)
+    return first if one_way and 4000.0 < top < 30000.0 else None
+
+
 def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
-    """mu itself, else transmission ln(i0/it), else fluorescence if/i0, from the column names."""
+    """mu itself, else transmission ln(i0/it), else fluorescence if/i0, from the column names;
+    in a file of two columns, the one that is not energy."""
     direct = next((n for n in _MU_NAMES if n in arrays), None)
     if direct:
         return direct
@@ -280,8 +294,9 @@ def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
         return f"log({i0}/{it})"
     if i0 and fluor:
         return f"{fluor}/{i0}"
-    if "col2" in arrays and len(arrays) == 2:
-        return "col2"
+    if len(arrays) == 2:
+        energy = guess_energy(arrays)
+        return next((n for n in arrays if n != energy), None) if energy else None
     return None
 
 
@@ -331,6 +346,9 @@ def checked(
         bad = int(np.sum(~np.isfinite(energy)) + np.sum(~np.isfinite(mu)))
         raise SpectrumFileError(f"{where}: {bad} NaN or infinite values in energy or mu")
     steps = np.diff(energy)
+    if np.all(steps < 0):  # scanned downwards: the same data, read the other way (as Athena does)
+        energy, mu, steps = energy[::-1], mu[::-1], -steps[::-1]
+        notes = (*notes, "energy scanned downwards: reversed")
     if np.any(steps < 0):
         at = energy[1:][steps < 0][0]
         raise SpectrumFileError(f"{where}: energies not monotonic (decrease at {at:.2f} eV)")
