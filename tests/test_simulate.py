@@ -36,6 +36,7 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(troublesome_folder, tmp_pat
     assert list(feff_failures["material_id"]) == ["overlap"]
     assert feff_failures["reason"].iloc[0].startswith("feff8l_pot:")
     assert report.failures_now == 1 and report.sites_run == 3
+    assert report.structures == 5 and report.structures_failed == 2  # the corrupt CIF and NaCl are counted
 
     # A second run has nothing left to do: failures are not retried.
     again = simulate(str(troublesome_folder), str(out), elements=["Cu", "Ni"], workers=1, progress=False)
@@ -125,3 +126,67 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_shards(references, tmp_path):
     assert Dataset(out).failures("fast").empty, "interrupted FEFF runs are not recorded as failures"
     subprocess.run(args, check=True, capture_output=True)
     assert len(Dataset(out).sites("fast")) == 7
+
+
+def test_bad_arguments_are_usage_errors_before_any_work(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    out = tmp_path / "never"
+    cases = {
+        "--limit 0": ["--limit", "0"],
+        "--limit -1": ["--limit", "-1"],
+        "--workers 0": ["--workers", "0"],
+        "--shard-size 0": ["--shard-size", "0"],
+        '--elements ""': ["--elements", ""],
+    }
+    for name, options in cases.items():
+        done = subprocess.run([*CLI, "simulate", "--out", str(out), *options], capture_output=True, text=True)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, name
+        assert not out.exists(), name
+    done = subprocess.run([*CLI, "simulate", "--out", str(a_file), "--limit", "1"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.strip() == f"exafs-cn: error: --out {a_file}: exists and is not a folder"
+    assert a_file.read_text() == "not a folder"
+
+
+def test_damaged_dataset_files_are_one_line_naming_the_file(troublesome_folder, tmp_path):
+    out = tmp_path / "data"
+    simulate(str(troublesome_folder), str(out), elements=["Cu"], workers=1, progress=False)
+    shard = next((out / "spectra" / "fast").glob("part-*.parquet"))
+    intact = shard.read_bytes()
+    damaged = {
+        shard: intact[: len(intact) // 2],
+        out / "labels.parquet": b"",
+        out / "provenance.json": b'{"source": ',
+    }
+    for path, content in damaged.items():
+        before = path.read_bytes()
+        path.write_bytes(content)
+        reader = ["dataset", "card", str(out), "--benchmark", str(tmp_path / "none.json")] if path.suffix == ".json" else ["dataset", "info", str(out)]
+        for command in (reader, ["simulate", "--source", str(troublesome_folder), "--out", str(out), "--elements", "Cu"]):
+            done = subprocess.run([*CLI, *command], capture_output=True, text=True)
+            lines = done.stderr.strip().splitlines()
+            assert done.returncode == 2 and len(lines) == 1, (path.name, command[0], done.stderr[-500:])
+            assert str(path) in lines[0] and "damaged" in lines[0], lines
+        path.write_bytes(before)
+    assert subprocess.run([*CLI, "dataset", "info", str(out)], capture_output=True).returncode == 0
+
+
+def test_the_formula_comes_from_the_structure_not_the_file_name(references, tmp_path):
+    from exafs_cn.datagen.simulate import label_structure
+    from exafs_cn.datagen.structures import read_folder
+
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    (folder / "sample_A.cif").write_text(references["NiO"].text)
+    (folder / "batch7.cif").write_text(references["NiO"].text)
+    formulas = {row["formula"] for record in read_folder(folder) for row in label_structure(record)[0]}
+    assert formulas == {"NiO"}
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path):
+    proc = subprocess.Popen([*CLI, "dataset", "info", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.4)  # inside the imports of pandas, pyarrow and typer
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert "Traceback" not in stderr
+    assert proc.returncode in (130, 2), stderr  # 2 only if the imports won the race and the command ran

@@ -1,5 +1,21 @@
-"""``python -m exafs_cn`` runs the command line."""
+"""``python -m exafs_cn`` and the ``exafs-cn`` script: the command line.
 
-from exafs_cn.cli import app
+The heavy imports (pandas, pyarrow, Larch, pymatgen) happen inside :func:`main`, so a
+Ctrl-C while they load ends in one line and status 130, not a traceback.
+"""
 
-app(prog_name="exafs-cn")
+import sys
+
+
+def main() -> None:
+    try:
+        from exafs_cn.cli import app
+
+        app(prog_name="exafs-cn")
+    except KeyboardInterrupt:
+        print("exafs-cn: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

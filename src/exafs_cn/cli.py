@@ -41,6 +41,8 @@ def _parse_elements(text: str) -> list[str]:
     if text.strip().lower() == "all":
         return list(METALS_3D)
     elements = [e.strip().capitalize() for e in text.split(",") if e.strip()]
+    if not elements:
+        _fail(f"--elements: none given; name some of {','.join(METALS_3D)}, or 'all'")
     unknown = [e for e in elements if e not in METALS_3D]
     if unknown:
         _fail(f"--elements: {', '.join(unknown)} not among {','.join(METALS_3D)}")
@@ -60,24 +62,28 @@ def simulate(
     source: Annotated[str, typer.Option(help="'bundled' (the packaged MP set) or a folder of CIF/POSCAR files")] = "bundled",
     out: Annotated[Path, typer.Option(help="dataset folder (created, or resumed if it exists)")] = DEFAULT_DATA,
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
-    limit: Annotated[int | None, typer.Option(help="only the first N structures of the source")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N structures of the source")] = None,
     preset: Annotated[str, typer.Option(help=f"FEFF preset: {', '.join(PRESETS)}")] = "fast",
-    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
     ] = None,
     integer_only: Annotated[bool, typer.Option(help="only pairs whose site-averaged CN is an integer")] = False,
-    shard_size: Annotated[int, typer.Option(help="site results per shard file")] = 500,
+    shard_size: Annotated[int, typer.Option(min=1, help="site results per shard file")] = 500,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Label structures with CrystalNN and run FEFF on every absorber site (resumable)."""
     from exafs_cn.datagen.simulate import simulate as run_simulation
 
+    chosen = _parse_elements(elements)
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: exists and is not a folder")
+
     try:
         report = run_simulation(
             source,
             str(out),
-            elements=_parse_elements(elements),
+            elements=chosen,
             limit=limit,
             preset=preset,
             workers=workers,
@@ -91,7 +97,8 @@ def simulate(
     except KeyboardInterrupt:
         _interrupted(out)
     typer.echo(
-        f"{report.structures} structures ({report.labelled_now} labelled now); "
+        f"{report.structures} structures ({report.structures_failed} unreadable or without a 3d absorber; "
+        f"{report.labelled_now} labelled now); "
         f"{report.sites_planned} sites planned, {report.sites_already_done} already done, "
         f"{report.sites_run} run now ({report.failures_now} failed), {report.shards_written} shards written to {out}"
     )
@@ -112,7 +119,7 @@ def reproduce(
     preset: Annotated[
         str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one, e.g. mp-api)")
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
     ] = None,
@@ -164,12 +171,12 @@ def train(
     preset: Annotated[
         str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one, e.g. mp-api)")
     ] = None,
-    augment: Annotated[int, typer.Option(help="measured-looking copies per training spectrum (0: FEFF spectra only)")] = 3,
-    trees: Annotated[int | None, typer.Option(help="trees per ensemble (rf, bagging; default: as the shipped models)")] = None,
+    augment: Annotated[int, typer.Option(min=0, help="measured-looking copies per training spectrum (0: FEFF spectra only)")] = 3,
+    trees: Annotated[int | None, typer.Option(min=1, help="trees per ensemble (rf, bagging; default: as the shipped models)")] = None,
     min_leaf: Annotated[
-        int | None, typer.Option(help="fewest training rows per leaf (rf, bagging; larger: smaller files; default: as shipped)")
+        int | None, typer.Option(min=1, help="fewest training rows per leaf (rf, bagging; larger: smaller files; default: as shipped)")
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
     ] = None,
@@ -182,8 +189,6 @@ def train(
     from exafs_cn.learn.train import train_models
 
     model_names = _parse_models(models, MODEL_NAMES)
-    if (trees is not None and trees < 1) or (min_leaf is not None and min_leaf < 1):
-        _fail("--trees and --min-leaf must be at least 1")
     sizes = {k: v for k, v in (("n_estimators", trees), ("min_samples_leaf", min_leaf)) if v is not None}
     target = models_dir or (Path(os.environ["EXAFS_CN_MODELS"]) if os.environ.get("EXAFS_CN_MODELS") else None)
     if target is None:
@@ -270,7 +275,7 @@ def _safe_name(text: str) -> str:
 def fetch_mp(
     out: Annotated[Path, typer.Option(help="dataset folder for MP's spectra (created, or resumed); not the FEFF dataset's")],
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
-    batch_size: Annotated[int, typer.Option(help="documents per API request")] = 200,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000, help="documents per API request")] = 200,
     endpoint: Annotated[str, typer.Option(help="Materials Project API address")] = "https://api.materialsproject.org/",
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:

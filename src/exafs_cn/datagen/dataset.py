@@ -205,7 +205,13 @@ class Dataset:
     def provenance(self) -> dict:
         if not self.provenance_path.exists():
             return {}
-        return json.loads(self.provenance_path.read_text())
+        try:
+            value = json.loads(self.provenance_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DatasetError(_damaged(self.provenance_path, exc, "restore it from git, or delete it and run simulate again")) from None
+        if not isinstance(value, dict):
+            raise DatasetError(_damaged(self.provenance_path, TypeError("not a JSON object"), "restore it from git, or delete it"))
+        return value
 
     def write_provenance(self, provenance: Mapping) -> None:
         write_json_atomic(provenance, self.provenance_path)
@@ -446,7 +452,7 @@ def _reason_counts(failures: pd.DataFrame) -> dict[str, int]:
 
 def _read_or_empty(path: Path, schema: pa.Schema) -> pd.DataFrame:
     if path.exists():
-        return pq.read_table(path, schema=schema).to_pandas()
+        return _read_table(path, schema, None, "delete it and run simulate again to relabel").to_pandas()
     return schema.empty_table().to_pandas()
 
 
@@ -455,8 +461,21 @@ def _read_parts(parts: Iterable[Path], schema: pa.Schema, columns: list[str] | N
     if not parts:
         table = schema.empty_table()
         return (table.select(columns) if columns else table).to_pandas()
-    tables = [pq.read_table(p, columns=columns, schema=schema) for p in parts]
+    tables = [_read_table(p, schema, columns, "delete it and run simulate again to redo its sites") for p in parts]
     return pa.concat_tables(tables).to_pandas()
+
+
+def _read_table(path: Path, schema: pa.Schema, columns: list[str] | None, remedy: str) -> pa.Table:
+    """One Parquet file of ours; a truncated or foreign file is a one-line DatasetError naming it."""
+    try:
+        return pq.read_table(path, columns=columns, schema=schema)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise DatasetError(_damaged(path, exc, remedy)) from None
+
+
+def _damaged(path: Path, exc: BaseException, remedy: str) -> str:
+    reason = " ".join(str(exc).replace(f"'{path}'", "").replace(str(path), "").split())[:120] or type(exc).__name__
+    return f"{path}: damaged or not an exafs-cn file ({reason}); {remedy}"
 
 
 def now_iso() -> str:

@@ -26,6 +26,7 @@ from exafs_cn.datagen.dataset import TRANSIENT_STAGE, Dataset, DatasetError, now
 from exafs_cn.datagen.feff import PRESETS, FeffError, FeffPreset, simulate_site
 from exafs_cn.datagen.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
 from exafs_cn.datagen.structures import (
+    BUNDLED_SOURCE,
     METALS_3D,
     SYMPREC,
     StructureError,
@@ -51,6 +52,7 @@ class SiteTask:
     cn: int
     pair_cn: float
     preset: FeffPreset
+    formula: str
 
 
 @dataclass
@@ -58,6 +60,7 @@ class SimulationReport:
     """What one call of :func:`simulate` did."""
 
     structures: int
+    structures_failed: int  # could not be read, or hold no 3d absorber (reasons: dataset info)
     labelled_now: int
     sites_planned: int
     sites_already_done: int
@@ -77,6 +80,9 @@ def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
         structure = record.parse()
     except StructureError as exc:
         return [], [{**failure, "stage": "structure", "reason": str(exc)}]
+    # Grouped CV keeps a composition on one side of a split: the formula must come from the
+    # structure, not from a file name (polymorphs and copies in differently named files).
+    formula = record.formula if record.source == BUNDLED_SOURCE else structure.composition.reduced_formula
     present = absorbers_in(structure)
     if not present:
         reason = f"no absorber: none of {','.join(METALS_3D)} in the structure"
@@ -95,7 +101,7 @@ def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
             rows.append(
                 {
                     "material_id": record.material_id,
-                    "formula": record.formula,
+                    "formula": formula,
                     "absorber": element,
                     "site_index": site.site_index,
                     "multiplicity": site.multiplicity,
@@ -118,7 +124,7 @@ def simulate_one(task: SiteTask) -> tuple[str, dict]:
         return "failure", {**key, "preset": task.preset.name, "stage": "feff", "reason": str(exc)}
     return "spectrum", {
         **key,
-        "formula": task.record.formula,
+        "formula": task.formula,
         "multiplicity": task.multiplicity,
         "cn": task.cn,
         "pair_cn": task.pair_cn,
@@ -252,8 +258,11 @@ def simulate(
         dataset.append_shard(preset, spectra, failures)
         shards += 1
     _update_provenance(dataset, source, preset, len(records))
+    label_failures = dataset.label_failures()
+    unusable = label_failures.loc[label_failures["stage"] == "structure", "material_id"]
     return SimulationReport(
         structures=len(records),
+        structures_failed=len(set(unusable) & {r.material_id for r in records}),
         labelled_now=labelled_now,
         sites_planned=len(plan),
         sites_already_done=int(sum(is_done)),
@@ -273,6 +282,7 @@ def _site_tasks(todo: pd.DataFrame, by_id: dict[str, StructureRecord], preset: F
             cn=int(row.cn),
             pair_cn=float(row.pair_cn),
             preset=preset,
+            formula=row.formula,
         )
 
 

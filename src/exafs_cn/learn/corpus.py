@@ -86,7 +86,10 @@ def load_features(
     meta_path = cache_dir / f"meta-{key}.parquet"
     paths = {name: cache_dir / f"features-{name}-{key}.npy" for name in feature_sets}
     if meta_path.exists() and all(p.exists() for p in paths.values()):
-        return pd.read_parquet(meta_path), {name: np.load(p) for name, p in paths.items()}
+        try:
+            return pd.read_parquet(meta_path), {name: np.load(p) for name, p in paths.items()}
+        except (OSError, ValueError, EOFError):  # a damaged cache entry is rebuilt, not fatal
+            pass
 
     meta, spectra = pair_spectra(dataset, preset, settings)
     if select is not None:
