@@ -114,3 +114,29 @@ def test_train_and_reproduce_find_the_dataset_from_any_folder(data_slice, tmp_pa
     assert result.exit_code == 2 and "--models-dir DIR or $EXAFS_CN_MODELS" in result.stderr
     result = CliRunner().invoke(app, ["reproduce", "--data", str(tmp_path / "missing"), "--quick"])
     assert result.exit_code == 2 and "missing: no such dataset folder" in result.stderr
+
+
+def test_reproduce_without_enough_spectra_says_why_and_writes_nothing(data_slice, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from exafs_cn.cli import app
+
+    small = tmp_path / "one_shard"
+    (small / "spectra" / "fast").mkdir(parents=True)
+    for name in ("labels.parquet", "label_failures.parquet", "provenance.json"):
+        shutil.copy(data_slice / name, small / name)
+    shutil.copy(data_slice / "spectra" / "fast" / "part-00000.parquet", small / "spectra" / "fast")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app, ["reproduce", "--data", str(small), "--elements", "Cr,Mn", "--quick", "--out", str(out), "--no-progress"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "no element has enough usable spectra for 5-fold CV" in result.stderr
+    assert "Cr: fewer than two CN classes with 10+ spectra" in result.stderr
+    assert not (out / "results.json").exists()
+    trained = CliRunner().invoke(
+        app, ["train", "--data", str(small), "--elements", "Cr,Mn", "--models-dir", str(tmp_path / "m"), "--no-progress", "--workers", "1"]
+    )
+    assert trained.exit_code == 1 and "no model written" in trained.stderr

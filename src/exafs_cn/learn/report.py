@@ -136,9 +136,11 @@ def _img(path: Path) -> str:
 
 
 def write_report(results: dict, out: Path) -> Path:
-    """results.json, the PNG figures and report.html into ``out``."""
+    """The PNG figures, report.html, and last results.json into ``out``.
+
+    results.json goes last: a folder holding it holds the whole report, never a part.
+    """
     out = Path(out)
-    write_text_atomic(json.dumps(results, indent=1, sort_keys=True) + "\n", out / "results.json")
     figures = {
         "accuracy": accuracy_figure(results, out / "accuracy_per_element.png"),
         "confusion": confusion_figure(results, out / "confusion_matrices.png"),
@@ -233,4 +235,5 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}}th
 <h2>Settings</h2><pre>{html.escape(json.dumps(results["settings"], indent=1))}</pre>
 </body></html>"""
     write_text_atomic(page, out / "report.html")
+    write_text_atomic(json.dumps(results, indent=1, sort_keys=True) + "\n", out / "results.json")
     return out / "report.html"

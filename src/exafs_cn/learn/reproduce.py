@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from exafs_cn import __version__
-from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen.dataset import Dataset, DatasetError, now_iso
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import FEATURE_SETS
 from exafs_cn.learn.corpus import load_features
@@ -133,6 +133,16 @@ def plan_features(
     return meta, matrices, usable
 
 
+def _too_few(data: ElementData, plan: ExperimentPlan) -> str | None:
+    """Why an element cannot take the plan's CV, said before any fit, or None."""
+    if len(data.classes) < 2:
+        return f"fewer than two CN classes with {plan.min_class_count}+ spectra"
+    compositions = len(set(data.groups))
+    if compositions < plan.n_splits:
+        return f"only {compositions} compositions for {plan.n_splits} grouped folds"
+    return None
+
+
 def run_experiments(
     dataset: Dataset,
     plan: ExperimentPlan = ExperimentPlan(),
@@ -177,10 +187,13 @@ def run_experiments(
         "random_split": {},
         "feature_sets": {},
         "importance": {},
+        "skipped": {},
     }
     for element in plan.elements:
         mask = usable & (meta["absorber"].to_numpy() == element)
         if mask.sum() == 0:
+            results["skipped"][element] = "no usable spectra"
+            log(f"{element}: no usable spectra; skipped")
             continue
         y = meta.loc[mask, "pair_cn"].to_numpy(int)
         groups = meta.loc[mask, "formula"].to_numpy()
@@ -195,8 +208,10 @@ def run_experiments(
                 X = np.hstack([matrices[f][mask] for f in features])
                 data_by_features[features] = ElementData.build(element, X, y, groups, ids, plan.min_class_count)
         data = data_by_features[(MAIN_FEATURE_SET,)]
-        if len(data.classes) < 2:
-            log(f"{element}: fewer than two CN classes with enough spectra; skipped")
+        reason = _too_few(data, plan)
+        if reason:
+            results["skipped"][element] = reason
+            log(f"{element}: {reason}; skipped")
             continue
         entry: dict = {
             "n": int(len(data.y)),
@@ -253,6 +268,9 @@ def run_experiments(
             + ", ".join(f"{k} {v:.3f}" for k, v in comparison.items())
         )
 
+    if not results["per_element"]:
+        skipped = "; ".join(f"{el}: {why}" for el, why in results["skipped"].items()) or "no elements asked for"
+        raise DatasetError(f"{dataset.root}: no element has enough usable spectra for {plan.n_splits}-fold CV ({skipped})")
     if plan.cross_element and len(results["per_element"]) > 1:
         results["cross_element"] = cross_element_cv(
             meta, matrices[MAIN_FEATURE_SET], usable, results["per_element"], plan, n_jobs
