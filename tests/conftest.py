@@ -33,6 +33,18 @@ def write_cif_folder(folder: Path, references: dict[str, StructureRecord], names
     return folder
 
 
+def names(dataset_folder: Path) -> dict[str, str]:
+    """Content key -> file name(s), as simulate recorded them for a folder source."""
+    from exafs_cn.datagen.dataset import Dataset
+
+    return Dataset(dataset_folder).provenance()["structures"]
+
+
+def key_of(dataset_folder: Path, file_name: str) -> str:
+    """The content key simulate gave the structure in ``file_name``."""
+    return next(key for key, name in names(dataset_folder).items() if file_name in name.split(", "))
+
+
 @pytest.fixture()
 def troublesome_folder(tmp_path, references) -> Path:
     """Good structures next to the three kinds of bad input a real run meets."""

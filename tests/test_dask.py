@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
-from conftest import write_cif_folder
+from conftest import key_of, write_cif_folder
 
 from exafs_cn.datagen.dataset import SITE_KEY, Dataset
 from exafs_cn.datagen.simulate import simulate
@@ -146,11 +146,12 @@ def test_resume_retries_sites_lost_with_their_worker(references, tmp_path):
     out = tmp_path / "data"
     simulate(str(source), str(out), elements=["Ni"], workers=1, progress=False)  # labels + NiO only
     data = Dataset(out)
-    lost = {"material_id": "mp-30", "absorber": "Cu", "site_index": 0, "preset": "fast", "stage": "worker", "reason": "worker lost or task error: KilledWorker"}
+    cu, nio = key_of(out, "mp-30.cif"), key_of(out, "mp-19009.cif")
+    lost = {"material_id": cu, "absorber": "Cu", "site_index": 0, "preset": "fast", "stage": "worker", "reason": "worker lost or task error: KilledWorker"}
     data.append_shard("fast", [], [lost])
-    assert ("mp-30", "Cu", 0) not in data.done_keys("fast")
+    assert (cu, "Cu", 0) not in data.done_keys("fast")
 
     report = simulate(str(source), str(out), workers=1, progress=False)
     assert report.sites_run == 1 and report.failures_now == 0
     assert data.failures("fast").empty
-    assert set(data.sites("fast")["material_id"]) == {"mp-30", "mp-19009"}
+    assert set(data.sites("fast")["material_id"]) == {cu, nio}

@@ -140,3 +140,19 @@ def test_reproduce_without_enough_spectra_says_why_and_writes_nothing(data_slice
         app, ["train", "--data", str(small), "--elements", "Cr,Mn", "--models-dir", str(tmp_path / "m"), "--no-progress", "--workers", "1"]
     )
     assert trained.exit_code == 1 and "no model written" in trained.stderr
+
+
+def test_a_damaged_feature_cache_entry_is_rebuilt(data_slice, tmp_path):
+    from exafs_cn.learn.corpus import load_features
+
+    def nickel(meta):
+        return np.flatnonzero(meta["absorber"].to_numpy() == "Ni")[:20]
+
+    cache = tmp_path / "cache"
+    kwargs = {"select": nickel, "select_key": "ni20", "cache_dir": cache, "workers": 1, "progress": False}
+    _, first = load_features(Dataset(data_slice), ["r"], **kwargs)
+    (entry,) = cache.glob("features-r-*.npy")
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated, as a full disk or a kill would leave it
+    _, again = load_features(Dataset(data_slice), ["r"], **kwargs)
+    np.testing.assert_array_equal(again["r"], first["r"])
+    assert np.load(entry).shape == first["r"].shape

@@ -274,3 +274,11 @@ def test_column_files_without_the_usual_names_are_still_read(layout, tmp_path):
     np.testing.assert_allclose(spectrum.mu, mu)
     assert spectrum.element == "Cu"
     assert ("energy scanned downwards: reversed" in spectrum.notes) == layout.startswith("two bare")
+
+
+def test_plot_into_an_existing_file_is_a_usage_error(models, tmp_path):
+    target = tmp_path / "figures"
+    target.write_text("a file, not a folder")
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--plot", str(target)])
+    assert result.exit_code == 2 and f"--plot {target}: exists and is not a folder" in result.stderr
+    assert target.read_text() == "a file, not a folder" and result.stdout == ""

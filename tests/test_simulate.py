@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 import pandas as pd
-from conftest import write_cif_folder
+import pytest
+from conftest import names, write_cif_folder
 
 from exafs_cn.datagen.dataset import SITE_KEY, Dataset
 from exafs_cn.datagen.simulate import simulate
@@ -24,16 +25,18 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(troublesome_folder, tmp_pat
     report = simulate(str(troublesome_folder), str(out), elements=["Cu", "Ni"], workers=2, progress=False)
     data = Dataset(out)
 
+    name = names(out)  # results are keyed by content; the file names are kept in provenance
     sites = data.sites("fast")
-    assert sorted(zip(sites["material_id"], sites["absorber"])) == [("mp-19009", "Ni"), ("mp-30", "Cu")]
+    assert sorted(zip(sites["material_id"].map(name), sites["absorber"])) == [("mp-19009.cif", "Ni"), ("mp-30.cif", "Cu")]
     assert dict(zip(sites["absorber"], sites["cn"])) == {"Cu": 12, "Ni": 6}
+    assert set(sites["formula"]) == {"NiO", "Cu"}
 
-    label_failures = data.label_failures().set_index("material_id")["reason"]
-    assert label_failures["corrupt"].startswith("unreadable CIF")
-    assert label_failures["nacl"] == "no absorber: none of Sc,Ti,V,Cr,Mn,Fe,Co,Ni,Cu,Zn in the structure"
+    label_failures = data.label_failures().set_index(data.label_failures()["material_id"].map(name))["reason"]
+    assert label_failures["corrupt.cif"].startswith("unreadable CIF")
+    assert label_failures["nacl.cif"] == "no absorber: none of Sc,Ti,V,Cr,Mn,Fe,Co,Ni,Cu,Zn in the structure"
 
     feff_failures = data.failures("fast")
-    assert list(feff_failures["material_id"]) == ["overlap"]
+    assert list(feff_failures["material_id"].map(name)) == ["overlap.cif"]
     assert feff_failures["reason"].iloc[0].startswith("feff8l_pot:")
     assert report.failures_now == 1 and report.sites_run == 3
     assert report.structures == 5 and report.structures_failed == 2  # the corrupt CIF and NaCl are counted
@@ -74,15 +77,31 @@ def _sorted_sites(folder) -> pd.DataFrame:
     return sites.sort_values(SITE_KEY).reset_index(drop=True)
 
 
-def test_killed_run_resumes_to_the_same_data(references, tmp_path):
-    source = write_cif_folder(tmp_path / "structures", references, ["Cu", "NiO", "ZnO", "Fe", "Fe3O4"])
+@pytest.fixture(scope="module")
+def uninterrupted(references, tmp_path_factory):
+    """Five small structures (7 absorber sites) run without interruption: what a resumed run must equal."""
+    folder = tmp_path_factory.mktemp("five")
+    source = write_cif_folder(folder / "structures", references, ["Cu", "NiO", "ZnO", "Fe", "Fe3O4"])
+    reference = folder / "uninterrupted"
     args = ["simulate", "--source", str(source), "--shard-size", "1", "--workers", "1", "--no-progress"]
-
-    reference = tmp_path / "uninterrupted"
     subprocess.run([*CLI, *args, "--out", str(reference)], check=True, capture_output=True)
     expected = _sorted_sites(reference)
     assert len(expected) == 7  # one site each, three in magnetite
+    return source, expected
 
+
+def _assert_same_sites(folder, expected: pd.DataFrame) -> None:
+    got = _sorted_sites(folder)
+    arrays = ["energy", "mu", "k", "chi"]
+    pd.testing.assert_frame_equal(got.drop(columns=arrays), expected.drop(columns=arrays))
+    for column in arrays:
+        for a, b in zip(got[column], expected[column]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_killed_run_resumes_to_the_same_data(uninterrupted, tmp_path):
+    source, expected = uninterrupted
+    args = ["simulate", "--source", str(source), "--shard-size", "1", "--workers", "1", "--no-progress"]
     resumed = tmp_path / "resumed"
     proc = subprocess.Popen([*CLI, *args, "--out", str(resumed)], start_new_session=True)
     wait_for_first_shard(proc, resumed)
@@ -92,11 +111,7 @@ def test_killed_run_resumes_to_the_same_data(references, tmp_path):
     assert 1 <= partial < 7, "the kill must land mid-run for this test to mean anything"
 
     subprocess.run([*CLI, *args, "--out", str(resumed)], check=True, capture_output=True)
-    got = _sorted_sites(resumed)
-    pd.testing.assert_frame_equal(got.drop(columns=["energy", "mu", "k", "chi"]), expected.drop(columns=["energy", "mu", "k", "chi"]))
-    for column in ("energy", "mu", "k", "chi"):
-        for a, b in zip(got[column], expected[column]):
-            np.testing.assert_array_equal(a, b)
+    _assert_same_sites(resumed, expected)
 
 
 def test_unknown_preset_and_element_are_one_line_errors(tmp_path):
@@ -112,9 +127,9 @@ def test_missing_source_folder(tmp_path):
     assert done.returncode != 0 and "not a folder" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_finished_shards(references, tmp_path):
+def test_ctrl_c_stops_cleanly_and_resumes_to_the_same_data(uninterrupted, tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
-    source = write_cif_folder(tmp_path / "structures", references, ["Cu", "NiO", "ZnO", "Fe", "Fe3O4"])
+    source, expected = uninterrupted
     out = tmp_path / "data"
     args = [*CLI, "simulate", "--source", str(source), "--out", str(out), "--shard-size", "1", "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(args, start_new_session=True, stderr=subprocess.PIPE, text=True)
@@ -124,8 +139,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_shards(references, tmp_path):
     assert proc.returncode == 130
     assert err.strip().splitlines() == [f"exafs-cn: interrupted; finished shards in {out} are kept, run the same command to resume"]
     assert Dataset(out).failures("fast").empty, "interrupted FEFF runs are not recorded as failures"
+    assert len(Dataset(out).sites("fast")) < 7, "the interrupt must land mid-run for this test to mean anything"
     subprocess.run(args, check=True, capture_output=True)
-    assert len(Dataset(out).sites("fast")) == 7
+    _assert_same_sites(out, expected)
 
 
 def test_bad_arguments_are_usage_errors_before_any_work(tmp_path):
@@ -190,3 +206,47 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert "Traceback" not in stderr
     assert proc.returncode in (130, 2), stderr  # 2 only if the imports won the race and the command ran
+
+
+def test_results_are_keyed_by_content_not_by_file_name_or_folder_spelling(references, structures, tmp_path, monkeypatch):
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    (folder / "X.cif").write_text(references["NiO"].text)
+    structures["Fe"].to(filename=str(folder / "X.vasp"), fmt="poscar")
+    out = tmp_path / "data"
+
+    first = simulate(str(folder), str(out), workers=1, progress=False)
+    labels = Dataset(out).labels()
+    assert first.sites_run == 2 and labels["material_id"].nunique() == 2  # same stem, two structures
+    assert sorted(labels["cn"]) == [6, 8] and set(labels["formula"]) == {"NiO", "Fe"}
+
+    (folder / "X.cif").rename(folder / "renamed.cif")
+    for spelling in (str(folder.resolve()) + "/", str(folder)):
+        again = simulate(spelling, str(out), workers=1, progress=False)
+        assert again.labelled_now == 0 and again.sites_run == 0, spelling
+    monkeypatch.chdir(folder.parent)
+    assert simulate("structures", str(out), workers=1, progress=False).sites_run == 0  # relative, from elsewhere
+    assert "renamed.cif" in names(out).values()
+
+    structures["Cu"].to(filename=str(folder / "X.vasp"), fmt="poscar")  # an edit: new content, new work
+    (folder / "broken.cif").write_text("data_broken\n_cell_length_a 3.6\nnot a CIF loop\n")
+    edited = simulate(str(folder), str(out), workers=1, progress=False)
+    assert edited.labelled_now == 2 and edited.sites_run == 1 and edited.structures_failed == 1
+    (folder / "broken.cif").write_text(references["ZnO"].text)  # the failed file, fixed: tried again
+    fixed = simulate(str(folder), str(out), workers=1, progress=False)
+    assert fixed.labelled_now == 1 and fixed.sites_run == 1 and fixed.structures_failed == 0
+
+    other = tmp_path / "elsewhere" / "structures"  # another folder with the same name: its own work
+    other.mkdir(parents=True)
+    (other / "renamed.cif").write_text(references["TiH2"].text)
+    assert simulate(str(other), str(out), workers=1, progress=False).sites_run == 1
+    assert set(Dataset(out).sites("fast")["absorber"]) == {"Ni", "Fe", "Cu", "Zn", "Ti"}
+
+
+def test_a_dataset_folder_holds_one_kind_of_source(references, tmp_path):
+    folder = write_cif_folder(tmp_path / "structures", references, ["Cu"])
+    out = tmp_path / "data"
+    simulate(str(folder), str(out), workers=1, progress=False)
+    done = subprocess.run([*CLI, "simulate", "--out", str(out), "--limit", "1"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"exafs-cn: error: {out}: holds data from CIF/POSCAR files, not the bundled Materials Project set; use a new dataset folder"

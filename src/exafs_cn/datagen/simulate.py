@@ -18,6 +18,7 @@ import platform
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 
 import pandas as pd
 
@@ -27,6 +28,7 @@ from exafs_cn.datagen.feff import PRESETS, FeffError, FeffPreset, simulate_site
 from exafs_cn.datagen.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
 from exafs_cn.datagen.structures import (
     BUNDLED_SOURCE,
+    FOLDER_SOURCE,
     METALS_3D,
     SYMPREC,
     StructureError,
@@ -226,7 +228,7 @@ def simulate(
     _check_provenance(dataset, source, preset)
     dataset.remove_stale_temporaries()
     # Written before any shard, so a run killed midway still leaves its provenance.
-    _update_provenance(dataset, source, preset, len(records))
+    _update_provenance(dataset, source, preset, records)
 
     labelled_now = ensure_labels(dataset, records, workers, progress, scheduler)
     plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
@@ -257,7 +259,7 @@ def simulate(
     if spectra or failures:
         dataset.append_shard(preset, spectra, failures)
         shards += 1
-    _update_provenance(dataset, source, preset, len(records))
+    _update_provenance(dataset, source, preset, records)
     label_failures = dataset.label_failures()
     unusable = label_failures.loc[label_failures["stage"] == "structure", "material_id"]
     return SimulationReport(
@@ -287,27 +289,52 @@ def _site_tasks(todo: pd.DataFrame, by_id: dict[str, StructureRecord], preset: F
 
 
 def _check_provenance(dataset: Dataset, source: str, preset: str) -> None:
-    """Refuse to mix structure sources or preset definitions in one dataset folder."""
+    """Refuse to mix the bundled set with folders, or preset definitions, in one dataset folder.
+
+    Folders are told apart by content, not by spelling: every structure is keyed by what
+    it is, so any folder (by any path) may add to a folder-made dataset.
+    """
     prov = dataset.provenance()
-    if prov and prov.get("source") != source:
-        raise DatasetError(f"{dataset.root}: holds data from source {prov.get('source')!r}, not {source!r}")
+    kind = _source_kind(source)
+    held = prov.get("source")
+    if held is not None and _source_kind(held) != kind:
+        what = {BUNDLED_SOURCE: "the bundled Materials Project set", FOLDER_SOURCE: "CIF/POSCAR files"}
+        raise DatasetError(
+            f"{dataset.root}: holds data from {what.get(_source_kind(held), repr(held))}, not {what[kind]}; use a new dataset folder"
+        )
+    if held is not None and kind == FOLDER_SOURCE and prov.get("keys") != "content":
+        raise DatasetError(f"{dataset.root}: made by exafs-cn < 0.2, which keyed structures by file name; simulate into a new folder")
     old = prov.get("presets", {}).get(preset)
     if old and {k: v for k, v in old.items() if k != "timeout_s"} != PRESETS[preset].physics():
         raise DatasetError(f"{dataset.root}: preset {preset!r} was run with other FEFF cards; use a new folder")
 
 
-def _update_provenance(dataset: Dataset, source: str, preset: str, n_structures: int) -> None:
+def _source_kind(source: str) -> str:
+    """``bundled``, ``mp-api`` (MP's own spectra) or ``folder`` (any path; older datasets stored the path)."""
+    return source if source in (BUNDLED_SOURCE, "mp-api") else FOLDER_SOURCE
+
+
+def _update_provenance(dataset: Dataset, source: str, preset: str, records: Sequence[StructureRecord]) -> None:
     prov = dataset.provenance()
     prov.setdefault("created", now_iso())
+    kind = _source_kind(source)
+    if kind == FOLDER_SOURCE:
+        folders = set(prov.get("source_folders", [])) | {str(Path(source).resolve())}
+        names = {**prov.get("structures", {}), **{r.material_id: r.name for r in records}}
+        prov.update(
+            {
+                "keys": "content",
+                "source_folders": sorted(folders),
+                "structures": dict(sorted(names.items())),
+                "source_description": f"CIF/POSCAR files keyed by content (exafs_cn.datagen.structures.content_key) from {', '.join(sorted(folders))}",
+            }
+        )
+    else:
+        prov["source_description"] = "Materials Project structures bundled with exafs-cn (src/exafs_cn/data/PROVENANCE.md)"
     prov.update(
         {
-            "source": source,
-            "source_description": (
-                "Materials Project structures bundled with exafs-cn (src/exafs_cn/data/PROVENANCE.md)"
-                if source == "bundled"
-                else f"CIF/POSCAR folder {source}"
-            ),
-            "structures_requested": max(n_structures, prov.get("structures_requested", 0)),
+            "source": kind,
+            "structures_requested": max(len(records), prov.get("structures_requested", 0)),
             "updated": now_iso(),
             "labels": {"crystalnn": crystalnn_description(), "symprec": SYMPREC, "site_average": "multiplicity-weighted"},
             "software": {

@@ -6,14 +6,21 @@ CIF/POSCAR files a user points at. Both yield :class:`StructureRecord` objects t
 carry the structure *text*, not a parsed object, so records are cheap to ship to
 worker processes and a corrupt file fails inside the unit that reads it, where the
 failure is recorded, instead of stopping the whole run.
+
+A bundled structure is keyed by its mp-id (the table is fixed by its checksum). A file
+from a folder is keyed by its content (:func:`content_key`): renaming a file redoes
+nothing, editing it redoes it, two files with one stem stay two structures, and two
+copies of one structure are one. The file names are kept for display.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +35,7 @@ METALS_3D: tuple[str, ...] = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu
 SYMPREC = 0.01
 
 BUNDLED_SOURCE = "bundled"
+FOLDER_SOURCE = "folder"
 _STRUCTURE_SUFFIXES = {".cif": "cif", ".vasp": "poscar", ".poscar": "poscar"}
 
 
@@ -44,6 +52,7 @@ class StructureRecord:
     text: str
     fmt: str  # "cif" or "poscar"
     source: str
+    name: str = ""  # the file name(s) for a folder's structure; the mp-id for the bundled set
 
     def parse(self) -> Structure:
         """Parse the text; any parser complaint becomes a one-line StructureError."""
@@ -80,21 +89,21 @@ def read_bundled(path: Path | None = None) -> list[StructureRecord]:
         table = pd.read_csv(handle, usecols=["material_id", "formula", "cif"])
     table = table.sort_values("material_id", key=_mp_id_key, kind="stable")
     return [
-        StructureRecord(mid, formula, cif, "cif", BUNDLED_SOURCE)
+        StructureRecord(mid, formula, cif, "cif", BUNDLED_SOURCE, mid)
         for mid, formula, cif in table.itertuples(index=False)
     ]
 
 
 def read_folder(folder: Path) -> list[StructureRecord]:
-    """Every CIF/POSCAR file in ``folder``; the file stem is the material id.
+    """Every CIF/POSCAR file in ``folder``, keyed by content (see :func:`content_key`).
 
-    Files named ``POSCAR``/``CONTCAR`` count too. Reading the text only, not parsing
-    it, keeps one bad file from stopping the listing.
+    Files named ``POSCAR``/``CONTCAR`` count too. A file that does not parse is still
+    listed (keyed by its bytes), so its failure is recorded by the unit that labels it.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise StructureError(f"{folder}: not a folder of CIF/POSCAR files")
-    records = []
+    by_key: dict[str, StructureRecord] = {}
     for path in sorted(folder.iterdir()):
         fmt = _STRUCTURE_SUFFIXES.get(path.suffix.lower())
         if fmt is None and path.name.upper().startswith(("POSCAR", "CONTCAR")):
@@ -102,10 +111,32 @@ def read_folder(folder: Path) -> list[StructureRecord]:
         if fmt is None or not path.is_file():
             continue
         text = path.read_bytes().decode("utf-8", errors="replace")
-        records.append(StructureRecord(path.stem, path.stem, text, fmt, str(folder)))
-    if not records:
+        record = StructureRecord("", path.stem, text, fmt, FOLDER_SOURCE, path.name)
+        try:
+            structure = record.parse()
+            key, formula = content_key(structure), structure.composition.reduced_formula
+        except StructureError:
+            key, formula = "file-" + hashlib.sha256(text.encode()).hexdigest()[:12], path.stem
+        if key in by_key:  # the same structure in two files: one record, both names
+            by_key[key] = replace(by_key[key], name=f"{by_key[key].name}, {path.name}")
+        else:
+            by_key[key] = replace(record, material_id=key, formula=formula)
+    if not by_key:
         raise StructureError(f"{folder}: no .cif, .vasp or POSCAR files found")
-    return records
+    return list(by_key.values())
+
+
+def content_key(structure: Structure) -> str:
+    """A short hash of what the structure is, not how its file is written.
+
+    Lattice vectors and fractional coordinates rounded to 1e-5, sites sorted, so the
+    same structure written as CIF or POSCAR, or with its atoms listed in another order,
+    gets one key.
+    """
+    lattice = [[round(float(v), 5) for v in row] for row in structure.lattice.matrix]
+    sites = sorted((site.species_string, *(round(float(c) % 1.0, 5) % 1.0 for c in site.frac_coords)) for site in structure)
+    text = json.dumps({"lattice": lattice, "sites": sites}, separators=(",", ":"))
+    return "sha-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def read_source(source: str) -> list[StructureRecord]:
@@ -160,6 +191,7 @@ __all__ = [
     "StructureError",
     "StructureRecord",
     "absorbers_in",
+    "content_key",
     "bundled_path",
     "inequivalent_sites",
     "read_bundled",
