@@ -28,8 +28,10 @@ from larch.xafs.xafsutils import ETOK
 
 from exafs_cn.datagen.dataset import now_iso, write_json_atomic
 from exafs_cn.learn.calibration import top_label_ece
+from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.measured.predict import ModelStore, PredictError, Prediction, predict_spectrum
 from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileError, read_file
+from exafs_cn.settings import ProcessingSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,6 +73,7 @@ def main() -> None:
             reason=prediction.reason,
             kmax=round(prediction.kmax, 1),
             notes=list(prediction.notes),
+            **_novelty_margins(prediction, store),
         )
         table.append(entry)
         if prediction.cn is None:
@@ -107,6 +110,9 @@ def main() -> None:
         "within_one_accuracy": round(sum(within) / n, 4) if n else None,
         "seconds": round(seconds, 1),
         "ece_measured": ece,
+        # How far the measured spectra sit from the "no answer" thresholds (>1 and <1 are safe).
+        "min_amplitude_over_floor": _extreme(table, "amplitude_over_floor", min),
+        "max_noise_over_ceiling": _extreme(table, "noise_over_ceiling", max),
         "per_compound": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(per_compound.items())},
         "table": table,
     }
@@ -139,6 +145,21 @@ def _truncated(spectrum: MeasuredSpectrum, kmax: float) -> MeasuredSpectrum:
     e0 = float(find_e0(spectrum.energy, spectrum.mu))
     keep = spectrum.energy <= e0 + kmax**2 / ETOK
     return replace(spectrum, energy=spectrum.energy[keep], mu=spectrum.mu[keep], kmax=min(spectrum.kmax, kmax))
+
+
+def _novelty_margins(prediction: Prediction, store: ModelStore) -> dict:
+    """The spectrum's first-shell amplitude over the model's floor, and its noise share over the ceiling."""
+    saved = store.get(prediction.element)
+    if prediction.processed is None or saved.novelty is None:
+        return {}
+    check = NoveltyCheck.from_dict(saved.novelty)
+    amplitude, noise = (float(v[0]) for v in check.scores(prediction.processed.chir_mag, ProcessingSettings.from_dict(saved.settings)))
+    return {"amplitude_over_floor": round(amplitude / check.amplitude_floor, 2), "noise_over_ceiling": round(noise / check.noise_ceiling, 3)}
+
+
+def _extreme(table: list[dict], key: str, pick) -> float | None:
+    values = [t[key] for t in table if key in t]
+    return pick(values) if values else None
 
 
 def _ece(done: list[dict]) -> float | None:
