@@ -78,3 +78,31 @@ def test_a_shorter_k_range_ends_the_window_where_the_data_end(some_spectra):
     # Same shells, less resolution: the first-shell peak stays where it was.
     first = slice(0, 100)  # R < 3 A
     assert abs(cut.r[np.argmax(cut.chir_mag[first])] - full.r[np.argmax(full.chir_mag[first])]) < 0.15
+
+
+def test_wavelet_agrees_with_larchs_cauchy_wavelet(some_spectra):
+    from larch import Group
+    from larch.xafs import cauchy_wavelet
+
+    from exafs_cn.features import WaveletFeaturizer, cauchy_wavelet_magnitude
+
+    s = DEFAULT_SETTINGS
+    for spectrum in some_spectra[1][:4]:
+        processed = process(spectrum)
+        k = np.arange(0, processed.k.max() + s.kstep / 2, s.kstep)
+        chi = np.interp(k, processed.k, processed.chi)
+        larch = Group()
+        cauchy_wavelet(k, chi, group=larch, kweight=s.kweight, rmax_out=s.rmax_out, nfft=s.nfft)
+        r, mag = cauchy_wavelet_magnitude(k, chi, kweight=s.kweight, rmax_out=s.rmax_out, nfft=s.nfft)
+        np.testing.assert_allclose(r, larch.wcauchy_r)
+        np.testing.assert_allclose(mag, larch.wcauchy_mag, rtol=0, atol=1e-6 * larch.wcauchy_mag.max())
+        # The pooled features, against the same pooling of Larch's full transform.
+        r_edges = np.linspace(0.0, s.wavelet_rmax, s.wavelet_r_bins + 1)
+        k_edges = np.linspace(s.kmin, s.kmax, s.wavelet_k_bins + 1)
+        r_idx, k_idx = np.searchsorted(larch.wcauchy_r, r_edges), np.searchsorted(k, k_edges)
+        expected = [
+            larch.wcauchy_mag[r_idx[i] : r_idx[i + 1], k_idx[j] : k_idx[j + 1]].mean()
+            for i in range(len(r_edges) - 1)
+            for j in range(len(k_edges) - 1)
+        ]
+        np.testing.assert_allclose(WaveletFeaturizer(s).featurize(processed), expected, rtol=1e-6, atol=1e-9)

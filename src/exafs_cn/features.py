@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from larch import Group
-from larch.xafs import autobk, cauchy_wavelet, pre_edge, xftf
+from larch.xafs import autobk, pre_edge, xftf
+from scipy import fft as scipy_fft
 from scipy.signal import find_peaks
 
 from exafs_cn.parallel import lost_reason, map_unordered
@@ -241,15 +243,14 @@ class WaveletFeaturizer(Featurizer):
 
     def featurize(self, processed: Processed) -> np.ndarray:
         s = self.settings
-        group = Group()
         k = np.arange(0, processed.k.max() + s.kstep / 2, s.kstep)
         chi = np.interp(k, processed.k, processed.chi)
-        cauchy_wavelet(k, chi, group=group, kweight=s.kweight, rmax_out=s.rmax_out, nfft=s.nfft)
+        r, mag = cauchy_wavelet_magnitude(k, chi, kweight=s.kweight, rmax_out=s.rmax_out, nfft=s.nfft, rmax=s.wavelet_rmax)
         r_edges, k_edges = self._edges()
         # Both axes are sorted, so each bin is a contiguous block: pool by block means.
-        r_idx = np.searchsorted(group.wcauchy_r, r_edges)
+        r_idx = np.searchsorted(r, r_edges)
         k_idx = np.searchsorted(k, k_edges)
-        mag = group.wcauchy_mag[r_idx[0] : r_idx[-1], k_idx[0] : k_idx[-1]]
+        mag = mag[r_idx[0] : r_idx[-1], k_idx[0] : k_idx[-1]]
         sums = np.add.reduceat(np.add.reduceat(mag, r_idx[:-1] - r_idx[0], axis=0), k_idx[:-1] - k_idx[0], axis=1)
         pooled = sums / np.outer(np.diff(r_idx), np.diff(k_idx))
         return pooled.ravel()
@@ -261,6 +262,48 @@ class WaveletFeaturizer(Featurizer):
             for i in range(len(r_edges) - 1)
             for j in range(len(k_edges) - 1)
         ]
+
+
+def cauchy_wavelet_magnitude(
+    k: np.ndarray, chi: np.ndarray, kweight: float = 0.0, rmax_out: float = 10.0, nfft: int = 2048, rmax: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """|Cauchy wavelet transform| of chi(k): Larch's ``cauchy_wavelet`` (Munoz, Argoul, Farges), faster.
+
+    The same transform, grid and normalisation, with three savings that change nothing
+    a feature sees (agreement with Larch within 1e-6, tests/test_features.py): the
+    filter bank, which does not depend on the spectrum, is computed once per grid and
+    cached; only the R rows up to ``rmax`` are transformed (the features pool R < 6 A
+    of the 10 A grid); and the inverse FFTs of all rows run as one single-precision
+    scipy.fft call instead of a Python loop of double-precision ones. The wavelet was
+    ~80% of featurizing every feature set (benchmarks/features.py).
+
+    Returns the R grid of the rows kept and |W| (rows x len(k)).
+    """
+    kstep = np.round(1000.0 * (k[1] - k[0])) / 1000.0
+    r, bank = _cauchy_filter_bank(float(kstep), int(nfft), float(rmax_out), None if rmax is None else float(rmax))
+    weighted = np.asarray(chi, float) * k**kweight if kweight != 0 else np.asarray(chi, float)
+    half = nfft // 2
+    padded = np.zeros(half)
+    padded[: min(len(k), half)] = weighted[:half]
+    spectrum = np.fft.fft(padded, n=2 * nfft)[:nfft]
+    rows = scipy_fft.ifft((bank * spectrum).astype(np.complex64), 2 * nfft, axis=1)[:, : len(k)]
+    return r, np.abs(rows).astype(float)
+
+
+@lru_cache(maxsize=8)
+def _cauchy_filter_bank(kstep: float, nfft: int, rmax_out: float, rmax: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Larch's R grid and the Cauchy filter of each of its rows up to ``rmax`` (all without it)."""
+    rstep = (np.pi / 2048) / kstep
+    nrpts = int(np.round((rmax_out - 1.0e-7) / rstep))
+    r = np.linspace(0, rmax_out, nrpts)
+    r[0] = 1.0e-19
+    rows = nrpts if rmax is None else min(nrpts, int(np.searchsorted(r, rmax, side="right")) + 1)
+    omega = 2 * np.pi * (1.0 / kstep) * np.arange(nfft) / (2 * nfft)
+    scale = nrpts / (2 * r[:rows])
+    cauchy_sum = np.log(2 * np.pi) - np.log(1.0 + np.arange(nrpts)).sum()
+    aom = scale[:, None] * omega[None, :]
+    aom[aom == 0] = 1.0e-19
+    return r[:rows], np.exp(cauchy_sum + nrpts * np.log(aom) - aom)
 
 
 #: Named feature sets compared in the study, in the order they are reported.
