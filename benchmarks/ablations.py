@@ -34,6 +34,8 @@ VARIANTS: dict[str, ModelSpec] = {
     "rf_r_k_unweighted": ModelSpec("rf", "RF, R+k, unweighted", ("r", "k"), (("class_weight", None),)),
     "rf_r_k_wavelet_unweighted": MODEL_SPECS["rf_all"],
     "hgb": MODEL_SPECS["hgb"],
+    "lgbm_r_k_wavelet": MODEL_SPECS["lgbm_all"],
+    "rf_lgbm_vote_r_k_wavelet": MODEL_SPECS["vote_all"],
 }
 #: Variants of the single model over all elements (element one-hot encoded).
 JOINT_VARIANTS: dict[str, tuple[str, ...]] = {"joint_rf": ("r",), "joint_rf_r_k": ("r", "k")}

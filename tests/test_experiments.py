@@ -32,7 +32,7 @@ def test_rare_classes_are_dropped_and_reported(ni_data):
     assert not set(ni_data.dropped_classes) & set(ni_data.classes)
 
 
-@pytest.mark.parametrize("model", ["rf", "bagging", "nn"])
+@pytest.mark.parametrize("model", ["rf", "bagging", "nn", "lgbm", "rf_lgbm"])
 def test_model_beats_the_commonest_cn_under_grouped_cv(ni_data, model):
     result = cross_validate(ni_data, model, "grouped", n_splits=5, seed=0, n_jobs=2)
     metrics = result.metrics()

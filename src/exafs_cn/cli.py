@@ -112,7 +112,11 @@ def reproduce(
     ] = None,
     quick: Annotated[bool, typer.Option(help="a small fixed subset (minutes), for a first look")] = False,
     models: Annotated[
-        str, typer.Option(help="comma-separated: rf, bagging, nn (the study's, on R space), rf_all (RF on R+k+wavelet), hgb")
+        str,
+        typer.Option(
+            help="comma-separated: rf, bagging, nn (the study's, on R space), rf_all (RF on R+k+wavelet), "
+            "lgbm_all (LightGBM on R+k+wavelet), vote_all (RF + LightGBM soft vote), hgb"
+        ),
     ] = "rf,bagging,nn,rf_all",
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option(help="seed of splits, models and the quick subset")] = 0,

@@ -58,6 +58,8 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     "nn": ModelSpec("nn", "Neural net"),
     "hgb": ModelSpec("hgb", "Gradient boosting"),
     "rf_all": ModelSpec("rf", "RF, R+k+wavelet, unweighted", ("r", "k", "wavelet"), (("class_weight", None),)),
+    "lgbm_all": ModelSpec("lgbm", "LightGBM, R+k+wavelet", ("r", "k", "wavelet")),
+    "vote_all": ModelSpec("rf_lgbm", "RF + LightGBM soft vote, R+k+wavelet", ("r", "k", "wavelet")),
 }
 STUDY_MODELS = ("rf", "bagging", "nn")
 
