@@ -223,3 +223,47 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
     assert "Traceback" not in stderr
     # 130: caught; -2: the interpreter itself had not started yet; 2: the command ran first.
     assert proc.returncode in (130, -2, 2), stderr
+
+
+def test_results_are_keyed_by_content_not_by_file_name_or_folder_spelling(references, structures, tmp_path, monkeypatch):
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    (folder / "X.cif").write_text(references["NiO"].text)
+    structures["Fe"].to(filename=str(folder / "X.vasp"), fmt="poscar")
+    out = tmp_path / "data"
+
+    first = simulate(str(folder), str(out), workers=1, progress=False)
+    labels = Dataset(out).labels()
+    assert first.sites_run == 2 and labels["material_id"].nunique() == 2  # same stem, two structures
+    assert sorted(labels["cn"]) == [6, 8] and set(labels["formula"]) == {"NiO", "Fe"}
+
+    (folder / "X.cif").rename(folder / "renamed.cif")
+    for spelling in (str(folder.resolve()) + "/", str(folder)):
+        again = simulate(spelling, str(out), workers=1, progress=False)
+        assert again.labelled_now == 0 and again.sites_run == 0, spelling
+    monkeypatch.chdir(folder.parent)
+    assert simulate("structures", str(out), workers=1, progress=False).sites_run == 0  # relative, from elsewhere
+    assert "renamed.cif" in names(out).values()
+
+    structures["Cu"].to(filename=str(folder / "X.vasp"), fmt="poscar")  # an edit: new content, new work
+    (folder / "broken.cif").write_text("data_broken\n_cell_length_a 3.6\nnot a CIF loop\n")
+    edited = simulate(str(folder), str(out), workers=1, progress=False)
+    assert edited.labelled_now == 2 and edited.sites_run == 1 and edited.structures_failed == 1
+    (folder / "broken.cif").write_text(references["ZnO"].text)  # the failed file, fixed: tried again
+    fixed = simulate(str(folder), str(out), workers=1, progress=False)
+    assert fixed.labelled_now == 1 and fixed.sites_run == 1 and fixed.structures_failed == 0
+
+    other = tmp_path / "elsewhere" / "structures"  # another folder with the same name: its own work
+    other.mkdir(parents=True)
+    (other / "renamed.cif").write_text(references["TiH2"].text)
+    assert simulate(str(other), str(out), workers=1, progress=False).sites_run == 1
+    assert set(Dataset(out).sites("fast")["absorber"]) == {"Ni", "Fe", "Cu", "Zn", "Ti"}
+
+
+def test_a_dataset_folder_holds_one_kind_of_source(references, tmp_path):
+    folder = write_cif_folder(tmp_path / "structures", references, ["Cu"])
+    out = tmp_path / "data"
+    simulate(str(folder), str(out), workers=1, progress=False)
+    done = subprocess.run([*CLI, "simulate", "--out", str(out), "--limit", "1"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"exafs-cn: error: {out}: holds data from CIF/POSCAR files, not the bundled Materials Project set; use a new dataset folder"
