@@ -267,3 +267,12 @@ def test_a_dataset_folder_holds_one_kind_of_source(references, tmp_path):
     done = subprocess.run([*CLI, "simulate", "--out", str(out), "--limit", "1"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip() == f"exafs-cn: error: {out}: holds data from CIF/POSCAR files, not the bundled Materials Project set; use a new dataset folder"
+
+    fetched = tmp_path / "mp"  # a fetch-mp dataset: its provenance names MP's own spectra
+    fetched.mkdir()
+    (fetched / "provenance.json").write_text(json.dumps({"source": "materials-project-api"}))
+    done = subprocess.run([*CLI, "simulate", "--source", str(folder), "--out", str(fetched)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"exafs-cn: error: {fetched}: holds data from Materials Project's own spectra (fetch-mp), not CIF/POSCAR files; use a new dataset folder"
+    )

@@ -33,11 +33,10 @@ from exafs_cn import __version__
 from exafs_cn.datagen.dataset import DOCUMENT_SCHEMA, SOURCE_AVERAGED, Dataset, DatasetError, now_iso, write_table_atomic
 from exafs_cn.datagen.labels import crystalnn_description
 from exafs_cn.datagen.simulate import label_structure
-from exafs_cn.datagen.structures import SYMPREC, StructureRecord, one_line
+from exafs_cn.datagen.structures import MP_SOURCE, SYMPREC, StructureRecord, one_line
 
 #: Preset name of MP's spectra in a dataset folder.
 MP_PRESET = "mp-api"
-MP_SOURCE = "materials-project-api"
 DEFAULT_ENDPOINT = "https://api.materialsproject.org/"
 #: Documents per request: small enough that one failed request costs little.
 DEFAULT_BATCH_SIZE = 200

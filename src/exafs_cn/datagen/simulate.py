@@ -30,6 +30,7 @@ from exafs_cn.datagen.structures import (
     BUNDLED_SOURCE,
     FOLDER_SOURCE,
     METALS_3D,
+    MP_SOURCE,
     SYMPREC,
     StructureError,
     StructureRecord,
@@ -298,10 +299,12 @@ def _check_provenance(dataset: Dataset, source: str, preset: str) -> None:
     kind = _source_kind(source)
     held = prov.get("source")
     if held is not None and _source_kind(held) != kind:
-        what = {BUNDLED_SOURCE: "the bundled Materials Project set", FOLDER_SOURCE: "CIF/POSCAR files"}
-        raise DatasetError(
-            f"{dataset.root}: holds data from {what.get(_source_kind(held), repr(held))}, not {what[kind]}; use a new dataset folder"
-        )
+        what = {
+            BUNDLED_SOURCE: "the bundled Materials Project set",
+            FOLDER_SOURCE: "CIF/POSCAR files",
+            MP_SOURCE: "Materials Project's own spectra (fetch-mp)",
+        }
+        raise DatasetError(f"{dataset.root}: holds data from {what[_source_kind(held)]}, not {what[kind]}; use a new dataset folder")
     if held is not None and kind == FOLDER_SOURCE and prov.get("keys") != "content":
         raise DatasetError(f"{dataset.root}: made by exafs-cn < 0.2, which keyed structures by file name; simulate into a new folder")
     old = prov.get("presets", {}).get(preset)
@@ -310,8 +313,8 @@ def _check_provenance(dataset: Dataset, source: str, preset: str) -> None:
 
 
 def _source_kind(source: str) -> str:
-    """``bundled``, ``mp-api`` (MP's own spectra) or ``folder`` (any path; older datasets stored the path)."""
-    return source if source in (BUNDLED_SOURCE, "mp-api") else FOLDER_SOURCE
+    """The bundled set, MP's own spectra, or a folder (any path; datasets before 0.2 stored the path)."""
+    return source if source in (BUNDLED_SOURCE, MP_SOURCE) else FOLDER_SOURCE
 
 
 def _update_provenance(dataset: Dataset, source: str, preset: str, records: Sequence[StructureRecord]) -> None:

@@ -34,8 +34,10 @@ METALS_3D: tuple[str, ...] = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu
 #: Symmetry tolerance for finding inequivalent sites (pymatgen's default).
 SYMPREC = 0.01
 
+#: The kinds of source a dataset folder is made from (``provenance.json`` "source").
 BUNDLED_SOURCE = "bundled"
 FOLDER_SOURCE = "folder"
+MP_SOURCE = "materials-project-api"  # Materials Project's own spectra (fetch-mp)
 _STRUCTURE_SUFFIXES = {".cif": "cif", ".vasp": "poscar", ".poscar": "poscar"}
 
 
