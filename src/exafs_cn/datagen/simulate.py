@@ -55,7 +55,6 @@ class SiteTask:
     cn: int
     pair_cn: float
     preset: FeffPreset
-    formula: str
 
 
 @dataclass
@@ -83,9 +82,6 @@ def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
         structure = record.parse()
     except StructureError as exc:
         return [], [{**failure, "stage": "structure", "reason": str(exc)}]
-    # Grouped CV keeps a composition on one side of a split: the formula must come from the
-    # structure, not from a file name (polymorphs and copies in differently named files).
-    formula = record.formula if record.source == BUNDLED_SOURCE else structure.composition.reduced_formula
     present = absorbers_in(structure)
     if not present:
         reason = f"no absorber: none of {','.join(METALS_3D)} in the structure"
@@ -104,7 +100,7 @@ def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
             rows.append(
                 {
                     "material_id": record.material_id,
-                    "formula": formula,
+                    "formula": record.formula,
                     "absorber": element,
                     "site_index": site.site_index,
                     "multiplicity": site.multiplicity,
@@ -127,7 +123,7 @@ def simulate_one(task: SiteTask) -> tuple[str, dict]:
         return "failure", {**key, "preset": task.preset.name, "stage": "feff", "reason": str(exc)}
     return "spectrum", {
         **key,
-        "formula": task.formula,
+        "formula": task.record.formula,
         "multiplicity": task.multiplicity,
         "cn": task.cn,
         "pair_cn": task.pair_cn,
@@ -285,7 +281,6 @@ def _site_tasks(todo: pd.DataFrame, by_id: dict[str, StructureRecord], preset: F
             cn=int(row.cn),
             pair_cn=float(row.pair_cn),
             preset=preset,
-            formula=row.formula,
         )
 
 

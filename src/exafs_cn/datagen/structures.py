@@ -114,7 +114,7 @@ def read_folder(folder: Path) -> list[StructureRecord]:
             continue
         text = path.read_bytes().decode("utf-8", errors="replace")
         record = StructureRecord("", path.stem, text, fmt, FOLDER_SOURCE, path.name)
-        try:
+        try:  # the formula that groups CV folds is the structure's, not the file's name
             structure = record.parse()
             key, formula = content_key(structure), structure.composition.reduced_formula
         except StructureError:
