@@ -282,3 +282,15 @@ def test_plot_into_an_existing_file_is_a_usage_error(models, tmp_path):
     result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--plot", str(target)])
     assert result.exit_code == 2 and f"--plot {target}: exists and is not a folder" in result.stderr
     assert target.read_text() == "a file, not a folder" and result.stdout == ""
+
+
+def test_a_group_without_a_model_is_an_error_line_naming_its_group(models, tmp_path):
+    ni, zn = read_spectra(NIO)[0], read_spectra(MEASURED / "data__Zn__ZnO.xdi")[0]  # the test models know no Zn
+    path = _project(tmp_path / "two.prj", {"nickel": (ni.energy, ni.mu, "Ni"), "zinc": (zn.energy, zn.mu, "Zn")})
+    result = runner.invoke(app, ["predict", str(path), "--models-dir", str(models), "--json"])
+    assert result.exit_code == 1
+    nickel, zinc = _json_lines(result.stdout)
+    assert nickel["group"] == "nickel" and nickel["cn"] is not None
+    assert (zinc["file"], zinc["group"]) == (str(path), "zinc") and "no 'rf' model for Zn" in zinc["error"]
+    api = exafs_cn.predict(path, models_dir=models)
+    assert api[1] == zinc

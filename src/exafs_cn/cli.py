@@ -261,7 +261,7 @@ def predict(
             continue
         for item in items:
             if not isinstance(item, Prediction):
-                report_error(getattr(item, "file", None) or str(path), getattr(item, "group", None), str(item))
+                report_error(item.file or str(path), item.group, str(item))
                 continue
             typer.echo(json.dumps(item.to_json()) if as_json else item.to_text())
             if plot is not None and item.processed is not None:

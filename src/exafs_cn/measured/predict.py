@@ -38,8 +38,11 @@ from exafs_cn.settings import ProcessingSettings
 DEFAULT_MODEL = "rf"
 
 
-class PredictError(ValueError):
-    """No usable model for the element, or a spectrum the model cannot take; one line."""
+class PredictError(SpectrumFileError):
+    """No usable model for the element, or a spectrum the model cannot take; one line.
+
+    A SpectrumFileError, so it names its file and group the same way.
+    """
 
 
 def shipped_models_dir() -> Path:
@@ -187,7 +190,7 @@ def predict_file(
         try:
             out.append(predict_spectrum(item, store))
         except PredictError as exc:
-            out.append(exc)
+            out.append(PredictError(str(exc), item.file, item.group))
     return out
 
 
@@ -234,14 +237,14 @@ def _predict_arrays(group, element, energy, mu, store: ModelStore, name: str) ->
     try:
         measured = checked(name, name, None, energy, mu, stated and str(stated).capitalize(), check_element_option(element, name))
         return predict_spectrum(measured, store)
-    except (SpectrumFileError, PredictError) as exc:
-        return exc
+    except SpectrumFileError as exc:  # PredictError too
+        return type(exc)(str(exc), name)
 
 
 def _as_json(item: Prediction | SpectrumFileError | PredictError) -> dict:
     if isinstance(item, Prediction):
         return item.to_json()
-    return error_json(getattr(item, "file", ""), getattr(item, "group", None), str(item))
+    return error_json(item.file, item.group, str(item))
 
 
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
