@@ -303,7 +303,9 @@ def _cauchy_filter_bank(kstep: float, nfft: int, rmax_out: float, rmax: float | 
     cauchy_sum = np.log(2 * np.pi) - np.log(1.0 + np.arange(nrpts)).sum()
     aom = scale[:, None] * omega[None, :]
     aom[aom == 0] = 1.0e-19
-    return r[:rows], np.exp(cauchy_sum + nrpts * np.log(aom) - aom)
+    grid, bank = r[:rows], np.exp(cauchy_sum + nrpts * np.log(aom) - aom)
+    grid.flags.writeable = bank.flags.writeable = False  # shared by every call through the cache
+    return grid, bank
 
 
 #: Named feature sets compared in the study, in the order they are reported.

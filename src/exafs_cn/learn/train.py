@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
 
 from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
@@ -244,6 +245,7 @@ def fit_models(
     """Hold-out check, then the final calibrated fit on everything, per element and family."""
     n_jobs = workers or default_workers()  # scikit-learn reads n_jobs=None as one core
     meta, clean = data.meta, data.clean
+    has_r = data.feature_set.startswith("r")  # the novelty check and plot bands read |chi(R)|
     written = []
     pooled: dict[str, list[np.ndarray]] = {"confidence": [], "correct": []}
     for element in elements:
@@ -257,16 +259,12 @@ def fit_models(
         copies, copy_kmax = data.copies[rows], data.copy_kmax[rows]
         for name in model_names:
             params = _size_params(name, n_estimators, min_samples_leaf)
-
-            def model():
-                return make_model(name, random_state=seed, n_jobs=n_jobs).set_params(**params)  # noqa: B023 - used at once
-
-            holdout, confidence, correct = _holdout_check(model, clean[rows], copies, copy_kmax, y, groups, seed)
+            template = make_model(name, random_state=seed, n_jobs=n_jobs).set_params(**params)
+            holdout, confidence, correct = _holdout_check(template, clean[rows], copies, copy_kmax, y, groups, seed)
             pooled["confidence"].append(confidence)
             pooled["correct"].append(correct)
             X_all, y_all, g_all = _stack(clean[rows], copies, y, groups)
-            estimator = calibrated(model(), X_all, y_all, g_all, seed)
-            has_r = data.feature_set.startswith("r")
+            estimator = calibrated(clone(template), X_all, y_all, g_all, seed)
             saved = SavedModel(
                 element=element,
                 model_name=name,
@@ -280,7 +278,7 @@ def fit_models(
                     "trained": now_iso(),
                     "n_spectra": int(len(y)),
                     "n_training_rows": int(len(y_all)),
-                    "model_params": {k: v for k, v in params.items()},
+                    "model_params": dict(params),
                     "dropped_classes": _dropped(meta, element, classes),
                     "calibration": "isotonic (sklearn CalibratedClassifierCV), 3 folds grouped by composition",
                     "holdout": holdout,
@@ -340,14 +338,14 @@ def _stack(clean: np.ndarray, copies: np.ndarray, y: np.ndarray, groups: np.ndar
     return X[ok], y_all[ok], g_all[ok]
 
 
-def _holdout_check(model, clean, copies, copy_kmax, y, groups, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
+def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
     """Fit on four fifths of the materials, measure on the rest: clean, augmented, short-k.
 
     Also returns the augmented hold-out's confidences and hits, for an ECE pooled over elements.
     """
     train, test = next(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed).split(clean, y, groups))
     X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
-    fitted = calibrated(model(), X_tr, y_tr, g_tr, seed)
+    fitted = calibrated(clone(template), X_tr, y_tr, g_tr, seed)
     out = {"n_test_spectra": int(len(test))}
     X_aug = copies[test].reshape(-1, clean.shape[1])
     y_aug = np.repeat(y[test], copies.shape[1])
