@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -406,13 +406,25 @@ def average_sites(sites: pd.DataFrame, expected: pd.Series, integer_only: bool =
         weights /= weights.sum()
         chi = sum(w * np.interp(AVERAGE_K, k, c) for w, k, c in zip(weights, group["k"], group["chi"]))
         ref = group.iloc[int(np.argmax(weights))]
-        lo = max(float(np.min(e)) for e in group["energy"])
-        hi = min(float(np.max(e)) for e in group["energy"])
-        energy = np.asarray(ref["energy"], float)
-        energy = energy[(energy >= lo) & (energy <= hi)]
-        mu = sum(w * np.interp(energy, e, m) for w, e, m in zip(weights, group["energy"], group["mu"]))
+        energy, mu = weighted_mu(list(group["energy"]), list(group["mu"]), weights)
         rows.append(_pair_row(ref, pair_cn, len(group), float(np.dot(weights, group["e0"])), energy, mu, AVERAGE_K, chi))
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def weighted_mu(energies: Sequence[np.ndarray], mus: Sequence[np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sum_i w_i mu_i(E): the mu(E) of a sample whose absorbers are split w_i between spectra.
+
+    Absorption adds up per absorber, so this is exact for a site average (weights by
+    multiplicity) and for a physical mixture (weights by absorber count). The grid is the
+    heaviest spectrum's own, cut to the range every spectrum covers (no extrapolation).
+    """
+    weights = np.asarray(weights, float)
+    lo = max(float(np.min(e)) for e in energies)
+    hi = min(float(np.max(e)) for e in energies)
+    energy = np.asarray(energies[int(np.argmax(weights))], float)
+    energy = energy[(energy >= lo) & (energy <= hi)]
+    mu = sum(w * np.interp(energy, np.asarray(e, float), np.asarray(m, float)) for w, e, m in zip(weights, energies, mus))
+    return energy, np.asarray(mu, float)
 
 
 #: Columns of :func:`average_sites`; ``n_sites`` is 0 where the source averaged the sites.

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from exafs_cn.datagen.dataset import Dataset
+from exafs_cn.datagen.labels import is_integer_cn
 from exafs_cn.features import Spectrum, featurize_many
+from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
 META_COLUMNS = ["material_id", "formula", "absorber", "pair_cn", "n_sites", "e0"]
@@ -28,14 +30,16 @@ def default_cache_dir() -> Path:
 
 
 def pair_spectra(
-    dataset: Dataset, preset: str = "fast", settings: ProcessingSettings = DEFAULT_SETTINGS
+    dataset: Dataset, preset: str = "fast", settings: ProcessingSettings = DEFAULT_SETTINGS, integer_only: bool = True
 ) -> tuple[pd.DataFrame, list[Spectrum]]:
-    """MP-style (site-averaged) spectra with integer CN, as Spectrum records.
+    """MP-style (site-averaged) spectra, as Spectrum records: integer-CN pairs (the
+    classifiers' data, as in the study) or all pairs (``integer_only=False``: the
+    average-CN regressors' data; ``pair_cn`` is then a float).
 
     FEFF normalises mu itself and has no pre-edge, so the edge step is 1 and E0 comes
     from FEFF (plus ``settings.feff_e0_offset``, see there).
     """
-    pairs = dataset.pairs(preset)
+    pairs = dataset.pairs(preset, integer_only=integer_only)
     spectra = [
         Spectrum(
             np.asarray(row.energy, float),
@@ -47,7 +51,10 @@ def pair_spectra(
         )
         for row in pairs.itertuples(index=False)
     ]
-    return pairs[META_COLUMNS].reset_index(drop=True), spectra
+    meta = pairs[META_COLUMNS].reset_index(drop=True)
+    if not integer_only:
+        meta["pair_cn"] = meta["pair_cn"].astype(float)
+    return meta, spectra
 
 
 def dataset_fingerprint(dataset: Dataset, preset: str) -> str:
@@ -70,19 +77,52 @@ def load_features(
     *,
     select: Callable[[pd.DataFrame], np.ndarray] | None = None,
     select_key: str = "all",
+    integer_only: bool = True,
     cache_dir: Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Metadata and feature matrices of the integer-CN pairs, from the cache when possible.
+    """Metadata and feature matrices of the integer-CN pairs (or of all pairs, with
+    ``integer_only=False``), from the cache when possible.
 
     ``select`` picks rows of the metadata (e.g. a fixed subset); ``select_key`` names
     that choice in the cache key. Rows that could not be processed have NaN features
     and their reason in the ``processing_error`` column.
     """
+    pairs = "" if integer_only else "all-pairs-"
+    key = f"{pairs}{dataset_fingerprint(dataset, preset)}-{settings.key()}-{preset}-{short_hash(select_key)}"
+
+    def build() -> tuple[pd.DataFrame, list[Spectrum]]:
+        meta, spectra = pair_spectra(dataset, preset, settings, integer_only)
+        if select is None:
+            return meta, spectra
+        rows = select(meta)
+        return meta.iloc[rows].reset_index(drop=True), [spectra[i] for i in rows]
+
+    return cached_features(
+        key, build, feature_sets, settings, cache_dir=cache_dir, workers=workers, scheduler=scheduler, progress=progress
+    )
+
+
+def cached_features(
+    key: str,
+    build: Callable[[], tuple[pd.DataFrame, list[Spectrum]]],
+    feature_sets: Sequence[str],
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Metadata and features of the spectra ``build`` makes, stored under ``key``.
+
+    ``build`` runs only on a cache miss: reading and averaging the spectra costs
+    seconds, featurizing them minutes. ``key`` must change whenever what ``build``
+    returns would. Entries are written atomically; a damaged one is rebuilt.
+    """
     cache_dir = Path(cache_dir or default_cache_dir())
-    key = f"{dataset_fingerprint(dataset, preset)}-{settings.key()}-{preset}-{_short_hash(select_key)}"
     meta_path = cache_dir / f"meta-{key}.parquet"
     paths = {name: cache_dir / f"features-{name}-{key}.npy" for name in feature_sets}
     if meta_path.exists() and all(p.exists() for p in paths.values()):
@@ -91,11 +131,7 @@ def load_features(
         except (OSError, ValueError, EOFError):  # a damaged cache entry is rebuilt, not fatal
             pass
 
-    meta, spectra = pair_spectra(dataset, preset, settings)
-    if select is not None:
-        rows = select(meta)
-        meta = meta.iloc[rows].reset_index(drop=True)
-        spectra = [spectra[i] for i in rows]
+    meta, spectra = build()
     matrices, errors = featurize_many(
         spectra, list(feature_sets), settings, workers=workers, scheduler=scheduler, progress=progress
     )
@@ -111,5 +147,63 @@ def load_features(
     return meta, matrices
 
 
-def _short_hash(text: str) -> str:
+def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+#: ``kind`` of a row of the average-CN data: a pair whose site-averaged CN is an
+#: integer, one whose is not, or a synthetic mixture of pairs.
+ROW_KINDS = ("integer", "non_integer", "mixture")
+
+
+def pair_kinds(cn: np.ndarray) -> np.ndarray:
+    """"integer" or "non_integer" per pair, by the same tolerance as the labels use."""
+    return np.array(["integer" if is_integer_cn(c) else "non_integer" for c in cn], dtype=object)
+
+
+def load_average_cn_features(
+    dataset: Dataset,
+    feature_sets: Sequence[str],
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    preset: str = "fast",
+    *,
+    n_blocks: int,
+    seed: int,
+    design: MixtureDesign | None = None,
+    select: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    select_key: str = "all",
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Every pair (integer CN or not) and mixtures of them, with features.
+
+    The metadata has ``kind`` (:data:`ROW_KINDS`) and ``block``: pairs are put in
+    ``n_blocks`` blocks by composition, and each mixture is made of the pairs of one
+    block (:mod:`exafs_cn.learn.mixtures`), so folds over the blocks keep a mixture
+    with its components. Pair rows come first, in the order of
+    :func:`load_features`; ``components`` of a mixture number those rows.
+    """
+    design = design or DEFAULT_DESIGN
+    options = dict(cache_dir=cache_dir, workers=workers, scheduler=scheduler, progress=progress)
+    pairs, pair_matrices = load_features(
+        dataset, feature_sets, settings, preset, select=select, select_key=select_key, integer_only=False, **options
+    )
+    blocks = assign_blocks(pairs["absorber"].to_numpy(), pairs["formula"].to_numpy(), n_blocks, seed)
+    mixtures = design_mixtures(pairs, blocks, design, seed)
+    choice = f"{select_key}|{n_blocks}|{seed}|{design.to_dict()}"
+    key = f"mixtures-{dataset_fingerprint(dataset, preset)}-{settings.key()}-{preset}-{short_hash(choice)}"
+
+    def build() -> tuple[pd.DataFrame, list[Spectrum]]:
+        meta, spectra = pair_spectra(dataset, preset, settings, integer_only=False)
+        if select is not None:
+            spectra = [spectra[i] for i in select(meta)]
+        return mixtures, mixture_spectra(spectra, mixtures)
+
+    mixed, mixed_matrices = cached_features(key, build, feature_sets, settings, **options)
+    pairs = pairs.assign(kind=pair_kinds(pairs["pair_cn"].to_numpy(float)), block=blocks)
+    mixed = mixed.assign(kind="mixture", n_sites=0, e0=np.nan)
+    meta = pd.concat([pairs, mixed[[*pairs.columns, "components", "weights"]]], ignore_index=True)
+    matrices = {name: np.vstack([pair_matrices[name], mixed_matrices[name]]) for name in feature_sets}
+    return meta, matrices
