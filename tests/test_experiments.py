@@ -83,16 +83,24 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     joint = stored["cross_element"]
     assert set(joint["per_element"]) == {"Ni", "Co"} and joint["n"] == sum(stored["per_element"][e]["n"] for e in ("Ni", "Co"))
     assert 0 < joint["mean_accuracy"] <= 1
-    for png in ("accuracy_per_element", "confusion_matrices", "importance_over_r", "feature_sets"):
+    assert set(stored["random_split"]["Ni"]) >= {"rf"} and "rf_all" not in stored["random_split"]["Ni"]  # study's models only
+    average = stored["average_cn"]
+    assert set(average["per_element"]) == {"Ni", "Co"} and average["counts"]["mixture"] > 0
+    for metrics in average["per_element"].values():
+        assert 0 < metrics["mae"] < 3 and 0.5 < metrics["coverage_90"] <= 1 and metrics["n_mixtures"] > 0
+    assert len(average["scatter"]["Ni"]["true"]) == len(average["scatter"]["Ni"]["kind"]) > 0
+    for png in ("accuracy_per_element", "confusion_matrices", "importance_over_r", "feature_sets", "average_cn"):
         assert (tmp_path / f"{png}.png").stat().st_size > 5000
     text = page.read_text()
-    assert "Confusion matrices" in text and "study (Zeng, Hu, Yao 2025)" in text
+    assert "Confusion matrices" in text and "study (Zeng, Hu, Yao 2025)" in text and "Average CN" in text
 
     # The second run finds the features in the cache and gives the same numbers.
     cached = list((tmp_path / "cache").glob("features-*.npy"))
-    assert len(cached) == 3  # r, k and the wavelet features rf_all reads
+    # r, k and the wavelet features rf_all reads; r and k of all pairs, and of the mixtures, for the average CN
+    assert len(cached) == 7
     again = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
     assert again["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
+    assert again["average_cn"]["per_element"] == results["average_cn"]["per_element"]
 
 
 def test_train_and_reproduce_find_the_dataset_from_any_folder(data_slice, tmp_path, monkeypatch):

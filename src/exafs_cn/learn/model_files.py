@@ -29,12 +29,14 @@ MODEL_FORMAT = 2
 MODEL_SUFFIX = ".skops"
 #: Types beyond skops' defaults that our estimators are made of. Tree and TreePredictor
 #: hold node arrays; _CalibratedClassifier holds an estimator and isotonic regressors;
-#: TorchMLPClassifier rebuilds its net from arrays (see its __setstate__).
+#: TorchMLPClassifier rebuilds its net from arrays (see its __setstate__);
+#: ConformalQuantileForest holds a RandomForestRegressor and arrays.
 TRUSTED_TYPES = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "exafs_cn.learn.models.TorchMLPClassifier",
+    "exafs_cn.learn.average_cn.ConformalQuantileForest",
 )
 
 

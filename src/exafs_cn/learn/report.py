@@ -124,6 +124,61 @@ def feature_set_figure(results: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+AVERAGE_CN_STYLE = {"integer": ("tab:blue", "integer-CN pair"), "non_integer": ("tab:orange", "non-integer pair"), "mixture": ("tab:green", "mixture")}
+
+
+def average_cn_figure(average_cn: dict, path: Path) -> Path:
+    """Held-out median CN against the true average CN per element, with the 90% intervals."""
+    elements = list(average_cn["scatter"])
+    cols = 5
+    rows = int(np.ceil(len(elements) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, element in zip(axes.flat, elements):
+        points = average_cn["scatter"][element]
+        true, predicted = np.asarray(points["true"]), np.asarray(points["predicted"])
+        low, high, kind = np.asarray(points["low"]), np.asarray(points["high"]), np.asarray(points["kind"])
+        ax.axis("on")
+        top = max(true.max(), high.max()) + 0.5
+        ax.plot([0, top], [0, top], color="k", lw=0.8)
+        for name, (color, label) in AVERAGE_CN_STYLE.items():
+            mask = kind == name
+            if mask.any():
+                ax.errorbar(true[mask], predicted[mask], yerr=np.clip([predicted[mask] - low[mask], high[mask] - predicted[mask]], 0, None),
+                            fmt="o", ms=2.5, lw=0.4, alpha=0.6, color=color, label=label)
+        metrics = average_cn["per_element"][element]
+        ax.set_title(f"{element}: MAE {metrics['mae']:.2f}, coverage {metrics['coverage_90']:.2f}", fontsize=9)
+        ax.set_xlabel("true average CN", fontsize=7)
+        ax.set_ylabel("predicted (median, 90% interval)", fontsize=7)
+        ax.set(xlim=(0, top), ylim=(0, top))
+    axes.flat[0].legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _average_cn_section(results: dict, out: Path) -> str:
+    """The average-CN figure and table, or nothing when the run had no regression."""
+    average_cn = results.get("average_cn")
+    if not average_cn or not average_cn["per_element"]:
+        return ""
+    figure = average_cn_figure(average_cn, out / "average_cn.png")
+    keys = ["mae", "mae_integer", "mae_non_integer", "mae_mixtures", "within_half", "coverage_90", "coverage_90_pairs", "coverage_90_mixtures", "median_width_90"]
+    rows = [
+        [element, str(m["n_pairs"]), str(m["n_non_integer"]), str(m["n_mixtures"])] + [_fmt(m[k]) for k in keys]
+        for element, m in average_cn["per_element"].items()
+    ]
+    rows.append(["<b>mean</b>", "", "", ""] + [_fmt(average_cn.get(f"mean_{k}")) for k in keys])
+    header = ["element", "pairs", "non-integer", "mixtures", "MAE (pairs)", "MAE integer", "MAE non-integer", "MAE mixtures",
+              "within +-0.5", "90% coverage", "coverage, pairs", "coverage, mixtures", "median width"]
+    counts = average_cn["counts"]
+    return f"""<h2>Average CN (site-averaged, by absorber count) with a 90% interval</h2>
+<p>{html.escape(average_cn["method"])} on {", ".join(average_cn["features"])}; grouped {results["plan"]["n_splits"]}-fold CV over
+{counts["integer"]} integer-CN pairs, {counts["non_integer"]} non-integer pairs and {counts["mixture"]} mixtures of 2-3 pairs;
+a mixture and all its components are always in one fold. MAE and within +-0.5 are over pairs; coverage and width over every held-out row.</p>
+{_img(figure)}{_table(header, rows)}"""
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
@@ -232,6 +287,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}}th
 {_table(["element", "model", "share R &lt; 3 A", "3-6 A", "R &gt; 6 A"], share_rows)}
 <h2>Feature sets compared (random forest, same grouped folds)</h2>{_img(figures["features"])}
 {_table(["element"] + feature_names, feature_rows)}
+{_average_cn_section(results, out)}
 <h2>Settings</h2><pre>{html.escape(json.dumps(results["settings"], indent=1))}</pre>
 </body></html>"""
     write_text_atomic(page, out / "report.html")
