@@ -80,6 +80,11 @@ def test_predict_json_lines_for_files_and_project_groups(models, athena_project)
         assert sum(line["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
         assert line["probabilities"][str(line["cn"])] == max(line["probabilities"].values())
         assert line["model"].startswith(f"{line['element']}/rf")
+        # The average CN sits in its 90% interval, both inside the range the regressor learnt.
+        low, high = line["cn_interval"]
+        assert 0 <= low <= line["cn_mean"] <= high
+        trained = SavedModel.load(models / line["element"] / "cn_mean.skops").estimator.y_train_
+        assert trained.min() - 0.01 <= line["cn_mean"] <= trained.max() + 0.01
 
 
 def test_plot_writes_one_figure_per_spectrum(models, tmp_path):
@@ -89,6 +94,26 @@ def test_plot_writes_one_figure_per_spectrum(models, tmp_path):
     figures = list((tmp_path / "figs").glob("*.png"))
     assert [f.name for f in figures] == ["data__Cu__cu_metal_rt.xdi.png"]
     assert figures[0].stat().st_size > 10_000
+
+
+def test_models_without_a_cn_mean_model_still_give_the_cn(models, tmp_path):
+    import shutil
+
+    only_rf = tmp_path / "only-rf"
+    shutil.copytree(models / "Cu", only_rf / "Cu", ignore=shutil.ignore_patterns("cn_mean.skops"))
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(only_rf), "--json"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output)
+    assert line["cn"] is not None and line["cn_mean"] is None and line["cn_interval"] is None
+    text = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models)]).output
+    assert "mean CN" in text and "90% interval" in text
+
+
+def test_saved_average_cn_models_carry_held_out_coverage(models):
+    saved = SavedModel.load(models / "Ni" / "cn_mean.skops")
+    holdout = saved.metadata["holdout"]
+    assert 0 < holdout["mae_clean"] < 3 and 0 <= holdout["coverage_90_augmented"] <= 1
+    assert holdout["n_mixtures_clean"] > 0 and saved.metadata["n_by_kind"]["mixture"] > 0
 
 
 def test_saved_models_carry_held_out_calibration(models):

@@ -169,7 +169,9 @@ def train(
     data: Annotated[
         Path | None, typer.Option(help="dataset folder (default: $EXAFS_CN_DATA, ./data, or the source checkout's data/)")
     ] = None,
-    models: Annotated[str, typer.Option(help="comma-separated: rf, bagging, nn, hgb")] = "rf",
+    models: Annotated[
+        str, typer.Option(help="comma-separated: rf, bagging, nn, hgb (CN classifiers), cn_mean (average CN with interval)")
+    ] = "rf,cn_mean",
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option()] = 0,
     preset: Annotated[
@@ -189,10 +191,11 @@ def train(
     """Fit the final models on all data and save them with their settings."""
     import os
 
+    from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
     from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.learn.train import train_models
 
-    model_names = _parse_models(models, MODEL_NAMES)
+    model_names = _parse_models(models, (*MODEL_NAMES, AVERAGE_CN_MODEL))
     sizes = {k: v for k, v in (("n_estimators", trees), ("min_samples_leaf", min_leaf)) if v is not None}
     target = models_dir or (Path(os.environ["EXAFS_CN_MODELS"]) if os.environ.get("EXAFS_CN_MODELS") else None)
     if target is None:

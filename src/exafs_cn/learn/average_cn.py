@@ -110,23 +110,38 @@ class ConformalQuantileForest(RegressorMixin, BaseEstimator):
         order = np.argsort(y, kind="stable")
         self.forest_ = forest
         self.y_train_ = y[order]
-        # Leaf ids are node numbers; uint32 keeps a shipped model's bookkeeping small.
-        self.train_leaves_ = forest.apply(X[order]).astype(np.uint32)
+        # Leaf ids are node numbers: the smallest unsigned type that holds them keeps a
+        # shipped model's bookkeeping small (uint16 for every forest we train).
+        nodes = max(tree.tree_.node_count for tree in forest.estimators_)
+        self.train_leaves_ = forest.apply(X[order]).astype(np.min_scalar_type(nodes))
+        self.__dict__.pop("_members", None)
         return self
+
+    def _leaf_members(self) -> list[sparse.csr_matrix]:
+        """Per tree, (nodes x training rows) with each leaf's rows sharing 1; built once per model."""
+        if "_members" not in self.__dict__:
+            n_train = len(self.y_train_)
+            members = []
+            for t, tree in enumerate(self.forest_.estimators_):
+                leaf = self.train_leaves_[:, t].astype(np.intp)
+                sizes = np.bincount(leaf, minlength=tree.tree_.node_count)
+                members.append(sparse.csr_matrix((1.0 / sizes[leaf], (leaf, np.arange(n_train))), shape=(tree.tree_.node_count, n_train)))
+            self._members = members
+        return self._members
+
+    def __getstate__(self) -> dict:
+        """Without the leaf matrices: they are rebuilt from ``train_leaves_`` on first use."""
+        state = super().__getstate__()
+        state.pop("_members", None)
+        return state
 
     def leaf_weights(self, X) -> np.ndarray:
         """(rows of X, training rows): each tree gives its leaf's training rows equal shares."""
         check_is_fitted(self, "forest_")
         leaves = self.forest_.apply(np.asarray(X, np.float32))
-        n_train = len(self.y_train_)
-        weights = np.zeros((len(leaves), n_train))
-        for t, tree in enumerate(self.forest_.estimators_):
-            train_leaf = self.train_leaves_[:, t].astype(np.intp)
-            sizes = np.bincount(train_leaf, minlength=tree.tree_.node_count)
-            members = sparse.csr_matrix(
-                (1.0 / sizes[train_leaf], (train_leaf, np.arange(n_train))), shape=(tree.tree_.node_count, n_train)
-            )
-            weights += (members[leaves[:, t]]).toarray()
+        weights = np.zeros((len(leaves), len(self.y_train_)))
+        for t, members in enumerate(self._leaf_members()):
+            weights += members[leaves[:, t]].toarray()
         return weights / len(self.forest_.estimators_)
 
     def predict_quantiles(self, X, quantiles) -> list[np.ndarray]:

@@ -31,15 +31,19 @@ from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
+from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL, COVERAGE, ConformalQuantileForest, average_cn_metrics
 from exafs_cn.learn.calibration import calibrated, expected_calibration_error, top_label_ece
-from exafs_cn.learn.corpus import dataset_fingerprint, default_cache_dir, pair_spectra
+from exafs_cn.learn.corpus import dataset_fingerprint, default_cache_dir, pair_kinds, pair_spectra
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
+from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
 from exafs_cn.learn.model_files import MODEL_SUFFIX, SavedModel
 from exafs_cn.learn.models import make_model
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
+#: What ``train`` fits by default: what ships (the CN classifier and the average-CN regressor).
+DEFAULT_MODELS = ("rf", AVERAGE_CN_MODEL)
 #: Augmented copies per training spectrum for the prediction models.
 DEFAULT_COPIES = 3
 #: Ensemble size and leaf size of a prediction model: what the shipped models use. The
@@ -52,6 +56,8 @@ PREDICT_MIN_LEAF = 5
 BAND_PERCENTILES = (5, 50, 95)
 #: Augmented copies whose data end below this k count as "short" in the hold-out report.
 SHORT_K = 9.0
+#: Blocks of the average-CN data: mixtures stay in one; the first block is the hold-out.
+HOLDOUT_BLOCKS = 5
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ def training_set(
     augmentation: Augmentation = DEFAULT_AUGMENTATION,
     seed: int = 0,
     elements: Sequence[str] = METALS_3D,
+    mixtures: MixtureDesign | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -87,14 +94,18 @@ def training_set(
 ) -> TrainingSet:
     """The training features, from the cache when the data and every choice are the same.
 
+    Without ``mixtures``: the integer-CN pairs (the classifiers' data). With a design:
+    every pair, integer CN or not, then mixtures of them made within blocks
+    (:mod:`exafs_cn.learn.mixtures`; ``kind`` and ``block`` columns), augmented the same
+    way (the average-CN regressors' data).
+
     Featurizing and augmenting all 13.9k spectra is most of a training run (~5 min on 2
     cores); the cache makes a second run, or a sweep over model sizes, cost the fits only.
     """
-    choice = json.dumps(
-        [dataset_fingerprint(dataset, preset), settings.key(), preset, feature_set, augment_copies, augmentation.to_dict(), seed, list(elements)],
-        sort_keys=True,
-    )
-    key = hashlib.sha256(choice.encode()).hexdigest()[:16]
+    choice = [dataset_fingerprint(dataset, preset), settings.key(), preset, feature_set, augment_copies, augmentation.to_dict(), seed, list(elements)]
+    if mixtures is not None:
+        choice.append({"mixtures": mixtures.to_dict(), "blocks": HOLDOUT_BLOCKS})
+    key = hashlib.sha256(json.dumps(choice, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir or default_cache_dir()) / f"training-{key}.npz"
     meta_path = path.with_suffix(".parquet")
     if path.exists() and meta_path.exists():
@@ -103,10 +114,21 @@ def training_set(
                 return TrainingSet(pd.read_parquet(meta_path), arrays["clean"], arrays["copies"], arrays["copy_kmax"], feature_set, key)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is rebuilt below
-    meta, spectra = pair_spectra(dataset, preset, settings)
+    meta, spectra = pair_spectra(dataset, preset, settings, integer_only=mixtures is None)
     wanted = np.isin(meta["absorber"].to_numpy(), list(elements))
     meta = meta[wanted].reset_index(drop=True)
     spectra = [s for s, keep in zip(spectra, wanted) if keep]
+    if mixtures is not None:
+        blocks = assign_blocks(meta["absorber"].to_numpy(), meta["formula"].to_numpy(), HOLDOUT_BLOCKS, seed)
+        mixed = design_mixtures(meta, blocks, mixtures, seed)
+        spectra = spectra + mixture_spectra(spectra, mixed)
+        meta = pd.concat(
+            [
+                meta.assign(kind=pair_kinds(meta["pair_cn"].to_numpy(float)), block=blocks),
+                mixed.assign(kind="mixture", n_sites=0, e0=np.nan)[[*meta.columns, "kind", "block"]],
+            ],
+            ignore_index=True,
+        )
     clean = featurize_many(spectra, [feature_set], settings, workers=workers, scheduler=scheduler, progress=progress)[0][feature_set]
     if augment_copies:
         copies, copy_kmax = augment_many(
@@ -128,7 +150,7 @@ def train_models(
     dataset: Dataset,
     models_dir: Path,
     *,
-    model_names: Sequence[str] = ("rf",),
+    model_names: Sequence[str] = DEFAULT_MODELS,
     feature_set: str = "r",
     elements: Sequence[str] = METALS_3D,
     settings: ProcessingSettings = DEFAULT_SETTINGS,
@@ -137,6 +159,7 @@ def train_models(
     min_class_count: int = DEFAULT_MIN_CLASS_COUNT,
     augment_copies: int = DEFAULT_COPIES,
     augmentation: Augmentation = DEFAULT_AUGMENTATION,
+    mixtures: MixtureDesign = DEFAULT_DESIGN,
     n_estimators: int = PREDICT_TREES,
     min_samples_leaf: int = PREDICT_MIN_LEAF,
     cache_dir: Path | None = None,
@@ -145,8 +168,7 @@ def train_models(
     progress: bool = True,
     log=print,
 ) -> list[Path]:
-    data = training_set(
-        dataset,
+    options = dict(
         preset=preset,
         feature_set=feature_set,
         settings=settings,
@@ -167,20 +189,35 @@ def train_models(
         "augment_copies": augment_copies,
         "augmentation": augmentation.to_dict(),
     }
-    written = fit_models(
-        data,
-        models_dir,
-        model_names=model_names,
-        elements=elements,
-        settings=settings,
-        seed=seed,
-        min_class_count=min_class_count,
-        n_estimators=n_estimators,
-        min_samples_leaf=min_samples_leaf,
-        provenance=provenance,
-        workers=workers,
-        log=log,
-    )
+    sizes = dict(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf)
+    classifiers = [name for name in model_names if name != AVERAGE_CN_MODEL]
+    written = []
+    if classifiers:
+        written += fit_models(
+            training_set(dataset, **options),
+            models_dir,
+            model_names=classifiers,
+            elements=elements,
+            settings=settings,
+            seed=seed,
+            min_class_count=min_class_count,
+            **sizes,
+            provenance=provenance,
+            workers=workers,
+            log=log,
+        )
+    if AVERAGE_CN_MODEL in model_names:
+        written += fit_average_cn_models(
+            training_set(dataset, mixtures=mixtures, **options),
+            models_dir,
+            elements=elements,
+            settings=settings,
+            seed=seed,
+            **sizes,
+            provenance={**provenance, "mixtures": mixtures.to_dict()},
+            workers=workers,
+            log=log,
+        )
     if written:
         write_manifest(models_dir)
     return written
@@ -298,6 +335,118 @@ def fit_models(
         ece = top_label_ece(np.concatenate(pooled["confidence"]), np.concatenate(pooled["correct"]))
         log(f"held-out ECE on augmented spectra, pooled over {len(written)} models: {ece:.3f}")
     return written
+
+
+def fit_average_cn_models(
+    data: TrainingSet,
+    models_dir: Path,
+    *,
+    elements: Sequence[str] = METALS_3D,
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    seed: int = 0,
+    n_estimators: int = PREDICT_TREES,
+    min_samples_leaf: int = PREDICT_MIN_LEAF,
+    provenance: dict | None = None,
+    workers: int | None = None,
+    log=print,
+) -> list[Path]:
+    """The average-CN regressor per element: hold-out check on block 0, then the final fit.
+
+    ``data`` is :func:`training_set` with mixtures. Augmented copies stay in their
+    spectrum's block, so the interval's calibration block and the hold-out never share
+    a material (or a component of a mixture) with the rows the forest learnt from.
+    """
+    n_jobs = workers or default_workers()
+    meta = data.meta
+    written = []
+    for element in elements:
+        rows = np.flatnonzero((meta["absorber"].to_numpy() == element) & (meta["block"].to_numpy() >= 0) & np.all(np.isfinite(data.clean), axis=1))
+        if len(set(meta["block"].to_numpy()[rows])) < 3:
+            log(f"{element}: too few compositions for the average-CN hold-out and calibration; no {AVERAGE_CN_MODEL} model")
+            continue
+        template = ConformalQuantileForest(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, random_state=seed, n_jobs=n_jobs)
+        columns = _AverageRows.of(data, rows)
+        test = columns.blocks == 0
+        fitted = clone(template).fit(*columns.training(~test))
+        holdout = columns.holdout(fitted, test)
+        X_all, y_all, blocks_all = columns.training(np.ones(len(rows), bool))
+        estimator = clone(template).fit(X_all, y_all, blocks_all)
+        params = {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf}
+        saved = SavedModel(
+            element=element,
+            model_name=AVERAGE_CN_MODEL,
+            feature_set=data.feature_set,
+            settings=settings.to_dict(),
+            classes=[],
+            estimator=estimator,
+            metadata={
+                **(provenance or {}),
+                "trained": now_iso(),
+                "n_spectra": int(len(rows)),
+                "n_by_kind": {k: int(v) for k, v in meta["kind"].iloc[rows].value_counts().items()},
+                "n_training_rows": int(len(y_all)),
+                "model_params": params,
+                "interval": f"{COVERAGE:.0%}, conformalized quantile regression forest (margin from one held-out block)",
+                "holdout": holdout,
+            },
+        )
+        path = model_path(models_dir, element, AVERAGE_CN_MODEL)
+        saved.save(path)
+        written.append(path)
+        log(
+            f"{element}: {AVERAGE_CN_MODEL} on {len(rows)} spectra (pairs and mixtures); held-out MAE {holdout['mae_clean']:.2f} clean / "
+            f"{holdout['mae_augmented']:.2f} augmented / {holdout.get('mae_short_k', float('nan')):.2f} short-k, 90% coverage "
+            f"{holdout['coverage_90_augmented']:.2f} (median width {holdout['median_width_90_augmented']:.2f}) augmented; "
+            f"{path.stat().st_size / 1e6:.1f} MB -> {path}"
+        )
+    return written
+
+
+@dataclass(frozen=True)
+class _AverageRows:
+    """One element's average-CN rows: clean features, augmented copies and what they hold."""
+
+    clean: np.ndarray
+    copies: np.ndarray
+    copy_kmax: np.ndarray
+    y: np.ndarray
+    blocks: np.ndarray
+    kind: np.ndarray
+
+    @classmethod
+    def of(cls, data: TrainingSet, rows: np.ndarray) -> _AverageRows:
+        meta = data.meta.iloc[rows]
+        return cls(
+            data.clean[rows], data.copies[rows], data.copy_kmax[rows],
+            meta["pair_cn"].to_numpy(float), meta["block"].to_numpy(), meta["kind"].to_numpy(),
+        )
+
+    def training(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Clean rows and every copy of the spectra in ``mask``: X, y and blocks, NaN rows left out."""
+        X, y, blocks = _stack(self.clean[mask], self.copies[mask], self.y[mask], self.blocks[mask])
+        return X, y, blocks
+
+    def holdout(self, fitted: ConformalQuantileForest, test: np.ndarray) -> dict:
+        """MAE, coverage and width on the held-out block: clean, augmented and short-k copies."""
+        n_copies = self.copies.shape[1]
+        X_aug = self.copies[test].reshape(-1, self.clean.shape[1])
+        y_aug, kind_aug = np.repeat(self.y[test], n_copies), np.repeat(self.kind[test], n_copies)
+        kmax = self.copy_kmax[test].ravel()
+        ok = np.all(np.isfinite(X_aug), axis=1)
+        passes = {"clean": (self.clean[test], self.y[test], self.kind[test]), "augmented": (X_aug[ok], y_aug[ok], kind_aug[ok])}
+        short = ok & (kmax < SHORT_K)
+        if short.any():
+            passes["short_k"] = (X_aug[short], y_aug[short], kind_aug[short])
+        out: dict = {"n_test_spectra": int(test.sum())}
+        for label, (X, y, kind) in passes.items():
+            if not len(y):
+                continue
+            low, high = fitted.predict_interval(X)
+            metrics = average_cn_metrics(y, fitted.predict(X), low, high, kind)
+            out.update({f"{key}_{label}": value for key, value in metrics.items()})
+        if "mae_augmented" not in out:  # no copies: the clean pass stands in
+            out.update({k.replace("_clean", "_augmented"): v for k, v in list(out.items()) if k.endswith("_clean")})
+        return out
 
 
 def model_path(models_dir: Path, element: str, model_name: str) -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, featurizers_for, process
+from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
 from exafs_cn.learn.model_files import ModelFileError, SavedModel
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.learn.train import model_path
@@ -74,6 +75,8 @@ class Prediction:
     kmax: float
     reason: str | None = None
     notes: tuple[str, ...] = ()
+    cn_mean: float | None = None  # site-averaged CN (median of the regressor), where a cn_mean model exists
+    cn_interval: tuple[float, float] | None = None  # its 90% interval
     processed: Processed | None = field(default=None, repr=False)
 
     @property
@@ -88,6 +91,8 @@ class Prediction:
             "element_source": self.element_source,
             "cn": self.cn,
             "probabilities": self.probabilities,
+            "cn_mean": None if self.cn_mean is None else round(self.cn_mean, 2),
+            "cn_interval": None if self.cn_interval is None else [round(v, 2) for v in self.cn_interval],
             "reason": self.reason,
             "model": self.model,
             "e0": None if self.e0 is None else round(self.e0, 2),
@@ -101,7 +106,14 @@ class Prediction:
             return f"{self.where}: {self.element} no answer: {self.reason} (kmax {self.kmax:.1f}/A){notes}"
         p = self.probabilities or {}
         likely = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in sorted(p.items(), key=lambda item: -item[1]) if prob >= 0.05)
-        return f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}; kmax {self.kmax:.1f}/A; model {self.model}){notes}"
+        mean = ""
+        if self.cn_mean is not None and self.cn_interval is not None:
+            low, high = self.cn_interval
+            mean = f"; mean CN {self.cn_mean:.1f}, 90% interval {low:.1f}-{high:.1f}"
+        return (
+            f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}{mean}; "
+            f"kmax {self.kmax:.1f}/A; model {self.model}){notes}"
+        )
 
 
 def error_json(file: str, group: str | None, error: str) -> dict:
@@ -115,26 +127,38 @@ class ModelStore:
     def __init__(self, models_dir: Path | str | None = None, model_name: str = DEFAULT_MODEL):
         self.models_dir = resolve_models_dir(models_dir)
         self.model_name = model_name
-        self._cache: dict[str, SavedModel] = {}
+        self._cache: dict[tuple[str, str], SavedModel | None] = {}
 
     def get(self, element: str) -> SavedModel:
-        if element not in self._cache:
-            path = model_path(self.models_dir, element, self.model_name)
-            if not path.exists():
-                raise PredictError(f"no {self.model_name!r} model for {element} in {self.models_dir} (train one with `exafs-cn train`)")
-            try:
-                saved = SavedModel.load(path, element=element)
-            except ModelFileError as exc:
-                raise PredictError(str(exc)) from None
-            _single_threaded(saved.estimator)
-            self._cache[element] = saved
-        return self._cache[element]
+        """The CN classifier for ``element``; PredictError when there is none or it cannot be used."""
+        saved = self._load(element, self.model_name)
+        if saved is None:
+            raise PredictError(f"no {self.model_name!r} model for {element} in {self.models_dir} (train one with `exafs-cn train`)")
+        return saved
+
+    def average_cn(self, element: str) -> SavedModel | None:
+        """The average-CN regressor for ``element``, or None where the folder has none
+        (models trained with ``--models rf`` only): the CN is then given without it."""
+        return self._load(element, AVERAGE_CN_MODEL)
+
+    def _load(self, element: str, model_name: str) -> SavedModel | None:
+        if (element, model_name) not in self._cache:
+            path = model_path(self.models_dir, element, model_name)
+            saved = None
+            if path.exists():
+                try:
+                    saved = SavedModel.load(path, element=element)
+                except ModelFileError as exc:
+                    raise PredictError(str(exc)) from None
+                _single_threaded(saved.estimator)
+            self._cache[element, model_name] = saved
+        return self._cache[element, model_name]
 
 
 def _single_threaded(estimator) -> None:
     """One spectrum at a time: joblib's start-up per call would cost more than the trees."""
     calibrated = getattr(estimator, "calibrated_classifiers_", None)
-    inner = [c.estimator for c in calibrated] if calibrated else [estimator]
+    inner = [c.estimator for c in calibrated] if calibrated else [getattr(estimator, "forest_", estimator)]
     for model in inner:
         if "n_jobs" in model.get_params():
             model.set_params(n_jobs=1)
@@ -164,9 +188,7 @@ def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Predictio
     except ProcessingError as exc:
         raise PredictError(f"{measured.where}: {exc}") from None
     answer.e0, answer.processed = processed.e0, processed
-    features = np.concatenate([f.featurize(processed) for f in featurizers_for(saved.feature_set, settings)])
-    if not np.all(np.isfinite(features)):
-        raise PredictError(f"{measured.where}: processing gave non-finite features")
+    features = _features(processed, saved, measured)
     if saved.novelty is not None:
         answer.reason = NoveltyCheck.from_dict(saved.novelty).reason(processed.chir_mag, settings)
         if answer.reason:
@@ -175,7 +197,29 @@ def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Predictio
     classes = [int(c) for c in saved.estimator.classes_]
     answer.cn = classes[int(np.argmax(proba))]
     answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
+    regressor = store.average_cn(measured.element)
+    if regressor is not None:
+        if regressor.settings != saved.settings:  # trained apart from the classifier: its own processing
+            try:
+                processed = process(measured.to_spectrum(), ProcessingSettings.from_dict(regressor.settings))
+            except ProcessingError as exc:
+                raise PredictError(f"{measured.where}: {exc}") from None
+        if regressor.settings != saved.settings or regressor.feature_set != saved.feature_set:
+            features = _features(processed, regressor, measured)
+        row = features[None, :]
+        low, high = regressor.estimator.predict_interval(row)
+        answer.cn_mean = float(regressor.estimator.predict(row)[0])
+        answer.cn_interval = (float(low[0]), float(high[0]))
     return answer
+
+
+def _features(processed: Processed, saved: SavedModel, measured: MeasuredSpectrum) -> np.ndarray:
+    """The model's inputs, computed as in its training; a spectrum that gives NaN is an error."""
+    settings = ProcessingSettings.from_dict(saved.settings)
+    features = np.concatenate([f.featurize(processed) for f in featurizers_for(saved.feature_set, settings)])
+    if not np.all(np.isfinite(features)):
+        raise PredictError(f"{measured.where}: processing gave non-finite features")
+    return features
 
 
 def predict_file(
@@ -248,13 +292,14 @@ def _as_json(item: Prediction | SpectrumFileError | PredictError) -> dict:
 
 
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
-    """k^2 chi(k) and |chi(R)| of the spectrum over the training data's band for the predicted CN."""
+    """k^2 chi(k); |chi(R)| over the training data's band for the predicted CN; and, on one CN
+    axis, the class probabilities with the mean CN and its 90% interval (where a cn_mean model exists)."""
     from exafs_cn.features import r_grid
     from exafs_cn.learn.report import plt, save_figure  # report sets the Agg backend before pyplot loads
 
     settings = ProcessingSettings.from_dict(saved.settings)
     processed = prediction.processed
-    fig, (ax_k, ax_r) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_k, ax_r, ax_cn) = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [1, 1, 0.8]})
     ax_k.plot(processed.k, processed.chi * processed.k**settings.kweight, color="k", lw=1)
     ax_k.axvspan(settings.kmin, min(settings.kmax, prediction.kmax), color="0.9", zorder=0, label="FT window")
     ax_k.set(xlabel="k (1/A)", ylabel=f"k^{settings.kweight:g} chi(k)", title=f"{Path(prediction.file).name} {prediction.group or ''}".strip())
@@ -273,4 +318,22 @@ def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Pa
         title = f"{prediction.element} CN {prediction.cn} (p = {prediction.probabilities[str(prediction.cn)]:.2f})"
     ax_r.set(xlabel="R (A, not phase-corrected)", ylabel="|chi(R)|", xlim=(0, 6), title=title)
     ax_r.legend(loc="upper right")
+    _cn_axis(ax_cn, prediction)
     return save_figure(fig, path)
+
+
+def _cn_axis(ax, prediction: Prediction) -> None:
+    """Where the spectrum falls on the CN axis: class probabilities, mean CN and its interval."""
+    ax.set(xlabel="CN", ylabel="probability", ylim=(0, 1.05))
+    if prediction.probabilities:
+        cns = [int(c) for c in prediction.probabilities]
+        ax.bar(cns, list(prediction.probabilities.values()), width=0.6, color="tab:blue", alpha=0.6, label="CN class probabilities")
+    if prediction.cn_mean is not None and prediction.cn_interval is not None:
+        low, high = prediction.cn_interval
+        ax.axvspan(low, high, color="tab:orange", alpha=0.2, label=f"90% interval {low:.1f}-{high:.1f}")
+        ax.axvline(prediction.cn_mean, color="tab:orange", lw=2, label=f"mean CN {prediction.cn_mean:.1f}")
+        ax.set_title("mean CN (site-averaged) and CN classes")
+    else:
+        ax.set_title("CN classes (no cn_mean model)" if prediction.cn is not None else "no answer")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8)
