@@ -7,6 +7,9 @@ that fails again with the index's loader columns and element as ``--energy``/``-
 ``--element``. Reports how many needed those options, how many got an answer, exact and
 within-1 accuracy against the textbook CN (a spectrum without an answer counts as
 wrong), per compound and in total, and the expected calibration error on these spectra.
+Where the models include the average-CN regressor, also its error against the textbook CN
+and how often the 90% interval holds it (the corpus has pure compounds only: every
+textbook CN here is an integer, so this checks the regressor on pure phases).
 The default models are the shipped ones (``--models-dir`` for others).
 
     python benchmarks/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR]
@@ -70,6 +73,8 @@ def main() -> None:
             element_found=prediction.element,
             element_source=prediction.element_source,
             probabilities=prediction.probabilities,
+            cn_mean=None if prediction.cn_mean is None else round(prediction.cn_mean, 2),
+            cn_interval=None if prediction.cn_interval is None else [round(v, 2) for v in prediction.cn_interval],
             reason=prediction.reason,
             kmax=round(prediction.kmax, 1),
             notes=list(prediction.notes),
@@ -110,6 +115,7 @@ def main() -> None:
         "within_one_accuracy": round(sum(within) / n, 4) if n else None,
         "seconds": round(seconds, 1),
         "ece_measured": ece,
+        **_average_cn_summary(done),
         # How far the measured spectra sit from the "no answer" thresholds (>1 and <1 are safe).
         "min_amplitude_over_floor": _extreme(table, "amplitude_over_floor", min),
         "max_noise_over_ceiling": _extreme(table, "noise_over_ceiling", max),
@@ -122,6 +128,12 @@ def main() -> None:
         f"{summary['needed_options']} needed options beyond the bare command); exact {summary['exact_accuracy']}, within 1 {summary['within_one_accuracy']}, "
         f"ECE {ece}; per compound: " + ", ".join(f"{k} {v}" for k, v in summary["per_compound"].items())
     )
+    if summary.get("cn_mean_spectra"):
+        print(
+            f"mean CN on {summary['cn_mean_spectra']} spectra: MAE {summary['cn_mean_mae']} against the textbook CN, "
+            f"within 0.5 {summary['cn_mean_within_half']}, 90% interval holds it {summary['cn_mean_coverage_90']} "
+            f"(median width {summary['cn_mean_median_width_90']})"
+        )
     print(f"written to {args.out}")
 
 
@@ -155,6 +167,23 @@ def _novelty_margins(prediction: Prediction, store: ModelStore) -> dict:
     check = NoveltyCheck.from_dict(saved.novelty)
     amplitude, noise = (float(v[0]) for v in check.scores(prediction.processed.chir_mag, ProcessingSettings.from_dict(saved.settings)))
     return {"amplitude_over_floor": round(amplitude / check.amplitude_floor, 2), "noise_over_ceiling": round(noise / check.noise_ceiling, 3)}
+
+
+def _average_cn_summary(done: list[dict]) -> dict:
+    """MAE, share within 0.5 and interval coverage of the mean CN, where the regressor answered."""
+    rows = [t for t in done if t.get("cn_mean") is not None]
+    if not rows:
+        return {}
+    error = np.array([abs(t["cn_mean"] - t["known_cn"]) for t in rows])
+    covered = [t["cn_interval"][0] <= t["known_cn"] <= t["cn_interval"][1] for t in rows]
+    width = [t["cn_interval"][1] - t["cn_interval"][0] for t in rows]
+    return {
+        "cn_mean_spectra": len(rows),
+        "cn_mean_mae": round(float(error.mean()), 3),
+        "cn_mean_within_half": round(float(np.mean(error <= 0.5)), 3),
+        "cn_mean_coverage_90": round(float(np.mean(covered)), 3),
+        "cn_mean_median_width_90": round(float(np.median(width)), 2),
+    }
 
 
 def _extreme(table: list[dict], key: str, pick) -> float | None:
