@@ -106,6 +106,17 @@ def test_experiments_write_a_report(data_slice, tmp_path):
         }
 
 
+def test_a_plan_without_the_studys_models_has_no_random_split_and_still_reports(data_slice, tmp_path):
+    plan = replace(
+        ExperimentPlan(), elements=("Ni",), models=("rf_all",), feature_sets=("r",), n_splits=3, cross_element=False, average_cn=False
+    )
+    results = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
+    assert results["random_split"] == {} and results["mean_best_accuracy_random_split"] is None
+    assert results["importance"] == {} and "average_cn" not in results  # rf_all reads more than R; no regression asked for
+    text = write_report(results, tmp_path).read_text()
+    assert "random split (the study's models)</td><td>-</td>" in text
+
+
 def test_train_and_reproduce_find_the_dataset_from_any_folder(data_slice, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

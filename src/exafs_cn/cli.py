@@ -49,6 +49,11 @@ def _parse_elements(text: str) -> list[str]:
     return elements
 
 
+def _fmt_score(value: float | None) -> str:
+    """A score for the summary line; "-" for one the plan did not measure (e.g. no random split)."""
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _parse_models(text: str, choices: Sequence[str]) -> tuple[str, ...]:
     names = tuple(m.strip() for m in text.split(",") if m.strip())
     unknown = [m for m in names if m not in choices]
@@ -155,8 +160,8 @@ def reproduce(
     page = write_report(results, out)
     typer.echo(
         f"mean best-model accuracy (grouped CV): {results['mean_best_accuracy']:.3f} "
-        f"(random split {results['mean_best_accuracy_random_split']:.3f}; always-commonest-CN {results['mean_majority_accuracy']:.3f}); "
-        f"importance below 3 A: {results['importance_share_below_3A']:.2f}; report: {page}"
+        f"(random split {_fmt_score(results['mean_best_accuracy_random_split'])}; always-commonest-CN {results['mean_majority_accuracy']:.3f}); "
+        f"importance below 3 A: {_fmt_score(results['importance_share_below_3A'])}; report: {page}"
     )
 
 

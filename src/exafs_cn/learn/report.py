@@ -246,8 +246,8 @@ def write_report(results: dict, out: Path) -> Path:
                 "-",
             ],
             [
-                "mean best-model accuracy, random split",
-                f"{results['mean_best_accuracy_random_split']:.3f}",
+                "mean best-model accuracy, random split (the study's models)",
+                _fmt(results["mean_best_accuracy_random_split"]),
                 f"~{paper['mean_accuracy']:.2f}",
             ],
             [
@@ -266,8 +266,8 @@ def write_report(results: dict, out: Path) -> Path:
                 "-",
             ],
             ["mean accuracy of always the commonest CN", f"{results['mean_majority_accuracy']:.3f}", "-"],
-            ["importance share below 3 A", f"{results['importance_share_below_3A']:.3f}", paper["importance"]],
-            ["importance share above 6 A", f"{results['importance_share_above_6A']:.3f}", ""],
+            ["importance share below 3 A", _fmt(results["importance_share_below_3A"]), paper["importance"]],
+            ["importance share above 6 A", _fmt(results["importance_share_above_6A"]), ""],
         ],
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>exafs-cn: CN from EXAFS, reproduced</title>
