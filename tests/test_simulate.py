@@ -63,6 +63,10 @@ def test_dataset_info_json(troublesome_folder, tmp_path):
     assert all(len(k) == len(c) == 401 for k, c in zip(pairs["k"], pairs["chi"]))
 
 
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for_first_shard(proc: subprocess.Popen, out) -> None:
     """Block until the run in ``proc`` has written a spectrum shard under ``out``."""
     shard_dir = out / "spectra" / "fast"
@@ -132,7 +136,9 @@ def test_ctrl_c_stops_cleanly_and_resumes_to_the_same_data(uninterrupted, tmp_pa
     source, expected = uninterrupted
     out = tmp_path / "data"
     args = [*CLI, "simulate", "--source", str(source), "--out", str(out), "--shard-size", "1", "--workers", "2", "--no-progress"]
-    proc = subprocess.Popen(args, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    # A terminal's process has Ctrl-C at its default; a test runner started in the background
+    # (nohup, `cmd &` in a script) has it ignored, and the run would inherit that.
+    proc = subprocess.Popen(args, start_new_session=True, stderr=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c)
     wait_for_first_shard(proc, out)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
