@@ -61,20 +61,23 @@ def accuracy_figure(results: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def confusion_figure(results: dict, path: Path) -> Path:
-    grouped = results["per_element"]
-    elements = list(grouped)
-    cols = 5
+def _element_panels(elements: list[str], cols: int = 5):
+    """A figure with one square panel per element, five to a row; the spare panels hidden."""
     rows = int(np.ceil(len(elements) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
-    for ax in axes.flat:
+    for ax in axes.flat[len(elements) :]:
         ax.axis("off")
-    for ax, element in zip(axes.flat, elements):
+    return fig, list(zip(axes.flat, elements))
+
+
+def confusion_figure(results: dict, path: Path) -> Path:
+    grouped = results["per_element"]
+    fig, panels = _element_panels(list(grouped))
+    for ax, element in panels:
         entry = grouped[element]
         best = entry[entry["best_model"]]
         matrix = np.asarray(best["confusion"], float)
         norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        ax.axis("on")
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         labels = [str(c) for c in best["classes"]]
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
@@ -129,17 +132,11 @@ AVERAGE_CN_STYLE = {"integer": ("tab:blue", "integer-CN pair"), "non_integer": (
 
 def average_cn_figure(average_cn: dict, path: Path) -> Path:
     """Held-out median CN against the true average CN per element, with the 90% intervals."""
-    elements = list(average_cn["scatter"])
-    cols = 5
-    rows = int(np.ceil(len(elements) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, element in zip(axes.flat, elements):
+    fig, panels = _element_panels(list(average_cn["scatter"]))
+    for ax, element in panels:
         points = average_cn["scatter"][element]
         true, predicted = np.asarray(points["true"]), np.asarray(points["predicted"])
         low, high, kind = np.asarray(points["low"]), np.asarray(points["high"]), np.asarray(points["kind"])
-        ax.axis("on")
         top = max(true.max(), high.max()) + 0.5
         ax.plot([0, top], [0, top], color="k", lw=0.8)
         for name, (color, label) in AVERAGE_CN_STYLE.items():
@@ -152,7 +149,7 @@ def average_cn_figure(average_cn: dict, path: Path) -> Path:
         ax.set_xlabel("true average CN", fontsize=7)
         ax.set_ylabel("predicted (median, 90% interval)", fontsize=7)
         ax.set(xlim=(0, top), ylim=(0, top))
-    axes.flat[0].legend(fontsize=6, loc="upper left")
+    panels[0][0].legend(fontsize=6, loc="upper left")
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -441,8 +441,7 @@ class _AverageRows:
         for label, (X, y, kind) in passes.items():
             if not len(y):
                 continue
-            low, high = fitted.predict_interval(X)
-            metrics = average_cn_metrics(y, fitted.predict(X), low, high, kind)
+            metrics = average_cn_metrics(y, *fitted.predict_with_interval(X), kind)
             out.update({f"{key}_{label}": value for key, value in metrics.items()})
         if "mae_augmented" not in out:  # no copies: the clean pass stands in
             out.update({k.replace("_clean", "_augmented"): v for k, v in list(out.items()) if k.endswith("_clean")})

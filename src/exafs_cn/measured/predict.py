@@ -206,9 +206,8 @@ def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Predictio
                 raise PredictError(f"{measured.where}: {exc}") from None
         if regressor.settings != saved.settings or regressor.feature_set != saved.feature_set:
             features = _features(processed, regressor, measured)
-        row = features[None, :]
-        low, high = regressor.estimator.predict_interval(row)
-        answer.cn_mean = float(regressor.estimator.predict(row)[0])
+        median, low, high = regressor.estimator.predict_with_interval(features[None, :])
+        answer.cn_mean = float(median[0])
         answer.cn_interval = (float(low[0]), float(high[0]))
     return answer
 
