@@ -125,25 +125,46 @@ def cached_features(
     cache_dir = Path(cache_dir or default_cache_dir())
     meta_path = cache_dir / f"meta-{key}.parquet"
     paths = {name: cache_dir / f"features-{name}-{key}.npy" for name in feature_sets}
-    if meta_path.exists() and all(p.exists() for p in paths.values()):
-        try:
-            return pd.read_parquet(meta_path), {name: np.load(p) for name, p in paths.items()}
-        except (OSError, ValueError, EOFError):  # a damaged cache entry is rebuilt, not fatal
-            pass
+    meta, matrices = _read_cached(meta_path, paths)
+    missing = [name for name in feature_sets if name not in matrices]
+    if not missing:
+        return meta, matrices
 
-    meta, spectra = build()
-    matrices, errors = featurize_many(
-        spectra, list(feature_sets), settings, workers=workers, scheduler=scheduler, progress=progress
-    )
-    meta = meta.assign(processing_error=errors)
+    # Only the sets not yet stored are computed: a new feature set costs its own
+    # featurization, not that of every set cached beside it.
+    built_meta, spectra = build()
+    new, errors = featurize_many(spectra, missing, settings, workers=workers, scheduler=scheduler, progress=progress)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for name, matrix in matrices.items():
+    for name in missing:
         tmp = paths[name].with_name(f".{paths[name].stem}.tmp.npy")
-        np.save(tmp, matrix)
+        np.save(tmp, new[name])
         os.replace(tmp, paths[name])
-    tmp_meta = meta_path.with_name(f".{meta_path.name}.tmp")
-    meta.to_parquet(tmp_meta)
-    os.replace(tmp_meta, meta_path)
+    if meta is None:
+        meta = built_meta.assign(processing_error=errors)
+        tmp_meta = meta_path.with_name(f".{meta_path.name}.tmp")
+        meta.to_parquet(tmp_meta)
+        os.replace(tmp_meta, meta_path)
+    return meta, {name: matrices.get(name, new.get(name)) for name in feature_sets}
+
+
+def _read_cached(meta_path: Path, paths: dict[str, Path]) -> tuple[pd.DataFrame | None, dict[str, np.ndarray]]:
+    """The stored metadata and whichever feature matrices are stored with it; a damaged
+    entry counts as absent (it is rebuilt, not fatal), and without metadata nothing is kept.
+    """
+    try:
+        meta = pd.read_parquet(meta_path) if meta_path.exists() else None
+    except (OSError, ValueError):
+        meta = None
+    matrices: dict[str, np.ndarray] = {}
+    for name, path in paths.items():
+        if meta is None or not path.exists():
+            continue
+        try:
+            matrix = np.load(path)
+        except (OSError, ValueError, EOFError):
+            continue
+        if len(matrix) == len(meta):
+            matrices[name] = matrix
     return meta, matrices
 
 
