@@ -36,13 +36,41 @@ def test_r_grid_is_larchs_326_points_to_10_A(some_spectra):
 def test_feature_set_shapes_match_their_labels(some_spectra):
     matrices, errors = featurize_many(some_spectra[1], tuple(FEATURE_SETS), workers=2, progress=False)
     assert errors == [None] * len(some_spectra[1])
-    expected = {"r": 326, "r_peaks": 326 + 2 * DEFAULT_SETTINGS.n_peaks, "k": len(k_grid()), "wavelet": 24 * 18}
+    n_peaks, below_6A = DEFAULT_SETTINGS.n_peaks, int(np.sum(r_grid() < DEFAULT_SETTINGS.peak_rmax))
+    expected = {
+        "r": 326,
+        "r_peaks": 326 + 2 * n_peaks,
+        "k": len(k_grid()),
+        "wavelet": 24 * 18,
+        "shells": 5 * n_peaks,
+        "r_complex": 2 * below_6A,
+        "k_weights": 2 * len(k_grid()),
+    }
     for name, matrix in matrices.items():
         assert matrix.shape == (len(some_spectra[1]), expected[name]) == (len(some_spectra[1]), len(feature_labels(name)))
         assert np.all(np.isfinite(matrix))
     peaks = matrices["r_peaks"][:, 326 : 326 + DEFAULT_SETTINGS.n_peaks]
     assert np.all(np.diff(peaks, axis=1) >= 0), "peak positions are sorted by R"
     assert np.all((peaks[:, 0] > 0.8) & (peaks[:, 0] < 3.0)), "first shell of a Ni compound"
+
+
+def test_richer_feature_sets_agree_with_the_studys(some_spectra):
+    """Each richer set is another view of the same transform, so they must agree where they overlap."""
+    matrices, _ = featurize_many(some_spectra[1], ("r", "r_peaks", "k", "shells", "r_complex", "k_weights"), workers=1, progress=False)
+    n_peaks, half = DEFAULT_SETTINGS.n_peaks, matrices["r_complex"].shape[1] // 2
+    # |chi(R)| is the modulus of Re + i Im on the same grid
+    modulus = np.hypot(matrices["r_complex"][:, :half], matrices["r_complex"][:, half:])
+    np.testing.assert_allclose(modulus, matrices["r"][:, :half], rtol=1e-9, atol=1e-12)
+    # k^1 chi times k is the study's k^2 chi; the shells' positions and heights are the peaks'
+    grid = k_grid()
+    np.testing.assert_allclose(matrices["k_weights"][:, : len(grid)] * grid, matrices["k"], rtol=1e-9, atol=1e-12)
+    shells = matrices["shells"].reshape(len(some_spectra[1]), 5, n_peaks)
+    np.testing.assert_array_equal(shells[:, :2].reshape(len(some_spectra[1]), -1), matrices["r_peaks"][:, 326:])
+    # every peak found has a width and a prominence, none taller than the peak; area is height x width
+    found = shells[:, 0] > 0
+    assert np.all(shells[:, 2][found] > 0) and np.all(shells[:, 2] < DEFAULT_SETTINGS.peak_rmax)
+    assert np.all(shells[:, 3][found] > 0) and np.all(shells[:, 3] <= shells[:, 1])
+    np.testing.assert_allclose(shells[:, 4], shells[:, 1] * shells[:, 2])
 
 
 def test_featurize_many_matches_one_at_a_time(some_spectra):

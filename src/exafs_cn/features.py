@@ -17,7 +17,7 @@ import numpy as np
 from larch import Group
 from larch.xafs import autobk, pre_edge, xftf
 from scipy import fft as scipy_fft
-from scipy.signal import find_peaks
+from scipy.signal import find_peaks, peak_prominences, peak_widths
 
 from exafs_cn.parallel import lost_reason, map_unordered
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
@@ -211,6 +211,59 @@ class PeakFeaturizer(Featurizer):
         return [f"peak {i + 1} R" for i in range(n)] + [f"peak {i + 1} height" for i in range(n)]
 
 
+class ShellFeaturizer(Featurizer):
+    """Shape of the tallest |chi(R)| peaks below ``peak_rmax``: position, height, width, prominence, area.
+
+    The peak list of :class:`PeakFeaturizer` says where shells are; a shell's width
+    (disorder, or two unresolved distances) and its area (height x width, which grows
+    with the number of neighbours) are what carry the CN, and a tree reads them far
+    more easily from one column each than from the ~10 grid points under a peak.
+    Widths and prominences are scipy's ``peak_widths``/``peak_prominences``. Sorted by R;
+    missing peaks are zeros.
+    """
+
+    name = "shells"
+    QUANTITIES = ("R", "height", "width", "prominence", "area")
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        n = self.settings.n_peaks
+        keep = processed.r < self.settings.peak_rmax
+        r, mag = processed.r[keep], processed.chir_mag[keep]
+        out = np.zeros((len(self.QUANTITIES), n))
+        idx, _ = find_peaks(mag)
+        if len(idx):
+            idx = np.sort(idx[np.argsort(mag[idx])[::-1][:n]])
+            dr = float(r[1] - r[0])
+            width = peak_widths(mag, idx, rel_height=0.5)[0] * dr
+            prominence = peak_prominences(mag, idx)[0]
+            out[:, : len(idx)] = [r[idx], mag[idx], width, prominence, mag[idx] * width]
+        return out.ravel()
+
+    def feature_labels(self) -> list[str]:
+        return [f"peak {i + 1} {q}" for q in self.QUANTITIES for i in range(self.settings.n_peaks)]
+
+
+class ComplexRFeaturizer(Featurizer):
+    """Real and imaginary parts of chi(R) below ``peak_rmax``.
+
+    |chi(R)| drops the phase, and the phase is where a shell's distance and its
+    scatterer's kind (light O against heavy metal neighbours) show most sharply.
+    """
+
+    name = "r_complex"
+
+    def _rows(self) -> int:
+        return int(np.searchsorted(r_grid(self.settings), self.settings.peak_rmax))
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        n = self._rows()
+        return np.concatenate([processed.group.chir_re[:n], processed.group.chir_im[:n]])
+
+    def feature_labels(self) -> list[str]:
+        grid = r_grid(self.settings)[: self._rows()]
+        return [f"Re chi(R) R={r:.3f}" for r in grid] + [f"Im chi(R) R={r:.3f}" for r in grid]
+
+
 class KSpaceFeaturizer(Featurizer):
     """k^w chi(k) on the fixed grid kmin..kmax."""
 
@@ -222,6 +275,25 @@ class KSpaceFeaturizer(Featurizer):
 
     def feature_labels(self) -> list[str]:
         return [f"k^{self.settings.kweight:g} chi k={k:.2f}" for k in k_grid(self.settings)]
+
+
+class KWeightsFeaturizer(Featurizer):
+    """k^1 chi(k) and k^3 chi(k) on the fixed grid: the weights beside the study's k^2.
+
+    Light neighbours (O, N) scatter most at low k, heavy ones (metals) at high k; the
+    low and high weights give each end of the range a scale of its own.
+    """
+
+    name = "k_weights"
+    WEIGHTS = (1, 3)
+
+    def featurize(self, processed: Processed) -> np.ndarray:
+        grid = k_grid(self.settings)
+        chi = np.interp(grid, processed.k, processed.chi)
+        return np.concatenate([chi * grid**w for w in self.WEIGHTS])
+
+    def feature_labels(self) -> list[str]:
+        return [f"k^{w} chi k={k:.2f}" for w in self.WEIGHTS for k in k_grid(self.settings)]
 
 
 class WaveletFeaturizer(Featurizer):
@@ -308,13 +380,18 @@ def _cauchy_filter_bank(kstep: float, nfft: int, rmax_out: float, rmax: float | 
     return grid, bank
 
 
-#: Named feature sets compared in the study, in the order they are reported.
+#: Every named feature set: the study's four first, then the richer inputs of our own models.
 FEATURE_SETS: dict[str, tuple[type[Featurizer], ...]] = {
     "r": (RSpaceFeaturizer,),
     "r_peaks": (RSpaceFeaturizer, PeakFeaturizer),
     "k": (KSpaceFeaturizer,),
     "wavelet": (WaveletFeaturizer,),
+    "shells": (ShellFeaturizer,),
+    "r_complex": (ComplexRFeaturizer,),
+    "k_weights": (KWeightsFeaturizer,),
 }
+#: The sets the study compared, in the order they are reported.
+STUDY_FEATURE_SETS = ("r", "r_peaks", "k", "wavelet")
 
 
 def featurizers_for(feature_set: str, settings: ProcessingSettings = DEFAULT_SETTINGS) -> list[Featurizer]:
