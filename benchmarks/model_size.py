@@ -8,9 +8,11 @@ sizes and reports, per size: total file size, the grouped hold-out accuracy (cle
 augmented, short-k) and ECE averaged over elements, and the measured corpus
 (``benchmarks/measured.py`` on the models).
 
-    python benchmarks/model_size.py [--data data] [--variants 100x1,50x3,...] [--corpus ...]
+    python benchmarks/model_size.py [--data data] [--variants 100x1,50x3,et:40x5,...] [--corpus ...]
 
-Each variant is TREESxMIN_LEAF. Results: ``benchmarks/results/model_size.json``.
+Each variant is [FAMILY:]TREESxMIN_LEAF, the family ``rf`` (what ships) unless named
+(``et``: extra trees, the CV winner of ``reproduce``). Results:
+``benchmarks/results/model_size.json``.
 """
 
 from __future__ import annotations
@@ -50,20 +52,24 @@ def main() -> None:
     results = []
     root = args.keep or Path(tempfile.mkdtemp(prefix="model_size-"))
     for variant in args.variants.split(","):
-        trees, leaf = (int(v) for v in variant.split("x"))
-        folder = root / variant
+        family, _, size = variant.rpartition(":")
+        family = family or "rf"
+        trees, leaf = (int(v) for v in size.split("x"))
+        folder = root / variant.replace(":", "_")
         t0 = time.perf_counter()
-        paths = fit_models(data, folder, n_estimators=trees, min_samples_leaf=leaf, log=lambda m: None)
+        paths = fit_models(data, folder, model_names=(family,), n_estimators=trees, min_samples_leaf=leaf, log=lambda m: None)
         fit_seconds = time.perf_counter() - t0
         holdouts = [SavedModel.load(p).metadata["holdout"] for p in paths]
         measured_json = folder / "measured.json"
         subprocess.run(
-            [sys.executable, str(HERE / "measured.py"), "--corpus", str(args.corpus), "--models-dir", str(folder), "--out", str(measured_json)],
+            [sys.executable, str(HERE / "measured.py"), "--corpus", str(args.corpus), "--models-dir", str(folder)]
+            + ["--model", family, "--out", str(measured_json)],
             check=True,
             capture_output=True,
         )
         measured = json.loads(measured_json.read_text())
         row = {
+            "model": family,
             "trees": trees,
             "min_samples_leaf": leaf,
             "total_mb": round(sum(p.stat().st_size for p in paths) / 1e6, 2),

@@ -32,7 +32,7 @@ def test_rare_classes_are_dropped_and_reported(ni_data):
     assert not set(ni_data.dropped_classes) & set(ni_data.classes)
 
 
-@pytest.mark.parametrize("model", ["rf", "bagging", "nn", "lgbm", "rf_lgbm"])
+@pytest.mark.parametrize("model", ["rf", "et", "bagging", "nn", "lgbm", "rf_lgbm"])
 def test_model_beats_the_commonest_cn_under_grouped_cv(ni_data, model):
     result = cross_validate(ni_data, model, "grouped", n_splits=5, seed=0, n_jobs=2)
     metrics = result.metrics()
@@ -54,7 +54,7 @@ def test_grouped_folds_keep_compositions_together(ni_data):
         assert not set(ni_data.groups[train]) & set(ni_data.groups[test])
 
 
-@pytest.mark.parametrize("model", ["rf", "nn"])
+@pytest.mark.parametrize("model", ["rf", "et", "nn"])
 def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
     estimator = make_model(model, random_state=0, n_jobs=1).fit(ni_data.X, ni_data.y)
     saved = SavedModel("Ni", model, "r", {"kmax": 12.0}, ni_data.classes, estimator)
@@ -65,7 +65,7 @@ def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
 
 
 def test_experiments_write_a_report(data_slice, tmp_path):
-    plan = replace(ExperimentPlan(), elements=("Ni", "Co"), models=("rf", "rf_all"), feature_sets=("r", "k"), n_splits=3)
+    plan = replace(ExperimentPlan(), elements=("Ni", "Co"), models=("rf", "et_all"), feature_sets=("r", "k"), n_splits=3)
     results = run_experiments(
         Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache"
     )
@@ -75,15 +75,15 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     assert set(stored["per_element"]) == {"Ni", "Co"}
     assert 0 < stored["mean_best_accuracy"] <= 1 and 0 < stored["importance_share_below_3A"] < 1
     assert stored["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
-    # rf_all reads R, k and wavelet features; the study's models only R. Best-of is over both.
-    assert stored["per_element"]["Co"]["rf_all"]["n"] == stored["per_element"]["Co"]["rf"]["n"]
+    # et_all reads R, k and wavelet features; the study's models only R. Best-of is over both.
+    assert stored["per_element"]["Co"]["et_all"]["n"] == stored["per_element"]["Co"]["rf"]["n"]
     assert stored["mean_best_study_model_accuracy"] <= stored["mean_best_accuracy"]
     assert stored["feature_sets"]["Ni"]["r"] == stored["per_element"]["Ni"]["rf"]["accuracy"]
     assert set(stored["importance"]["Ni"]) == {"rf"}  # importance over R only for models that read R alone
     joint = stored["cross_element"]
     assert set(joint["per_element"]) == {"Ni", "Co"} and joint["n"] == sum(stored["per_element"][e]["n"] for e in ("Ni", "Co"))
     assert 0 < joint["mean_accuracy"] <= 1
-    assert set(stored["random_split"]["Ni"]) >= {"rf"} and "rf_all" not in stored["random_split"]["Ni"]  # study's models only
+    assert set(stored["random_split"]["Ni"]) >= {"rf"} and "et_all" not in stored["random_split"]["Ni"]  # study's models only
     average = stored["average_cn"]
     assert set(average["per_element"]) == {"Ni", "Co"} and average["counts"]["mixture"] > 0
     for metrics in average["per_element"].values():
@@ -96,7 +96,7 @@ def test_experiments_write_a_report(data_slice, tmp_path):
 
     # The second run finds the features in the cache and gives the same numbers.
     cached = list((tmp_path / "cache").glob("features-*.npy"))
-    # r, k and the wavelet features rf_all reads; r and k of all pairs, and of the mixtures, for the average CN
+    # r, k and the wavelet features et_all reads; r and k of all pairs, and of the mixtures, for the average CN
     assert len(cached) == 7
     again = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
     assert again["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
@@ -179,3 +179,23 @@ def test_a_damaged_feature_cache_entry_is_rebuilt(data_slice, tmp_path):
     _, again = load_features(Dataset(data_slice), ["r"], **kwargs)
     np.testing.assert_array_equal(again["r"], first["r"])
     assert np.load(entry).shape == first["r"].shape
+
+
+def test_a_feature_set_added_later_is_computed_alone_beside_the_cached_ones(data_slice, tmp_path):
+    from exafs_cn.learn.corpus import load_features
+
+    def nickel(meta):
+        return np.flatnonzero(meta["absorber"].to_numpy() == "Ni")[:20]
+
+    cache = tmp_path / "cache"
+    kwargs = {"select": nickel, "select_key": "ni20", "cache_dir": cache, "workers": 1, "progress": False}
+    meta, first = load_features(Dataset(data_slice), ["r"], **kwargs)
+    (r_entry,) = cache.glob("features-r-*.npy")
+    stamp = r_entry.stat().st_mtime_ns
+    again, both = load_features(Dataset(data_slice), ["r", "shells"], **kwargs)
+    assert r_entry.stat().st_mtime_ns == stamp  # R read back, not recomputed
+    np.testing.assert_array_equal(both["r"], first["r"])
+    _, spectra = pair_spectra(Dataset(data_slice))
+    fresh, _ = featurize_many([spectra[i] for i in nickel(pair_spectra(Dataset(data_slice))[0])], ("shells",), workers=1, progress=False)
+    np.testing.assert_array_equal(both["shells"], fresh["shells"])
+    assert again.equals(meta)

@@ -117,12 +117,13 @@ def reproduce(
     ] = None,
     quick: Annotated[bool, typer.Option(help="a small fixed subset (minutes), for a first look")] = False,
     models: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="comma-separated: rf, bagging, nn (the study's, on R space), rf_all (RF on R+k+wavelet), "
-            "lgbm_all (LightGBM on R+k+wavelet), vote_all (RF + LightGBM soft vote), hgb"
+            "et_all (extra trees on R+k+wavelet), lgbm_all (LightGBM on R+k+wavelet), vote_all (RF + LightGBM "
+            "soft vote), hgb [default: rf,bagging,nn,rf_all,et_all]"
         ),
-    ] = "rf,bagging,nn,rf_all",
+    ] = None,
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option(help="seed of splits, models and the quick subset")] = 0,
     preset: Annotated[
@@ -140,10 +141,9 @@ def reproduce(
     from exafs_cn.learn.report import write_report
     from exafs_cn.learn.reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
 
-    model_names = _parse_models(models, tuple(MODEL_SPECS))
-    plan = replace(
-        QUICK_PLAN if quick else ExperimentPlan(), models=model_names, elements=tuple(_parse_elements(elements)), seed=seed
-    )
+    base = QUICK_PLAN if quick else ExperimentPlan()
+    model_names = base.models if models is None else _parse_models(models, tuple(MODEL_SPECS))
+    plan = replace(base, models=model_names, elements=tuple(_parse_elements(elements)), seed=seed)
     try:
         dataset = Dataset(locate_dataset(data))
         results = run_experiments(

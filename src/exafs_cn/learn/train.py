@@ -454,7 +454,7 @@ def model_path(models_dir: Path, element: str, model_name: str) -> Path:
 
 def _size_params(name: str, n_estimators: int, min_samples_leaf: int) -> dict:
     """What sets a tree ensemble's file size; other families keep their defaults."""
-    if name == "rf":
+    if name in ("rf", "et"):
         return {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf}
     if name == "bagging":
         return {"n_estimators": n_estimators, "estimator__min_samples_leaf": min_samples_leaf}
