@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pymatgen.analysis.local_env import CrystalNN
 from tqdm import tqdm
 
 from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
-from exafs_cn.datagen.labels import CRYSTALNN_SETTINGS
+from exafs_cn.datagen.labels import crystalnn_label_weight
 from exafs_cn.datagen.structures import read_bundled
 from exafs_cn.learn.evaluate import ElementData, cross_validate
 from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
@@ -62,17 +60,15 @@ def out_of_fold(data_dir: Path, plan: ExperimentPlan, model: str, workers: int |
 
 def crystalnn_confidence(labels: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
     """Lowest, over a pair's sites, of CrystalNN's weight for the CN it reports."""
-    nn = CrystalNN(**CRYSTALNN_SETTINGS)
     wanted = set(pairs["material_id"])
     records = {r.material_id: r for r in read_bundled() if r.material_id in wanted}
     sites = labels.merge(pairs[["material_id", "absorber"]], on=["material_id", "absorber"])
     confidence = {}
     for (material_id, absorber), group in tqdm(sites.groupby(["material_id", "absorber"]), desc="CrystalNN weights"):
         structure = records[material_id].parse()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            weights = [nn.get_nn_data(structure, int(i)).cn_weights for i in group["site_index"]]
-        confidence[(material_id, absorber)] = min(w.get(int(cn), 0.0) for w, cn in zip(weights, group["cn"]))
+        confidence[(material_id, absorber)] = min(
+            crystalnn_label_weight(structure, int(i), int(cn)) for i, cn in zip(group["site_index"], group["cn"])
+        )
     return pd.Series(confidence, name="crystalnn_confidence")
 
 

@@ -40,6 +40,18 @@ def crystalnn_cn(structure: Structure, site_index: int) -> int:
         return int(round(_crystalnn().get_cn(structure, site_index, use_weights=False)))
 
 
+def crystalnn_label_weight(structure: Structure, site_index: int, cn: int) -> float:
+    """CrystalNN's own weight for ``cn`` at a site: how sure it is of the label it gives.
+
+    CrystalNN scores every candidate CN (``cn_weights``) and reports the likeliest;
+    1.0 means no other CN competed, ~0.5 a near tie (bcc metals: 8 against 14). Used to
+    weigh training labels and to split errors by label confidence, never to relabel.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(_crystalnn().get_nn_data(structure, site_index).cn_weights.get(int(cn), 0.0))
+
+
 def crystalnn_description() -> str:
     """Human-readable settings for provenance records."""
     nn = _crystalnn()
