@@ -40,21 +40,23 @@ def pair_spectra(
     from FEFF (plus ``settings.feff_e0_offset``, see there).
     """
     pairs = dataset.pairs(preset, integer_only=integer_only)
-    spectra = [
-        Spectrum(
-            np.asarray(row.energy, float),
-            np.asarray(row.mu, float),
-            row.absorber,
-            e0=row.e0 + settings.feff_e0_offset,
-            edge_step=1.0,
-            name=row.material_id,
-        )
-        for row in pairs.itertuples(index=False)
-    ]
+    spectra = [feff_spectrum(row, settings) for row in pairs.itertuples(index=False)]
     meta = pairs[META_COLUMNS].reset_index(drop=True)
     if not integer_only:
         meta["pair_cn"] = meta["pair_cn"].astype(float)
     return meta, spectra
+
+
+def feff_spectrum(row, settings: ProcessingSettings = DEFAULT_SETTINGS) -> Spectrum:
+    """A stored FEFF spectrum (a pair's or a site's row: energy, mu, absorber, e0, material_id) as a Spectrum."""
+    return Spectrum(
+        np.asarray(row.energy, float),
+        np.asarray(row.mu, float),
+        row.absorber,
+        e0=row.e0 + settings.feff_e0_offset,
+        edge_step=1.0,
+        name=row.material_id,
+    )
 
 
 def dataset_fingerprint(dataset: Dataset, preset: str) -> str:
