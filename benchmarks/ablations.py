@@ -15,30 +15,53 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
-from exafs_cn.features import FEATURE_SETS
 from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
 from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, ModelSpec, cross_element_cv, plan_features
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS
 
-#: Each variant is the quoted RF with one thing changed; two are reproduce's own models.
+#: ``rf_all``'s inputs, which the richer-input variants extend.
+ALL = ("r", "k", "wavelet")
+UNWEIGHTED = (("class_weight", None),)
+
+#: Each variant is the quoted RF with one thing changed, or ``rf_all`` (reproduce's
+#: own model) with one thing changed; several are reproduce's models.
 VARIANTS: dict[str, ModelSpec] = {
     "rf": MODEL_SPECS["rf"],
-    "rf_unweighted": ModelSpec("rf", "RF, unweighted", ("r",), (("class_weight", None),)),
+    "rf_unweighted": ModelSpec("rf", "RF, unweighted", ("r",), UNWEIGHTED),
     "rf_r_k": ModelSpec("rf", "RF, R+k", ("r", "k")),
-    "rf_r_k_unweighted": ModelSpec("rf", "RF, R+k, unweighted", ("r", "k"), (("class_weight", None),)),
+    "rf_r_k_unweighted": ModelSpec("rf", "RF, R+k, unweighted", ("r", "k"), UNWEIGHTED),
     "rf_r_k_wavelet_unweighted": MODEL_SPECS["rf_all"],
+    # richer inputs, one at a time, on rf_all
+    "rf_all_shells": ModelSpec("rf", "rf_all + shell shapes", (*ALL, "shells"), UNWEIGHTED),
+    "rf_all_r_complex": ModelSpec("rf", "rf_all + Re/Im chi(R)", (*ALL, "r_complex"), UNWEIGHTED),
+    "rf_all_k_weights": ModelSpec("rf", "rf_all + k^1, k^3 chi(k)", (*ALL, "k_weights"), UNWEIGHTED),
+    # tuned forests
+    "rf_all_max_features_0.1": ModelSpec("rf", "rf_all, 10% of features per split", ALL, (*UNWEIGHTED, ("max_features", 0.1))),
+    "et_all": ModelSpec("et", "extra trees, R+k+wavelet", ALL),
+    "et_all_shells": ModelSpec("et", "extra trees, R+k+wavelet+shells", (*ALL, "shells")),
+    "et_all_r_complex": ModelSpec("et", "extra trees, R+k+wavelet+Re/Im chi(R)", (*ALL, "r_complex")),
+    "et_all_k_weights": ModelSpec("et", "extra trees, R+k+wavelet+k^1,k^3", (*ALL, "k_weights")),
+    "et_all_max_features_0.1": ModelSpec("et", "extra trees, 10% of features per split", ALL, (("max_features", 0.1),)),
+    "et_all_500": ModelSpec("et", "extra trees, 500 trees", ALL, (("n_estimators", 500),)),
     "hgb": MODEL_SPECS["hgb"],
     "lgbm_r_k_wavelet": MODEL_SPECS["lgbm_all"],
     "rf_lgbm_vote_r_k_wavelet": MODEL_SPECS["vote_all"],
 }
-#: Variants of the single model over all elements (element one-hot encoded).
-JOINT_VARIANTS: dict[str, tuple[str, ...]] = {"joint_rf": ("r",), "joint_rf_r_k": ("r", "k")}
+#: Models over all elements (element one-hot encoded), on reproduce's cross-element folds.
+#: Each also gives the same kind of model per element on those folds, and the two's soft
+#: vote: ``<name>_per_element`` and ``<name>_vote`` in the results.
+JOINT_VARIANTS: dict[str, ModelSpec] = {
+    "joint_rf": ModelSpec("rf", "RF over all elements, R", ("r",)),
+    "joint_rf_r_k": ModelSpec("rf", "RF over all elements, R+k", ("r", "k")),
+    "joint_et_all": MODEL_SPECS["et_all"],
+}
 
 
 def main() -> None:
@@ -46,19 +69,28 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--variants", default=",".join([v for v in VARIANTS if v != "hgb"] + list(JOINT_VARIANTS)))
     parser.add_argument("--elements", default="all")
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the CV folds (default: reproduce's); another seed checks a choice on folds it was not made on",
+    )
     parser.add_argument("--workers", type=int, default=default_workers(), help="cores for features and model fits")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ablations.json")
     args = parser.parse_args()
 
     plan = ExperimentPlan()  # the full run's plan: same subset key, folds and seed as reproduce
-    meta, matrices, usable = plan_features(Dataset(args.data), plan, tuple(FEATURE_SETS), DEFAULT_SETTINGS, workers=args.workers)
     elements = plan.elements if args.elements == "all" else tuple(args.elements.split(","))
     names = args.variants.split(",")
     unknown = set(names) - set(VARIANTS) - set(JOINT_VARIANTS)
     if unknown:
         parser.error(f"unknown variants {', '.join(sorted(unknown))}; choose from {', '.join([*VARIANTS, *JOINT_VARIANTS])}")
+    needed = [("r",), *(VARIANTS[n].features for n in names if n in VARIANTS), *(JOINT_VARIANTS[n].features for n in names if n in JOINT_VARIANTS)]
+    feature_sets = tuple(dict.fromkeys(f for sets in needed for f in sets))
+    meta, matrices, usable = plan_features(Dataset(args.data), plan, feature_sets, DEFAULT_SETTINGS, workers=args.workers)
 
-    results: dict = {"date": now_iso(), "plan": plan.__dict__, "variants": {}, "per_element": {}}
+    split_seed = plan.seed if args.split_seed is None else args.split_seed
+    results: dict = {"date": now_iso(), "plan": plan.__dict__, "split_seed": split_seed, "variants": {}, "per_element": {}}
     classes: dict[str, dict] = {}
     for element in elements:
         mask = usable & (meta["absorber"].to_numpy() == element)
@@ -76,7 +108,7 @@ def main() -> None:
             data = ElementData.build(element, X, y, groups, ids, plan.min_class_count)
             start = time.perf_counter()
             metrics = cross_validate(
-                data, spec.family, "grouped", plan.n_splits, plan.seed, n_jobs=args.workers, params=dict(spec.params)
+                data, spec.family, "grouped", plan.n_splits, split_seed, n_jobs=args.workers, params=dict(spec.params)
             ).metrics()
             row[name] = {k: round(metrics[k], 4) for k in ("accuracy", "balanced_accuracy", "macro_f1", "within_one")}
             row[name]["seconds"] = round(time.perf_counter() - start, 1)
@@ -86,16 +118,24 @@ def main() -> None:
         row["majority"] = round(majority_accuracy(data.y), 4)
         results["per_element"][element] = row
 
+    scored = [n for n in names if n in VARIANTS]
     for name in names:
         if name in JOINT_VARIANTS:
-            X = np.hstack([matrices[s] for s in JOINT_VARIANTS[name]])
-            joint = cross_element_cv(meta, X, usable, classes, plan, args.workers)
-            for element, metrics in joint["per_element"].items():
-                results["per_element"][element][name] = {
-                    k: round(metrics[k], 4) for k in ("accuracy", "balanced_accuracy", "macro_f1", "within_one")
-                }
-            print(f"{name}: mean accuracy {joint['mean_accuracy']:.3f} ({joint['fit_seconds']} s)", flush=True)
-    for name in names:
+            spec = JOINT_VARIANTS[name]
+            joint = cross_element_cv(meta, matrices, usable, classes, replace(plan, seed=split_seed), args.workers, spec=spec)
+            for suffix, part in (("", joint), ("_per_element", joint["per_element_models"]), ("_vote", joint["vote"])):
+                for element, metrics in part["per_element"].items():
+                    results["per_element"][element][name + suffix] = {
+                        k: round(metrics[k], 4) for k in ("accuracy", "balanced_accuracy", "macro_f1", "within_one")
+                    }
+                scored.append(name + suffix)
+            print(
+                f"{name}: mean accuracy {joint['mean_accuracy']:.3f}, per element on its folds "
+                f"{joint['per_element_models']['mean_accuracy']:.3f}, vote {joint['vote']['mean_accuracy']:.3f} "
+                f"({joint['fit_seconds']} s)",
+                flush=True,
+            )
+    for name in scored:
         accuracies = [row[name]["accuracy"] for row in results["per_element"].values() if name in row]
         results["variants"][name] = {
             "mean_accuracy": round(float(np.mean(accuracies)), 4),

@@ -82,7 +82,11 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     assert set(stored["importance"]["Ni"]) == {"rf"}  # importance over R only for models that read R alone
     joint = stored["cross_element"]
     assert set(joint["per_element"]) == {"Ni", "Co"} and joint["n"] == sum(stored["per_element"][e]["n"] for e in ("Ni", "Co"))
-    assert 0 < joint["mean_accuracy"] <= 1
+    assert 0 < joint["mean_accuracy"] <= 1 and joint["features"] == ["r", "k", "wavelet"]
+    # the same test rows scored three ways: the joint model, one model per element, their vote
+    for part in (joint["per_element_models"], joint["vote"]):
+        assert {e: m["n"] for e, m in part["per_element"].items()} == {e: m["n"] for e, m in joint["per_element"].items()}
+    assert stored["mean_accuracy_vote"] == joint["vote"]["mean_accuracy"]
     assert set(stored["random_split"]["Ni"]) >= {"rf"} and "et_all" not in stored["random_split"]["Ni"]  # study's models only
     average = stored["average_cn"]
     assert set(average["per_element"]) == {"Ni", "Co"} and average["counts"]["mixture"] > 0
