@@ -102,8 +102,11 @@ class ExperimentPlan:
         return self.models
 
     def params(self, model: str) -> dict:
-        """``set_params`` overrides for the planned model ``model``: its own, plus the RF size."""
-        spec = MODEL_SPECS[model]
+        """``set_params`` overrides for the planned model ``model``: its own, plus the forests' size."""
+        return self.params_of(MODEL_SPECS[model])
+
+    def params_of(self, spec: ModelSpec) -> dict:
+        """``set_params`` overrides for any model spec under this plan."""
         trees = {"n_estimators": self.rf_trees} if spec.family in ("rf", "et") and self.rf_trees else {}
         return {**dict(spec.params), **trees}
 
@@ -385,7 +388,7 @@ def cross_element_cv(
     from exafs_cn.learn.models import make_model
 
     spec = spec or MODEL_SPECS[CROSS_ELEMENT_MODEL]
-    params = {**dict(spec.params), **({"n_estimators": plan.rf_trees} if spec.family in ("rf", "et") and plan.rf_trees else {})}
+    params = plan.params_of(spec)
     elements = list(per_element)
     absorber = meta["absorber"].to_numpy()
     cn = meta["pair_cn"].to_numpy(int)
