@@ -169,37 +169,38 @@ def test_reproduce_without_enough_spectra_says_why_and_writes_nothing(data_slice
     assert trained.exit_code == 1 and "no model written" in trained.stderr
 
 
-def test_a_damaged_feature_cache_entry_is_rebuilt(data_slice, tmp_path):
+def _first_nickel(meta):
+    return np.flatnonzero(meta["absorber"].to_numpy() == "Ni")[:20]
+
+
+def _nickel_features(data_slice, cache, feature_sets):
+    """The slice's first 20 Ni pairs through the feature cache in ``cache``."""
     from exafs_cn.learn.corpus import load_features
 
-    def nickel(meta):
-        return np.flatnonzero(meta["absorber"].to_numpy() == "Ni")[:20]
+    return load_features(
+        Dataset(data_slice), feature_sets, select=_first_nickel, select_key="ni20", cache_dir=cache, workers=1, progress=False
+    )
 
+
+def test_a_damaged_feature_cache_entry_is_rebuilt(data_slice, tmp_path):
     cache = tmp_path / "cache"
-    kwargs = {"select": nickel, "select_key": "ni20", "cache_dir": cache, "workers": 1, "progress": False}
-    _, first = load_features(Dataset(data_slice), ["r"], **kwargs)
+    _, first = _nickel_features(data_slice, cache, ["r"])
     (entry,) = cache.glob("features-r-*.npy")
     entry.write_bytes(entry.read_bytes()[:100])  # truncated, as a full disk or a kill would leave it
-    _, again = load_features(Dataset(data_slice), ["r"], **kwargs)
+    _, again = _nickel_features(data_slice, cache, ["r"])
     np.testing.assert_array_equal(again["r"], first["r"])
     assert np.load(entry).shape == first["r"].shape
 
 
 def test_a_feature_set_added_later_is_computed_alone_beside_the_cached_ones(data_slice, tmp_path):
-    from exafs_cn.learn.corpus import load_features
-
-    def nickel(meta):
-        return np.flatnonzero(meta["absorber"].to_numpy() == "Ni")[:20]
-
     cache = tmp_path / "cache"
-    kwargs = {"select": nickel, "select_key": "ni20", "cache_dir": cache, "workers": 1, "progress": False}
-    meta, first = load_features(Dataset(data_slice), ["r"], **kwargs)
+    meta, first = _nickel_features(data_slice, cache, ["r"])
     (r_entry,) = cache.glob("features-r-*.npy")
     stamp = r_entry.stat().st_mtime_ns
-    again, both = load_features(Dataset(data_slice), ["r", "shells"], **kwargs)
+    again, both = _nickel_features(data_slice, cache, ["r", "shells"])
     assert r_entry.stat().st_mtime_ns == stamp  # R read back, not recomputed
     np.testing.assert_array_equal(both["r"], first["r"])
-    _, spectra = pair_spectra(Dataset(data_slice))
-    fresh, _ = featurize_many([spectra[i] for i in nickel(pair_spectra(Dataset(data_slice))[0])], ("shells",), workers=1, progress=False)
+    all_meta, spectra = pair_spectra(Dataset(data_slice))
+    fresh, _ = featurize_many([spectra[i] for i in _first_nickel(all_meta)], ("shells",), workers=1, progress=False)
     np.testing.assert_array_equal(both["shells"], fresh["shells"])
     assert again.equals(meta)

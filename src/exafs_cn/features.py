@@ -185,6 +185,17 @@ class RSpaceFeaturizer(Featurizer):
         return [f"|chi(R)| R={r:.3f}" for r in r_grid(self.settings)]
 
 
+def tallest_peaks(processed: Processed, settings: ProcessingSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R and |chi(R)| below ``peak_rmax``, and the indices of its ``n_peaks`` tallest peaks sorted by R.
+
+    Sorted by R so that the i-th peak means "i-th shell", not "i-th tallest".
+    """
+    keep = processed.r < settings.peak_rmax
+    r, mag = processed.r[keep], processed.chir_mag[keep]
+    idx, _ = find_peaks(mag)
+    return r, mag, np.sort(idx[np.argsort(mag[idx])[::-1][: settings.n_peaks]])
+
+
 class PeakFeaturizer(Featurizer):
     """Positions and heights of the tallest |chi(R)| peaks below ``peak_rmax``.
 
@@ -196,11 +207,7 @@ class PeakFeaturizer(Featurizer):
 
     def featurize(self, processed: Processed) -> np.ndarray:
         n = self.settings.n_peaks
-        keep = processed.r < self.settings.peak_rmax
-        r, mag = processed.r[keep], processed.chir_mag[keep]
-        idx, _ = find_peaks(mag)
-        idx = idx[np.argsort(mag[idx])[::-1][:n]]
-        idx = np.sort(idx)
+        r, mag, idx = tallest_peaks(processed, self.settings)
         out = np.zeros(2 * n)
         out[: len(idx)] = r[idx]
         out[n : n + len(idx)] = mag[idx]
@@ -226,13 +233,9 @@ class ShellFeaturizer(Featurizer):
     QUANTITIES = ("R", "height", "width", "prominence", "area")
 
     def featurize(self, processed: Processed) -> np.ndarray:
-        n = self.settings.n_peaks
-        keep = processed.r < self.settings.peak_rmax
-        r, mag = processed.r[keep], processed.chir_mag[keep]
-        out = np.zeros((len(self.QUANTITIES), n))
-        idx, _ = find_peaks(mag)
+        r, mag, idx = tallest_peaks(processed, self.settings)
+        out = np.zeros((len(self.QUANTITIES), self.settings.n_peaks))
         if len(idx):
-            idx = np.sort(idx[np.argsort(mag[idx])[::-1][:n]])
             dr = float(r[1] - r[0])
             width = peak_widths(mag, idx, rel_height=0.5)[0] * dr
             prominence = peak_prominences(mag, idx)[0]
