@@ -50,6 +50,7 @@ VARIANTS: dict[str, ModelSpec] = {
     "et_all_k_weights": ModelSpec("et", "extra trees, R+k+wavelet+k^1,k^3", (*ALL, "k_weights")),
     "et_all_max_features_0.1": ModelSpec("et", "extra trees, 10% of features per split", ALL, (("max_features", 0.1),)),
     "et_all_500": ModelSpec("et", "extra trees, 500 trees", ALL, (("n_estimators", 500),)),
+    "et_all_f20": MODEL_SPECS["et_all_f20"],
     "hgb": MODEL_SPECS["hgb"],
     "lgbm_r_k_wavelet": MODEL_SPECS["lgbm_all"],
     "rf_lgbm_vote_r_k_wavelet": MODEL_SPECS["vote_all"],
@@ -61,6 +62,7 @@ JOINT_VARIANTS: dict[str, ModelSpec] = {
     "joint_rf": ModelSpec("rf", "RF over all elements, R", ("r",)),
     "joint_rf_r_k": ModelSpec("rf", "RF over all elements, R+k", ("r", "k")),
     "joint_et_all": MODEL_SPECS["et_all"],
+    "joint_et_all_f20": MODEL_SPECS["et_all_f20"],
 }
 
 

@@ -83,6 +83,7 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     joint = stored["cross_element"]
     assert set(joint["per_element"]) == {"Ni", "Co"} and joint["n"] == sum(stored["per_element"][e]["n"] for e in ("Ni", "Co"))
     assert 0 < joint["mean_accuracy"] <= 1 and joint["features"] == ["r", "k", "wavelet"]
+    assert joint["params"] == {"max_features": 0.2, "n_estimators": 200}  # recorded, as the models ran
     # the same test rows scored three ways: the joint model, one model per element, their vote
     for part in (joint["per_element_models"], joint["vote"]):
         assert {e: m["n"] for e, m in part["per_element"].items()} == {e: m["n"] for e, m in joint["per_element"].items()}

@@ -120,8 +120,8 @@ def reproduce(
         str | None,
         typer.Option(
             help="comma-separated: rf, bagging, nn (the study's, on R space), rf_all (RF on R+k+wavelet), "
-            "et_all (extra trees on R+k+wavelet), lgbm_all (LightGBM on R+k+wavelet), vote_all (RF + LightGBM "
-            "soft vote), hgb [default: rf,bagging,nn,rf_all,et_all]"
+            "et_all (extra trees on R+k+wavelet), et_all_f20 (the same, 20% of inputs per split), lgbm_all "
+            "(LightGBM on R+k+wavelet), vote_all (RF + LightGBM soft vote), hgb [default: rf,bagging,nn,et_all]"
         ),
     ] = None,
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",

@@ -37,7 +37,7 @@ PAPER = {
 MAIN_FEATURE_SET = "r"
 COMPARISON_MODEL = "rf"
 #: The model over all elements, and of its vote with per-element models (:func:`cross_element_cv`).
-CROSS_ELEMENT_MODEL = "et_all"
+CROSS_ELEMENT_MODEL = "et_all_f20"
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ class ModelSpec:
 #: k-space and wavelet features each help on most elements (``rf_all``), and that extra
 #: trees on the same inputs beat that forest on most elements at less than half its fit
 #: time (``et_all``); richer inputs and tuning moved neither by more than the folds' noise.
+#: ``et_all_f20`` draws a fifth of the ~900 inputs at each split instead of their square
+#: root (~30): the model over all elements then meets the element one-hot and the few
+#: inputs that tell elements apart far more often, which is what it lacked (0.850 against
+#: 0.833 on seed-1 cross-element folds); per element it gains less (0.836 against 0.831).
+#: 200 trees keep its cost in the full run within the time ``rf_all`` had there.
 MODEL_SPECS: dict[str, ModelSpec] = {
     "rf": ModelSpec("rf", "Random forest"),
     "bagging": ModelSpec("bagging", "Bagging (trees)"),
@@ -65,6 +70,9 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     "hgb": ModelSpec("hgb", "Gradient boosting"),
     "rf_all": ModelSpec("rf", "RF, R+k+wavelet, unweighted", ("r", "k", "wavelet"), (("class_weight", None),)),
     "et_all": ModelSpec("et", "Extra trees, R+k+wavelet", ("r", "k", "wavelet")),
+    "et_all_f20": ModelSpec(
+        "et", "Extra trees, R+k+wavelet, 20% of inputs per split", ("r", "k", "wavelet"), (("max_features", 0.2), ("n_estimators", 200))
+    ),
     "lgbm_all": ModelSpec("lgbm", "LightGBM, R+k+wavelet", ("r", "k", "wavelet")),
     "vote_all": ModelSpec("rf_lgbm", "RF + LightGBM soft vote, R+k+wavelet", ("r", "k", "wavelet")),
 }
@@ -77,7 +85,9 @@ AVERAGE_CN_FEATURES = ("r", "k")
 
 @dataclass(frozen=True)
 class ExperimentPlan:
-    models: tuple[str, ...] = (*STUDY_MODELS, "rf_all", "et_all")
+    # rf_all (0.820, below et_all on every element) left the default run to pay for the
+    # wider extra trees of the cross-element run; --models rf_all still runs it.
+    models: tuple[str, ...] = (*STUDY_MODELS, "et_all")
     feature_sets: tuple[str, ...] = STUDY_FEATURE_SETS
     protocols: tuple[str, ...] = PROTOCOLS
     elements: tuple[str, ...] = METALS_3D
@@ -85,7 +95,7 @@ class ExperimentPlan:
     n_splits: int = 5
     seed: int = 0
     min_class_count: int = 10
-    cross_element: bool = True  # one RF over all elements, the element one-hot encoded
+    cross_element: bool = True  # one model over all elements (element one-hot), per-element ones, their vote
     rf_trees: int | None = None  # size of the forests (rf, et); None: make_model's 300
     # The random split (the study's protocol) is run for the study's models only: ours
     # scored within 0.01 of its grouped figure there, and dropping it pays for the average CN.
@@ -423,6 +433,7 @@ def cross_element_cv(
         "model": spec.family,
         "label": spec.label,
         "features": list(spec.features),
+        "params": params,
         "n": int(len(y)),
         "fit_seconds": round(time.perf_counter() - started, 1),
         **joint,
