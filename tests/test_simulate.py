@@ -221,6 +221,14 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 130 and done.stderr.strip() == "exafs-cn: interrupted"
+    # A C extension interrupted while it initialises raises ImportError from the KeyboardInterrupt.
+    chained = script.replace("raise KeyboardInterrupt", "raise ImportError('initialization failed') from KeyboardInterrupt()")
+    done = subprocess.run([sys.executable, "-c", chained], capture_output=True, text=True)
+    assert done.returncode == 130 and done.stderr.strip() == "exafs-cn: interrupted"
+    # Any other failure at start-up is not passed off as an interruption.
+    broken = script.replace("raise KeyboardInterrupt", "raise ImportError('no such module')")
+    done = subprocess.run([sys.executable, "-c", broken], capture_output=True, text=True)
+    assert done.returncode == 1 and "no such module" in done.stderr
     # And as a person would: Ctrl-C early in a real start.
     proc = subprocess.Popen([*CLI, "dataset", "info", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.4)
