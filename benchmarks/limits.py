@@ -9,7 +9,8 @@ what the issue names as likely limits:
   is then a multiplicity-weighted mixture, the label a mean of different CNs);
 * label ambiguity: CrystalNN's own weight for the CN it reports (``cn_weights`` of
   ``get_nn_data``; 1 when one CN is certain, ~0.5 for bcc metals' 8 vs 14), taken as
-  the lowest over the pair's sites, for a seeded sample of pairs per element;
+  the lowest over the pair's sites (``label_weights.pair_confidence``, computed once for
+  every pair and cached), for a seeded sample of pairs per element;
 * class imbalance: recall of each element's commonest CN vs the others.
 
     python benchmarks/limits.py [--data data] [--model rf_all] [--sample 200]
@@ -23,11 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+from label_weights import pair_confidence  # a sibling script: run as python benchmarks/limits.py
 
 from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
-from exafs_cn.datagen.labels import crystalnn_label_weight
-from exafs_cn.datagen.structures import read_bundled
 from exafs_cn.learn.evaluate import ElementData, cross_validate
 from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
 from exafs_cn.parallel import default_workers
@@ -58,20 +57,6 @@ def out_of_fold(data_dir: Path, plan: ExperimentPlan, model: str, workers: int |
     return pd.concat(rows, ignore_index=True)
 
 
-def crystalnn_confidence(labels: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
-    """Lowest, over a pair's sites, of CrystalNN's weight for the CN it reports."""
-    wanted = set(pairs["material_id"])
-    records = {r.material_id: r for r in read_bundled() if r.material_id in wanted}
-    sites = labels.merge(pairs[["material_id", "absorber"]], on=["material_id", "absorber"])
-    confidence = {}
-    for (material_id, absorber), group in tqdm(sites.groupby(["material_id", "absorber"]), desc="CrystalNN weights"):
-        structure = records[material_id].parse()
-        confidence[(material_id, absorber)] = min(
-            crystalnn_label_weight(structure, int(i), int(cn)) for i, cn in zip(group["site_index"], group["cn"])
-        )
-    return pd.Series(confidence, name="crystalnn_confidence")
-
-
 def accuracy_by(frame: pd.DataFrame, column: str) -> dict:
     return {
         str(key): {"n": int(len(g)), "accuracy": round(float((g["cn"] == g["predicted"]).mean()), 4)}
@@ -99,7 +84,7 @@ def main() -> None:
 
     per_element = min(args.sample, int(pred.groupby("absorber").size().min()))
     sample = pred.groupby("absorber").sample(n=per_element, random_state=plan.seed)
-    confidence = crystalnn_confidence(labels, sample)
+    confidence = pair_confidence(Dataset(args.data), args.workers).rename("crystalnn_confidence")
     sample = sample.join(confidence, on=["material_id", "absorber"])
     sample["crystalnn_weight"] = pd.cut(sample["crystalnn_confidence"], CONFIDENCE_BINS, right=False)
 
