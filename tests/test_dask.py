@@ -14,6 +14,7 @@ import pandas as pd
 import psutil
 import pytest
 from conftest import key_of, write_cif_folder
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from exafs_cn.datagen.dataset import SITE_KEY, Dataset
 from exafs_cn.datagen.simulate import simulate
@@ -90,6 +91,20 @@ def test_lost_worker_task_is_retried_then_recorded(tmp_path):
 def _run_item(item):
     kind, value = item
     return _always_die(value) if kind == "die" else _square(value)
+
+
+def _blas_threads(_: int) -> int:
+    """The most threads any loaded BLAS would use in this process."""
+    return max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+def test_workers_run_blas_on_one_thread():
+    """One worker per core already fills the cores: a worker's LAPACK calls (pre_edge's
+    polynomial fits) must not start a thread per core on top, in the pool or on Dask."""
+    with threadpool_limits(limits=4, user_api="blas"):
+        assert _blas_threads(0) == 4
+        assert set(map_unordered(_blas_threads, range(4), workers=2, progress=False)) == {1}
+        assert set(map_unordered(_blas_threads, range(4), scheduler="local:2", progress=False)) == {1}
 
 
 def test_bad_or_unreachable_scheduler_is_a_clear_error(tmp_path):

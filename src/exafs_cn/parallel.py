@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TypeVar
 
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 Item = TypeVar("Item")
@@ -105,11 +106,24 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _one_thread_each(func: Callable[[Item], Result], item: Item) -> Result:
+    """``func(item)`` with BLAS and OpenMP held to one thread.
+
+    The pool already runs one worker per core. A forked worker inherits its parent's
+    BLAS thread pool (one thread per core), so every LAPACK call (Larch's pre_edge
+    fits a polynomial) would put cores x cores threads on the cores, busy-waiting on
+    each other: featurizing synthetic mixtures, which all go through pre_edge, ran 3x
+    slower for it. Dask's nanny sets the same limit for its workers by environment.
+    """
+    with threadpool_limits(limits=1):
+        return func(item)
+
+
 def _pool_map(func, items, workers: int, on_error) -> Iterator:
     with ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) as pool:
         pending: dict[Future, object] = {}
         for item in items:
-            pending[pool.submit(func, item)] = item
+            pending[pool.submit(_one_thread_each, func, item)] = item
             if len(pending) >= 4 * workers:
                 yield from _finished(pending, on_error)
         while pending:
