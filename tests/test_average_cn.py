@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from exafs_cn.datagen.dataset import Dataset
-from exafs_cn.features import process
+from exafs_cn.features import background, process
 from exafs_cn.learn.average_cn import ConformalQuantileForest, average_cn_metrics, cross_validate_average_cn
 from exafs_cn.learn.corpus import load_average_cn_features, pair_spectra
 from exafs_cn.learn.mixtures import assign_blocks, design_mixtures, mixture_spectrum
@@ -51,6 +51,24 @@ def test_a_mixture_follows_the_linear_rule(slice_pairs):
     misfit = np.sqrt(np.mean(((chi_mix.chi - linear) * k**2)[band] ** 2)) / np.sqrt(np.mean((linear * k**2)[band] ** 2))
     assert misfit < 0.03
     assert not np.allclose(chi_a.chi[band], chi_b.chi[band], atol=0.01)  # the two parts do differ
+
+
+def test_a_mixture_of_parts_with_distant_edges_keeps_its_e0(slice_pairs):
+    """FEFF's grid starts at its E0, so a mixture's common grid starts at the highest
+    part's edge; its E0 must still lie inside the data, or autobk drops it silently
+    and finds an edge of its own partway up."""
+    meta, spectra = slice_pairs
+    nickel = np.flatnonzero(meta["absorber"].to_numpy() == "Ni")
+    e0 = np.array([spectra[i].e0 for i in nickel])
+    low, high = int(nickel[np.argmin(e0)]), int(nickel[np.argmax(e0)])
+    assert spectra[high].e0 - spectra[low].e0 > 3  # edges several eV apart
+    weights = np.array([0.8, 0.2])
+    mixed = mixture_spectrum([spectra[low], spectra[high]], weights)
+    assert np.dot(weights, [spectra[low].e0, spectra[high].e0]) < mixed.energy[0]  # the plain mean would lie outside
+    lead = min(s.e0 - s.energy[0] for s in (spectra[low], spectra[high]))
+    assert mixed.e0 == pytest.approx(mixed.energy[0] + lead)
+    _, _, _, group = background(mixed)
+    assert group.ek0 == pytest.approx(mixed.e0), "autobk used the mixture's E0"
 
 
 def test_designed_mixtures_have_the_weighted_cn_and_stay_in_their_block(slice_pairs):

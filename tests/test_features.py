@@ -96,6 +96,14 @@ def test_too_short_k_range_is_a_processing_error(some_spectra):
         process(cut)
 
 
+def test_an_e0_outside_the_data_is_a_processing_error(some_spectra):
+    """Larch's autobk would replace it by an edge it finds itself, without a word."""
+    spectrum = some_spectra[1][0]
+    early = Spectrum(spectrum.energy, spectrum.mu, spectrum.absorber, e0=spectrum.energy[0] - 3.0, edge_step=1.0)
+    with pytest.raises(ProcessingError, match="lies outside the data"):
+        process(early)
+
+
 def test_a_shorter_k_range_ends_the_window_where_the_data_end(some_spectra):
     spectrum = some_spectra[1][0]
     full = process(spectrum)

@@ -86,6 +86,9 @@ def background(
     energy = np.asarray(spectrum.energy, float)
     mu = np.asarray(spectrum.mu, float)
     e0, step = spectrum.e0, spectrum.edge_step
+    if e0 is not None and not energy.min() <= e0 <= energy.max():
+        # autobk would drop it without a word and search for an edge of its own.
+        raise ProcessingError(f"E0 = {e0:.1f} eV lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
     try:
         if e0 is None or step is None:
             pre_edge(energy, mu, group=group, e0=e0)

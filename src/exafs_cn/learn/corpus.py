@@ -24,6 +24,11 @@ from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
 META_COLUMNS = ["material_id", "formula", "absorber", "pair_cn", "n_sites", "e0"]
 
+#: How pair and mixture spectra are made from the shards, for cache names: the shards and
+#: the processing settings have keys of their own, the code between them has this. Bump it
+#: when that code changes what a spectrum holds. 2: an average's E0 is kept inside its data.
+SPECTRA_VERSION = 2
+
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("EXAFS_CN_CACHE", Path.home() / ".cache" / "exafs-cn"))
@@ -93,7 +98,7 @@ def load_features(
     and their reason in the ``processing_error`` column.
     """
     pairs = "" if integer_only else "all-pairs-"
-    key = f"{pairs}{dataset_fingerprint(dataset, preset)}-{settings.key()}-{preset}-{short_hash(select_key)}"
+    key = f"{pairs}{dataset_fingerprint(dataset, preset)}-v{SPECTRA_VERSION}-{settings.key()}-{preset}-{short_hash(select_key)}"
 
     def build() -> tuple[pd.DataFrame, list[Spectrum]]:
         meta, spectra = pair_spectra(dataset, preset, settings, integer_only)
@@ -216,7 +221,7 @@ def load_average_cn_features(
     blocks = assign_blocks(pairs["absorber"].to_numpy(), pairs["formula"].to_numpy(), n_blocks, seed)
     mixtures = design_mixtures(pairs, blocks, design, seed)
     choice = f"{select_key}|{n_blocks}|{seed}|{design.to_dict()}"
-    key = f"mixtures-{dataset_fingerprint(dataset, preset)}-{settings.key()}-{preset}-{short_hash(choice)}"
+    key = f"mixtures-{dataset_fingerprint(dataset, preset)}-v{SPECTRA_VERSION}-{settings.key()}-{preset}-{short_hash(choice)}"
 
     def build() -> tuple[pd.DataFrame, list[Spectrum]]:
         meta, spectra = pair_spectra(dataset, preset, settings, integer_only=False)

@@ -3,7 +3,7 @@
 EXAFS is linear in the fraction of absorbers: a sample whose absorbers are split w_i
 between environments i (two phases, a partly oxidised powder, a supported catalyst)
 has mu(E) = sum w_i mu_i(E), and its average CN is sum w_i CN_i, just as a material's
-inequivalent sites average by multiplicity (:func:`exafs_cn.datagen.dataset.weighted_mu`
+inequivalent sites average by multiplicity (:func:`exafs_cn.datagen.dataset.weighted_spectrum`
 does both). The weights are by absorber count, not by mass or volume.
 
 Mixtures are made inside *blocks*: every pair of an element is put in one block by its
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from exafs_cn.datagen.dataset import weighted_mu
+from exafs_cn.datagen.dataset import weighted_spectrum
 from exafs_cn.features import Spectrum
 
 #: Metadata columns of a designed mixture.
@@ -101,11 +101,9 @@ def design_mixtures(
 def mixture_spectrum(spectra: Sequence[Spectrum], weights: Sequence[float], name: str = "") -> Spectrum:
     """mu(E) of absorbers split ``weights`` between ``spectra`` (FEFF's: edge step 1, E0 known).
 
-    E0 is the weighted mean of the components', as for a site average.
+    E0 is the weighted mean of the components', kept inside the data, as for a site average.
     """
-    weights = np.asarray(weights, float)
-    energy, mu = weighted_mu([s.energy for s in spectra], [s.mu for s in spectra], weights)
-    e0 = float(np.dot(weights, [s.e0 for s in spectra]))
+    energy, mu, e0 = weighted_spectrum([s.energy for s in spectra], [s.mu for s in spectra], [s.e0 for s in spectra], weights)
     return Spectrum(energy, mu, spectra[0].absorber, e0=e0, edge_step=1.0, name=name)
 
 
