@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from exafs_cn.cli import app
 from exafs_cn.learn.calibration import expected_calibration_error
+from exafs_cn.learn.corpus import SPECTRA_VERSION
 from exafs_cn.learn.model_files import SavedModel
 from exafs_cn.measured.readers import Columns, SpectrumFileError, detect_format, read_spectra
 
@@ -121,6 +122,7 @@ def test_saved_models_carry_held_out_calibration(models):
     holdout = saved.metadata["holdout"]
     assert 0.0 <= holdout["ece_augmented"] <= 1.0 and holdout["n_test_spectra"] > 0
     assert saved.metadata["augment_copies"] == 2 and saved.metadata["augmentation"]["sigma2"] == [0.001, 0.012]
+    assert saved.metadata["spectra_version"] == SPECTRA_VERSION  # which way its training spectra were made
     assert set(saved.metadata["bands"]) == {str(c) for c in saved.classes}
 
 

@@ -184,6 +184,7 @@ def train_models(
     provenance = {
         "dataset": str(dataset.root),
         "dataset_fingerprint": dataset_fingerprint(dataset, preset),
+        "spectra_version": SPECTRA_VERSION,
         "preset": preset,
         "seed": seed,
         "augment_copies": augment_copies,
@@ -244,6 +245,7 @@ def write_manifest(models_dir: Path) -> Path:
                 "classes": saved.classes,
                 "model_params": meta.get("model_params"),
                 "n_spectra": meta.get("n_spectra"),
+                "spectra_version": meta.get("spectra_version", 1),  # how its pair and mixture spectra were made
                 "holdout": meta.get("holdout"),
                 "trained": meta.get("trained"),
             }
