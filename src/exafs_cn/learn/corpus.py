@@ -76,6 +76,12 @@ def dataset_fingerprint(dataset: Dataset, preset: str) -> str:
     return digest.hexdigest()[:12]
 
 
+def spectra_key(dataset: Dataset, preset: str, settings: ProcessingSettings) -> str:
+    """What the features of the dataset's spectra depend on, for every cache name built on them:
+    the shards, the way pairs and mixtures are made from them, and the processing settings."""
+    return f"{dataset_fingerprint(dataset, preset)}-v{SPECTRA_VERSION}-{settings.key()}-{preset}"
+
+
 def load_features(
     dataset: Dataset,
     feature_sets: Sequence[str],
@@ -98,7 +104,7 @@ def load_features(
     and their reason in the ``processing_error`` column.
     """
     pairs = "" if integer_only else "all-pairs-"
-    key = f"{pairs}{dataset_fingerprint(dataset, preset)}-v{SPECTRA_VERSION}-{settings.key()}-{preset}-{short_hash(select_key)}"
+    key = f"{pairs}{spectra_key(dataset, preset, settings)}-{short_hash(select_key)}"
 
     def build() -> tuple[pd.DataFrame, list[Spectrum]]:
         meta, spectra = pair_spectra(dataset, preset, settings, integer_only)
@@ -221,7 +227,7 @@ def load_average_cn_features(
     blocks = assign_blocks(pairs["absorber"].to_numpy(), pairs["formula"].to_numpy(), n_blocks, seed)
     mixtures = design_mixtures(pairs, blocks, design, seed)
     choice = f"{select_key}|{n_blocks}|{seed}|{design.to_dict()}"
-    key = f"mixtures-{dataset_fingerprint(dataset, preset)}-v{SPECTRA_VERSION}-{settings.key()}-{preset}-{short_hash(choice)}"
+    key = f"mixtures-{spectra_key(dataset, preset, settings)}-{short_hash(choice)}"
 
     def build() -> tuple[pd.DataFrame, list[Spectrum]]:
         meta, spectra = pair_spectra(dataset, preset, settings, integer_only=False)

@@ -33,7 +33,7 @@ from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL, COVERAGE, ConformalQuantileForest, average_cn_metrics
 from exafs_cn.learn.calibration import calibrated, expected_calibration_error, top_label_ece
-from exafs_cn.learn.corpus import SPECTRA_VERSION, dataset_fingerprint, default_cache_dir, pair_kinds, pair_spectra
+from exafs_cn.learn.corpus import SPECTRA_VERSION, dataset_fingerprint, default_cache_dir, pair_kinds, pair_spectra, spectra_key
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
 from exafs_cn.learn.model_files import MODEL_SUFFIX, SavedModel
@@ -102,7 +102,7 @@ def training_set(
     Featurizing and augmenting all 13.9k spectra is most of a training run (~5 min on 2
     cores); the cache makes a second run, or a sweep over model sizes, cost the fits only.
     """
-    choice = [dataset_fingerprint(dataset, preset), SPECTRA_VERSION, settings.key(), preset, feature_set, augment_copies, augmentation.to_dict(), seed, list(elements)]
+    choice = [spectra_key(dataset, preset, settings), feature_set, augment_copies, augmentation.to_dict(), seed, list(elements)]
     if mixtures is not None:
         choice.append({"mixtures": mixtures.to_dict(), "blocks": HOLDOUT_BLOCKS})
     key = hashlib.sha256(json.dumps(choice, sort_keys=True).encode()).hexdigest()[:16]
