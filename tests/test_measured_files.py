@@ -27,7 +27,7 @@ from exafs_cn.cli import app
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.learn.model_files import MODEL_SUFFIX, TRUSTED_TYPES, ModelFileError, SavedModel
 from exafs_cn.measured.predict import shipped_models_dir
-from exafs_cn.measured.readers import read_file, read_spectra
+from exafs_cn.measured.readers import SpectrumFileError, read_file, read_spectra
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
@@ -249,10 +249,15 @@ def test_shipped_models_answer_from_any_folder_without_training(tmp_path, monkey
 
 def test_read_file_returns_group_errors_in_place(tmp_path):
     energy, mu = _nio_arrays()
-    path = _project(tmp_path / "p.prj", {"good": (energy, mu, "Ni"), "wrong": (energy, mu, "Fe")})
-    good, wrong = read_file(path)
+    cut = energy > NI_EDGE + 100  # a group of EXAFS only: no Ni K edge in it
+    path = _project(
+        tmp_path / "p.prj",
+        {"good": (energy, mu, "Ni"), "mislabelled": (energy, mu, "Fe"), "exafs-only": (energy[cut], mu[cut], "Ni")},
+    )
+    good, mislabelled, wrong = read_file(path)
     assert good.group == "good" and good.element == "Ni"
-    assert isinstance(wrong, ValueError) and "[wrong]" in str(wrong) and "no Fe K edge" in str(wrong)
+    assert (mislabelled.element, mislabelled.element_source) == ("Ni", "edge")  # the edge wins over the group's element
+    assert isinstance(wrong, ValueError) and "[exafs-only]" in str(wrong) and "no Ni K edge" in str(wrong)
 
 
 @pytest.mark.parametrize(
@@ -294,3 +299,111 @@ def test_a_group_without_a_model_is_an_error_line_naming_its_group(models, tmp_p
     assert (zinc["file"], zinc["group"]) == (str(path), "zinc") and "no 'rf' model for Zn" in zinc["error"]
     api = exafs_cn.predict(path, models_dir=models)
     assert api[1] == zinc
+
+
+# Files as other beamlines write them (tests/data/experimental, copied from the corpus).
+XDAC = MEASURED / "examples__xafsdata__beamlines__NSLS_XDAC_2011.dat"
+FIO = MEASURED / "parseq_XAS__data__Cu_rt1.fio"
+MUFLUO = MEASURED / "website__pages__lisa-esrf__files__CuSO4_2mM_111.xdi"
+CHROMATE = MEASURED / "data__Cr__k2cro4_rt_001.xdi"
+
+
+def test_a_monochromator_crystal_line_does_not_name_the_absorber(models):
+    # XDAC (NSLS X-23A2): "Diffraction element= Si (311)" is the crystal; the edge says Fe.
+    (spectrum,) = read_spectra(XDAC)
+    assert (spectrum.element, spectrum.element_source) == ("Fe", "edge")
+    result = runner.invoke(app, ["predict", str(XDAC), "--models-dir", str(models), "--json"])
+    assert result.exit_code == 0, result.output
+    (line,) = _json_lines(result.stdout)
+    assert line["element"] == "Fe" and line["cn"] is not None
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["fluorescence detector element: Ge", "dopant element: Mn in the film", "Diffraction element= Si (311)"],
+)
+def test_header_lines_that_are_not_about_the_absorber_are_not_read_as_it(header, tmp_path):
+    energy, mu = _cu_arrays()
+    path = tmp_path / "scan.dat"
+    np.savetxt(path, np.column_stack([energy, mu]), header=f"{header}\nenergy mu")
+    (spectrum,) = read_spectra(path)
+    assert (spectrum.element, spectrum.element_source) == ("Cu", "edge")
+
+
+def test_where_the_header_and_the_edge_disagree_the_edge_wins_and_says_so(models, tmp_path):
+    energy, mu = _cu_arrays()
+    path = tmp_path / "mislabelled.dat"
+    np.savetxt(path, np.column_stack([energy, mu]), header="element: Fe\nenergy mu")
+    (spectrum,) = read_spectra(path)
+    assert (spectrum.element, spectrum.element_source) == ("Cu", "edge")
+    assert any("the file says Fe" in note and "Cu K edge" in note for note in spectrum.notes)
+    result = runner.invoke(app, ["predict", str(path), "--models-dir", str(models)])
+    assert result.exit_code == 0 and "Cu CN" in result.stdout and "the file says Fe" in result.stdout
+
+
+def test_athena_placeholder_element_h_is_set_aside(tmp_path):
+    energy, mu = _nio_arrays()
+    path = _project(tmp_path / "placeholder.prj", {"nio": (energy, mu, "H")})
+    (spectrum,) = read_spectra(path)
+    assert (spectrum.element, spectrum.element_source) == ("Ni", "edge")
+    assert any("names H, not a 3d metal" in note for note in spectrum.notes)
+
+
+def test_hasylab_fio_file_is_read_with_its_column_names(models):
+    (spectrum,) = read_spectra(FIO)
+    assert (spectrum.element, spectrum.element_source) == ("Cu", "edge")
+    raw = np.loadtxt(FIO, comments="!", skiprows=37).T  # the header and the 12 "Col N" lines
+    # The scan's own second column is ln(C1/C2) (HASYLAB's online transmission mu):
+    # the reader's mu is that column, on the scan's energies.
+    np.testing.assert_allclose(spectrum.energy, raw[0])
+    np.testing.assert_allclose(spectrum.mu, np.log(raw[5] / raw[6]), atol=2e-4)
+    assert any("named by the scan" in note for note in spectrum.notes)
+    result = runner.invoke(app, ["predict", str(FIO), "--models-dir", str(models), "--json"])
+    (line,) = _json_lines(result.stdout)
+    assert result.exit_code == 0 and line["cn"] is not None
+
+
+def test_a_column_that_calls_itself_mu_is_mu(tmp_path):
+    # LISA (ESRF) XDI: energy, mufluo, murefer: the sample's fluorescence, not the reference foil's.
+    (spectrum,) = read_spectra(MUFLUO)
+    data = read_xdi(str(MUFLUO))
+    np.testing.assert_allclose(spectrum.mu, np.asarray(data.mufluo, float))
+
+
+def test_one_step_back_at_a_region_boundary_is_sorted_and_an_erratic_scan_is_refused(tmp_path):
+    energy, mu = _cu_arrays()
+    # MRCAT-style: the next region starts 0.3 eV below where the last one ended.
+    stepped = np.insert(energy, 400, energy[399] - 0.3)
+    stepped_mu = np.insert(mu, 400, np.interp(energy[399] - 0.3, energy, mu))
+    path = tmp_path / "boundary.dat"
+    np.savetxt(path, np.column_stack([stepped, stepped_mu]), header="element: Cu\nenergy mu")
+    (spectrum,) = read_spectra(path)
+    assert np.all(np.diff(spectrum.energy) > 0) and spectrum.energy.size == stepped.size
+    assert any("stepped back 1 time" in note for note in spectrum.notes)
+    erratic = energy.copy()
+    for i in (100, 200, 300):
+        erratic[i], erratic[i + 1] = erratic[i + 1], erratic[i]
+    path = tmp_path / "erratic.dat"
+    np.savetxt(path, np.column_stack([erratic, mu]), header="element: Cu\nenergy mu")
+    with pytest.raises(SpectrumFileError, match="energies not monotonic"):
+        read_spectra(path)
+
+
+def test_e0_on_a_strong_pre_edge_peak_is_put_on_the_main_edge():
+    # K2CrO4: the Cr(VI) pre-edge peak holds the largest derivative, ~20 eV below the edge.
+    from larch.xafs import find_e0, pre_edge
+
+    from exafs_cn.features import process
+    from exafs_cn.settings import ProcessingSettings
+
+    (spectrum,) = read_spectra(CHROMATE)
+    larch_e0 = float(find_e0(spectrum.energy, spectrum.mu))
+    processed = process(spectrum.to_spectrum())
+    group = Group()
+    pre_edge(spectrum.energy, spectrum.mu, group=group, e0=processed.e0)
+    after = (spectrum.energy >= processed.e0) & (spectrum.energy <= processed.e0 + 15)
+    before = (spectrum.energy > larch_e0) & (spectrum.energy < processed.e0)
+    assert processed.e0 - larch_e0 > 10
+    assert np.all(group.norm[after] >= 0.5) and np.any(group.norm[before] < 0.5)  # the dip after the peak
+    old = process(spectrum.to_spectrum(), ProcessingSettings(e0_rule="max_derivative"))
+    assert abs(old.e0 - larch_e0) < 0.5

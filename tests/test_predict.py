@@ -12,8 +12,10 @@ from larch.io import AthenaProject, read_ascii
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
+from exafs_cn.learn.augment import DEFAULT_AUGMENTATION
 from exafs_cn.learn.calibration import expected_calibration_error
 from exafs_cn.learn.corpus import SPECTRA_VERSION
+from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, PowerCalibration
 from exafs_cn.learn.model_files import SavedModel
 from exafs_cn.measured.readers import Columns, SpectrumFileError, detect_format, read_spectra
 
@@ -121,9 +123,50 @@ def test_saved_models_carry_held_out_calibration(models):
     saved = SavedModel.load(models / "Fe" / "rf.skops")
     holdout = saved.metadata["holdout"]
     assert 0.0 <= holdout["ece_augmented"] <= 1.0 and holdout["n_test_spectra"] > 0
-    assert saved.metadata["augment_copies"] == 2 and saved.metadata["augmentation"]["sigma2"] == [0.001, 0.012]
+    assert saved.metadata["augment_copies"] == 2 and saved.metadata["augmentation"] == DEFAULT_AUGMENTATION.to_dict()
     assert saved.metadata["spectra_version"] == SPECTRA_VERSION  # which way its training spectra were made
     assert set(saved.metadata["bands"]) == {str(c) for c in saved.classes}
+
+
+def test_calibration_keeps_the_forests_answer(models):
+    # Per-class isotonic calibration moved answers towards the commonest CN; one exponent cannot.
+    from exafs_cn.features import featurizers_for, process
+    from exafs_cn.settings import ProcessingSettings
+
+    saved = SavedModel.load(models / "Cu" / "rf.skops")
+    settings = ProcessingSettings.from_dict(saved.settings)
+    processed = process(read_spectra(CU)[0].to_spectrum(), settings)
+    row = np.concatenate([f.featurize(processed) for f in featurizers_for(saved.feature_set, settings)])[None, :]
+    forest, calibrated = saved.estimator.estimator_.predict_proba(row), saved.estimator.predict_proba(row)
+    assert np.argmax(forest) == np.argmax(calibrated) and saved.estimator.exponent_ > 0
+    np.testing.assert_allclose(calibrated, PowerCalibration(saved.estimator.exponent_).apply(forest))
+
+
+def test_a_measured_calibration_beside_the_models_is_applied_and_a_damaged_one_is_one_line(models, tmp_path):
+    import shutil
+
+    folder = tmp_path / "models"
+    shutil.copytree(models / "Cu", folder / "Cu")
+    raw = json.loads(runner.invoke(app, ["predict", str(CU), "--models-dir", str(folder), "--json"]).output)
+    PowerCalibration(2.0, {"corpus": "test"}).save(folder / CALIBRATION_FILE)
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(folder), "--json"])
+    sharpened = json.loads(result.output)
+    assert result.exit_code == 0 and sharpened["cn"] == raw["cn"]
+    expected = PowerCalibration(2.0).apply(np.array(list(raw["probabilities"].values())))
+    np.testing.assert_allclose(list(sharpened["probabilities"].values()), expected, atol=2e-4)
+    (folder / CALIBRATION_FILE).write_text('{"exponent": 1e9}')
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(folder)])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(errors) == 1 and CALIBRATION_FILE in errors[0] and "exponent" in errors[0]
+
+
+def test_a_model_file_with_a_tampered_exponent_is_refused_in_one_line(models, tmp_path):
+    saved = SavedModel.load(models / "Cu" / "rf.skops")
+    saved.estimator.exponent_ = float("nan")
+    saved.save(tmp_path / "models" / "Cu" / "rf.skops")
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(tmp_path / "models")])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(errors) == 1 and "rf.skops" in errors[0] and "exponent" in errors[0]
 
 
 def test_expected_calibration_error_of_known_cases():
@@ -148,8 +191,9 @@ def bad_inputs(tmp_path_factory) -> dict[str, tuple[Path, list[str], str]]:
     folder = tmp_path_factory.mktemp("bad")
     cu = read_spectra(CU)[0]
     e, mu = cu.energy, cu.mu
-    swapped = e.copy()
-    swapped[200], swapped[201] = swapped[201], swapped[200]
+    swapped = e.copy()  # erratic: three steps back (one or two are sorted, as at a region boundary)
+    for i in (200, 300, 400):
+        swapped[i], swapped[i + 1] = swapped[i + 1], swapped[i]
     with_nan = mu.copy()
     with_nan[300] = np.nan
     above_edge = e > 9100

@@ -6,16 +6,21 @@ group). Problems with the file as a whole (missing, empty, binary, unreadable) r
 one bad group of a 14-group project costs that group only. Every message names the
 file (and group) and the problem in one line.
 
-The absorber is what the file says (XDI ``Element.symbol``, Athena group metadata, an
-``element:`` header line); ``--element`` is used only where the file says nothing; with
-neither, the edge energy picks it among the ten 3d K edges. Whichever way, the edge
-must sit where that element's K edge is, so a Cu spectrum labelled Fe is refused
-rather than guessed at.
+The absorber is what the file says under a key that names it (XDI ``Element.symbol``,
+Athena group metadata, a header line that starts ``element:`` or ``absorber:``), never a
+line about the monochromator crystal (XDAC's ``Diffraction element= Si (311)``), a
+detector or a dopant; a stated symbol that is no 3d metal (Athena's placeholder ``H``) is
+set aside with a note. ``--element`` is used only where the file says nothing; with
+neither, the edge energy picks it among the ten 3d K edges. Where the file's element and
+the edge disagree, the edge wins and a note says so; an ``--element`` the edge
+contradicts is refused, since the user said it.
 
 Real files are forgiving where Athena and Larch are: repeated energy points are merged
-(their mu averaged) and noted, an XDI header that Larch's XDI parser rejects falls back
-to reading the columns with the header's column names and element kept, and data that
-stop short of the EXAFS range are read (``predict`` then answers "no answer").
+(their mu averaged) and noted, a scan with a step or two backwards (a region boundary) is
+sorted with a note, an XDI header that Larch's XDI parser rejects falls back to reading
+the columns with the header's column names and element kept, and data that stop short of
+the EXAFS range are read (``predict`` then answers "no answer"). HASYLAB/DESY ``.fio``
+files are read with their ``Col N name TYPE`` column names.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ from exafs_cn.features import Spectrum
 EDGE_TOLERANCE_EV = 40.0
 
 _ENERGY_NAMES = ("energy", "energy_ev", "e", "ee", "ener", "col1")
-_MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "mu_e")
+_MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "mufluo", "mu_e")
+#: Reference-foil channels: never the sample's mu, even when their name starts with "mu".
+_REFERENCE_PREFIXES = ("muref", "mu_ref", "mur")
+#: Header keys that name the absorber (at the start of a header line, after any comment sign).
+_ELEMENT_KEY = re.compile(r"^[#!%\s]*(?:element(?:\.symbol|_symbol)?|absorber)\s*[:=]\s*([A-Za-z]{1,2})\b", re.IGNORECASE | re.MULTILINE)
+#: A scan may step backwards this often (region boundaries) and be sorted; more is erratic.
+MAX_BACKWARD_STEPS = 2
 _I0_NAMES = ("i0", "io", "izero", "i_0")
 _IT_NAMES = ("itrans", "it", "i1", "itr", "i_t", "i_1", "i")
 _IF_NAMES = ("ifluor", "if", "ifl", "ifluo", "fluo", "fluor", "iff", "i_f")
@@ -126,6 +137,8 @@ def read_file(
         groups = _read_athena(path)
     elif kind == "xdi":
         groups = [_read_xdi(path, columns)]
+    elif kind == "fio":
+        groups = [_read_fio(path, columns)]
     else:
         groups = [_read_columns(path, columns)]
     out: list[MeasuredSpectrum | SpectrumFileError] = []
@@ -159,11 +172,13 @@ def check_element_option(element: str | None, where: str) -> str | None:
 
 
 def detect_format(head: bytes) -> str:
-    """``athena``, ``xdi`` or ``columns``, from the first bytes of a file."""
+    """``athena``, ``xdi``, ``fio`` (HASYLAB/DESY) or ``columns``, from the first bytes of a file."""
     if head[:2] == b"\x1f\x8b" or head.lstrip().startswith(b"# Athena project file"):
         return "athena"
     if re.match(rb"\s*#\s*XDI/", head, re.IGNORECASE):
         return "xdi"
+    if re.search(rb"^%d\s*$", head, re.MULTILINE) and re.search(rb"^\s*Col\s+1\s+\S+", head, re.MULTILINE):
+        return "fio"
     return "columns"
 
 
@@ -213,9 +228,58 @@ def _read_columns(path: Path, columns: Columns) -> _RawGroup:
         raise SpectrumFileError(f"{path}: no numeric columns found", str(path))
     header = "\n".join(getattr(group, "header", []) or [])
     arrays = _arrays(group) | _xdi_named_columns(header, group.data)
-    match = re.search(r"(?:element(?:\.symbol)?|absorber)\s*[:=]\s*([A-Z][a-z]?)\b", header, re.IGNORECASE)
+    match = _ELEMENT_KEY.search(header)
     energy, mu = _energy_mu(path, arrays, columns)
     return _RawGroup(None, energy, mu, _symbol(match.group(1) if match else None))
+
+
+def _read_fio(path: Path, columns: Columns) -> _RawGroup:
+    """A HASYLAB/DESY ``.fio`` file: ``%c`` comments, ``%p`` parameters, ``%d`` data with
+    ``Col N name TYPE`` lines.
+
+    Column names lose the scan-name prefix they share (``CU_RT_00001R1_C1`` -> ``c1``).
+    The columns named by the scan name alone are the scan's own: the first is the energy
+    it stepped, the second the signal it recorded (HASYLAB's EXAFS scans write ln(I0/I1)
+    there), read as ``energy`` and ``mu`` unless ``--energy``/``--mu`` say otherwise.
+    """
+    text = path.read_text(errors="replace")
+    section, names, rows = None, [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("!"):
+            continue
+        if stripped.startswith("%"):
+            section = stripped[1:2].lower()
+            continue
+        if section != "d":
+            continue
+        column = re.match(r"Col\s+(\d+)\s+(\S+)", stripped, re.IGNORECASE)
+        if column:
+            names.append(column.group(2))
+            continue
+        try:
+            rows.append([float(value) for value in stripped.split()])
+        except ValueError:
+            raise SpectrumFileError(f"{path}: unreadable .fio data line: {stripped[:60]!r}", str(path)) from None
+    if not names or not rows:
+        raise SpectrumFileError(f"{path}: .fio file without {'column names' if not names else 'data'} in its %d section", str(path))
+    if any(len(row) != len(names) for row in rows):
+        raise SpectrumFileError(f"{path}: .fio data rows do not all have the {len(names)} named columns", str(path))
+    data = np.asarray(rows, float).T
+    scan = min(names, key=len)
+    arrays: dict[str, np.ndarray] = {}
+    bare = [i for i, name in enumerate(names) if name == scan]
+    for i, name in enumerate(names):
+        short = name[len(scan) :].lstrip("_").lower() if name.startswith(scan) else name.lower()
+        arrays[short or f"col{i + 1}"] = data[i]
+    notes: tuple[str, ...] = ()
+    if len(bare) >= 2 and columns == DEFAULT_COLUMNS:
+        arrays = {"energy": data[bare[0]], "mu": data[bare[1]], **arrays}
+        notes = (f"columns {bare[0] + 1} and {bare[1] + 1}, named by the scan ({scan}), read as energy and mu",)
+    header = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[-+\d.]", line))
+    match = _ELEMENT_KEY.search(header)
+    energy, mu = _energy_mu(path, arrays, columns)
+    return _RawGroup(None, energy, mu, _symbol(match.group(1) if match else None), notes)
 
 
 def _xdi_named_columns(header: str, data: np.ndarray) -> dict[str, np.ndarray]:
@@ -287,6 +351,9 @@ def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
     direct = next((n for n in _MU_NAMES if n in arrays), None)
     if direct:
         return direct
+    prefixed = [n for n in arrays if n.startswith("mu") and not n.startswith(_REFERENCE_PREFIXES)]
+    if len(prefixed) == 1:  # mufluo, mu_sample, ...: one column that calls itself mu
+        return prefixed[0]
     i0 = next((n for n in _I0_NAMES if n in arrays), None)
     it = next((n for n in _IT_NAMES if n in arrays), None)
     fluor = next((n for n in _IF_NAMES if n in arrays), None)
@@ -349,19 +416,31 @@ def checked(
     if np.all(steps < 0):  # scanned downwards: the same data, read the other way (as Athena does)
         energy, mu, steps = energy[::-1], mu[::-1], -steps[::-1]
         notes = (*notes, "energy scanned downwards: reversed")
-    if np.any(steps < 0):
+    backward = int(np.sum(steps < 0))
+    if backward > MAX_BACKWARD_STEPS:
         at = energy[1:][steps < 0][0]
-        raise SpectrumFileError(f"{where}: energies not monotonic (decrease at {at:.2f} eV)")
+        raise SpectrumFileError(f"{where}: energies not monotonic ({backward} decreases, the first at {at:.2f} eV)")
+    if backward:  # a region boundary that starts below the last point: sorted, as Athena does
+        at = energy[1:][steps < 0][0]
+        order = np.argsort(energy, kind="stable")
+        energy, mu = energy[order], mu[order]
+        steps = np.diff(energy)
+        notes = (*notes, f"energy stepped back {backward} time{'s' if backward > 1 else ''} (first at {at:.2f} eV): points sorted")
     if np.any(steps == 0):
         energy, mu, merged = merge_repeated(energy, mu)
         notes = (*notes, f"merged {merged} repeated energy point{'s' if merged > 1 else ''} (mu averaged)")
-    if stated and stated not in METALS_3D:
-        raise SpectrumFileError(f"{where}: absorber {stated} (from the file) is not one of the 3d metals {','.join(METALS_3D)}")
+    if stated and stated not in METALS_3D:  # Athena's placeholder H, a symbol from elsewhere
+        notes = (*notes, f"the file names {stated}, not a 3d metal: not used as the absorber")
+        stated = None
     e0 = _find_e0(energy, mu)
     if stated:
         element, source = stated, "file"
         if option and option != stated:
             notes = (*notes, f"--element {option} not used: the file says {stated}")
+        edge_element = _edge_element(e0)
+        if edge_element and edge_element != stated and not _edge_fits(energy, e0, stated):
+            element, source = edge_element, "edge"
+            notes = (*notes, f"the file says {stated}, but the edge at {e0:.0f} eV is the {edge_element} K edge: read as {edge_element}")
     elif option:
         element, source = option, "option"
     else:
@@ -387,6 +466,18 @@ def merge_repeated(energy: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.n
     which = np.repeat(np.arange(len(unique)), counts)  # energy is non-decreasing, so repeats are neighbours
     merged_mu = np.bincount(which, weights=mu) / counts
     return unique, merged_mu, int(energy.size - unique.size)
+
+
+def _edge_fits(energy: np.ndarray, e0: float, element: str) -> bool:
+    edge = _k_edge(element)
+    return energy[0] + 5 < edge < energy[-1] - 10 and abs(e0 - edge) <= EDGE_TOLERANCE_EV
+
+
+def _edge_element(e0: float) -> str | None:
+    """The 3d metal whose K edge is within the tolerance of ``e0``, or None."""
+    edges = {element: _k_edge(element) for element in METALS_3D}
+    nearest = min(edges, key=lambda el: abs(edges[el] - e0))
+    return nearest if abs(edges[nearest] - e0) <= EDGE_TOLERANCE_EV else None
 
 
 def _element_from_edge(where: str, e0: float) -> str:
