@@ -85,15 +85,21 @@ def background(
     group = Group()
     energy = np.asarray(spectrum.energy, float)
     mu = np.asarray(spectrum.mu, float)
-    e0, step = spectrum.e0, spectrum.edge_step
-    if e0 is not None and not energy.min() <= e0 <= energy.max():
+    known_e0, step = spectrum.e0, spectrum.edge_step
+    if known_e0 is not None and not energy.min() <= known_e0 <= energy.max():
         # autobk would drop it without a word and search for an edge of its own.
-        raise ProcessingError(f"E0 = {e0:.1f} eV lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
+        raise ProcessingError(f"E0 = {known_e0:.1f} eV lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
     try:
-        if e0 is None or step is None:
-            pre_edge(energy, mu, group=group, e0=e0)
-            e0 = group.e0 if e0 is None else e0
-            step = group.edge_step if step is None else step
+        if step is None:
+            pre_edge(energy, mu, group=group, e0=known_e0)
+            norm = group.norm
+        else:
+            norm = mu / step
+        e0 = edge_energy(energy, norm, settings, known_e0=known_e0, larch_e0=getattr(group, "e0", None))
+        if step is None:
+            if abs(e0 - group.e0) > 0.5:  # normalisation ranges are relative to E0: redo them from the one used
+                pre_edge(energy, mu, group=group, e0=e0)
+            step = group.edge_step
         autobk(
             energy,
             mu,
@@ -105,9 +111,72 @@ def background(
             kweight=settings.bkg_kweight,
             kmax=settings.bkg_kmax,
         )
+    except ProcessingError:
+        raise
     except Exception as exc:  # Larch raises assorted errors for unusable input
         raise ProcessingError(f"background removal failed: {' '.join(str(exc).split())[:160]}") from None
     return group.k, group.chi, float(e0), group
+
+
+def half_step_e0(energy: np.ndarray, norm: np.ndarray, hold: float = 15.0) -> float | None:
+    """The first energy where normalised mu reaches 0.5 and stays at or above it for ``hold`` eV.
+
+    Unlike the largest derivative, this does not land on a pre-edge peak (a few eV wide,
+    then mu falls back below half the step) and does not depend on how sharp the edge is.
+
+    Parameters
+    ----------
+    energy : ndarray
+        Energies (eV), increasing.
+    norm : ndarray
+        mu(E) normalised to an edge step of 1 (Larch's ``pre_edge`` ``norm``; FEFF's mu).
+    hold : float
+        How long (eV) mu must stay at or above half the step.
+
+    Returns
+    -------
+    float or None
+        The energy, or None where mu never stays above half the step that long.
+
+    Examples
+    --------
+    >>> e = np.arange(7000.0, 7300.0)
+    >>> half_step_e0(e, np.clip((e - 7100.0) / 10.0, 0, 1))
+    7105.0
+    """
+    energy, above = np.asarray(energy, float), np.asarray(norm, float) >= 0.5
+    # below[i]: how many points before i lie below half; a run above from i to j has none between.
+    below = np.concatenate([[0], np.cumsum(~above)])
+    ends = np.searchsorted(energy, energy + hold, side="right")
+    ok = above & (below[ends] == below[np.arange(energy.size)]) & (energy + hold <= energy[-1])
+    first = np.flatnonzero(ok)
+    return float(energy[first[0]]) if first.size else None
+
+
+def edge_energy(
+    energy: np.ndarray,
+    norm: np.ndarray,
+    settings: ProcessingSettings = DEFAULT_SETTINGS,
+    known_e0: float | None = None,
+    larch_e0: float | None = None,
+) -> float:
+    """E0 by ``settings.e0_rule``, for FEFF (``known_e0`` given) and measured spectra alike.
+
+    ``half_step``: :func:`half_step_e0`, never before ``known_e0`` (FEFF's grid starts at
+    its E0, where mu is often above half already). ``max_derivative``: ``known_e0``, else
+    Larch's find_e0 (``larch_e0``, from pre_edge).
+    """
+    if settings.e0_rule == "max_derivative":
+        e0 = known_e0 if known_e0 is not None else larch_e0
+        if e0 is None:
+            raise ProcessingError("no E0: give one or normalise with pre_edge first")
+        return float(e0)
+    half = half_step_e0(energy, norm, settings.e0_hold)
+    if half is None:
+        if known_e0 is not None:
+            return float(known_e0)
+        raise ProcessingError(f"normalised mu never stays above half the edge step for {settings.e0_hold:g} eV: no edge to put E0 on")
+    return max(half, float(known_e0)) if known_e0 is not None else half
 
 
 def transform(
