@@ -13,7 +13,14 @@ from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, augment_many, augmented
 from exafs_cn.learn.corpus import pair_spectra
 
 FIXED = replace(
-    DEFAULT_AUGMENTATION, sigma2=(0.0, 0.0), s02=(1.0, 1.0), e0_shift=(0.0, 0.0), noise_at_k10=(0.0, 0.0), kmax=(20.0, 20.0)
+    DEFAULT_AUGMENTATION,
+    sigma2=(0.0, 0.0),
+    s02=(1.0, 1.0),
+    outer_amplitude=(1.0, 1.0),
+    outer_sigma2=(0.0, 0.0),
+    e0_shift=(0.0, 0.0),
+    noise_at_k10=(0.0, 0.0),
+    kmax=(20.0, 20.0),
 )
 
 
@@ -59,3 +66,22 @@ def test_augment_many_is_independent_of_chunking_and_workers(feff_chi):
     np.testing.assert_array_equal(serial, parallel)
     np.testing.assert_array_equal(serial_kmax, parallel_kmax)
     assert serial.shape == (6, 2, 326) and serial_kmax.shape == (6, 2)
+
+
+def test_outer_shells_are_damped_apart_from_the_first(feff_chi):
+    from exafs_cn.features import transform
+    from exafs_cn.learn.augment import split_first_shell
+
+    spectra, k, chi = feff_chi
+    first, outer = split_first_shell(k, chi)
+    np.testing.assert_allclose(first + outer, chi, atol=1e-12)
+    clean = transform(k, chi, 0.0)
+    out, _ = distort(k, chi, np.random.default_rng(0), replace(FIXED, outer_amplitude=(0.3, 0.3)))
+    damped = transform(k, out, 0.0)
+    r1 = clean.r[np.argmax(np.where((clean.r > 1) & (clean.r < 3.5), clean.chir_mag, 0))]
+    peak = np.abs(clean.r - r1) < 0.15
+    beyond = (clean.r > r1 + 1.0) & (clean.r < 5.0)
+    # The first shell keeps its height; what lies a shell further out drops to about 0.3.
+    assert abs(damped.chir_mag[peak].max() / clean.chir_mag[peak].max() - 1) < 0.1
+    ratio = damped.chir_mag[beyond].sum() / clean.chir_mag[beyond].sum()
+    assert 0.25 < ratio < 0.4

@@ -28,11 +28,13 @@ from exafs_cn import __version__
 MODEL_FORMAT = 2
 MODEL_SUFFIX = ".skops"
 #: Types beyond skops' defaults that our estimators are made of. Tree and TreePredictor
-#: hold node arrays; _CalibratedClassifier holds an estimator and isotonic regressors;
+#: hold node arrays; _CalibratedClassifier holds an estimator and isotonic regressors (files
+#: of 0.2); PowerCalibratedClassifier holds an estimator and one exponent;
 #: TorchMLPClassifier rebuilds its net from arrays (see its __setstate__);
 #: ConformalQuantileForest holds a RandomForestRegressor and arrays.
 TRUSTED_TYPES = (
     "sklearn.calibration._CalibratedClassifier",
+    "exafs_cn.learn.calibration.PowerCalibratedClassifier",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "exafs_cn.learn.models.TorchMLPClassifier",
@@ -108,11 +110,24 @@ class SavedModel:
         saved = cls(**{k: v for k, v in data.items() if k in known})
         if element is not None and saved.element != element:
             raise ModelFileError(f"{path}: holds a model for {saved.element}, not {element}")
+        _check_calibration(saved.estimator, path)
         if not _same_release(saved.package_version, __version__):
             raise ModelFileError(
                 f"{path}: trained with exafs-cn {saved.package_version}, this is {__version__}; retrain with `exafs-cn train`"
             )
         return saved
+
+
+def _check_calibration(estimator, path: Path) -> None:
+    """A calibrated classifier's exponent is a number in range: skops rebuilds it as stored."""
+    from exafs_cn.learn.calibration import PowerCalibratedClassifier
+    from exafs_cn.learn.measured_calibration import CalibrationFileError, PowerCalibration
+
+    if isinstance(estimator, PowerCalibratedClassifier):
+        try:
+            PowerCalibration.from_dict({"exponent": getattr(estimator, "exponent_", None)}, str(path))
+        except CalibrationFileError as exc:
+            raise ModelFileError(f"{exc}; delete it or retrain") from None
 
 
 def _same_release(a: str, b: str) -> bool:

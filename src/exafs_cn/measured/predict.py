@@ -22,6 +22,7 @@ import numpy as np
 
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, featurizers_for, process
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
+from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
 from exafs_cn.learn.model_files import ModelFileError, SavedModel
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.learn.train import model_path
@@ -122,12 +123,31 @@ def error_json(file: str, group: str | None, error: str) -> dict:
 
 
 class ModelStore:
-    """Saved models by element, loaded once (loading an RF file costs ~0.1-0.5 s)."""
+    """Saved models by element, loaded once (loading an RF file costs ~0.1-0.5 s).
 
-    def __init__(self, models_dir: Path | str | None = None, model_name: str = DEFAULT_MODEL):
+    ``measured_calibration``: apply the folder's ``measured_calibration.json`` (where it
+    has one) to the classifiers' probabilities; off to see them as trained.
+    """
+
+    def __init__(self, models_dir: Path | str | None = None, model_name: str = DEFAULT_MODEL, measured_calibration: bool = True):
         self.models_dir = resolve_models_dir(models_dir)
         self.model_name = model_name
+        self.use_measured_calibration = measured_calibration
         self._cache: dict[tuple[str, str], SavedModel | None] = {}
+        self._calibration: PowerCalibration | None | bool = False  # False: not looked up yet
+
+    @property
+    def calibration(self) -> PowerCalibration | None:
+        """The folder's measured-spectra calibration, or None; PredictError if the file is unusable."""
+        if not self.use_measured_calibration:
+            return None
+        if self._calibration is False:
+            path = self.models_dir / CALIBRATION_FILE
+            try:
+                self._calibration = PowerCalibration.load(path) if path.exists() else None
+            except CalibrationFileError as exc:
+                raise PredictError(str(exc)) from None
+        return self._calibration
 
     def get(self, element: str) -> SavedModel:
         """The CN classifier for ``element``; PredictError when there is none or it cannot be used."""
@@ -158,7 +178,10 @@ class ModelStore:
 def _single_threaded(estimator) -> None:
     """One spectrum at a time: joblib's start-up per call would cost more than the trees."""
     calibrated = getattr(estimator, "calibrated_classifiers_", None)
-    inner = [c.estimator for c in calibrated] if calibrated else [getattr(estimator, "forest_", estimator)]
+    if calibrated:
+        inner = [c.estimator for c in calibrated]
+    else:
+        inner = [getattr(estimator, "estimator_", None) or getattr(estimator, "forest_", estimator)]
     for model in inner:
         if "n_jobs" in model.get_params():
             model.set_params(n_jobs=1)
@@ -194,6 +217,8 @@ def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Predictio
         if answer.reason:
             return answer
     proba = saved.estimator.predict_proba(features[None, :])[0]
+    if store.calibration is not None:
+        proba = store.calibration.apply(proba)
     classes = [int(c) for c in saved.estimator.classes_]
     answer.cn = classes[int(np.argmax(proba))]
     answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
