@@ -1,18 +1,27 @@
-"""Predicted vs known CN on the measured reference corpus, and calibration there.
+"""Predicted vs known CN on the measured reference corpus, by compound and chemistry, and calibration there.
 
 Every spectrum of the corpus index (``index.csv``: file, element, loader columns,
-textbook CN) is run as a user would run it: first the bare command (``exafs-cn
+textbook CN, notes) is run as a user would run it: first the bare command (``exafs-cn
 predict FILE``: columns, absorber and format guessed from the file), and only where
 that fails again with the index's loader columns and element as ``--energy``/``--mu``/
 ``--element``. Reports how many needed those options, how many got an answer, exact and
 within-1 accuracy against the textbook CN (a spectrum without an answer counts as
-wrong), per compound and in total, and the expected calibration error on these spectra.
-Where the models include the average-CN regressor, also its error against the textbook CN
-and how often the 90% interval holds it (the corpus has pure compounds only: every
-textbook CN here is an integer, so this checks the regressor on pure phases).
+wrong; a non-integer textbook CN is matched to its nearest integer), in total, per
+compound, per chemistry class, per first-shell neighbour and per CN (classes from
+``benchmarks/data/corpus_classes.csv``), each with and without the labels the corpus
+marks doubtful.
+
+Calibration: the probabilities as the models give them, and recalibrated by one
+exponent (:mod:`exafs_cn.learn.measured_calibration`) fitted leave-one-compound-out:
+each compound's spectra get the exponent fitted on all the other compounds, so the
+grouped ECE and the count of wrong answers at p >= 0.9 are what a compound the corpus
+does not hold would see. ``--write-calibration`` fits the exponent on the whole corpus
+and writes it beside the models (``measured_calibration.json``), with those figures.
+Where the models include the average-CN regressor, also its error against the textbook
+CN, how often the 90% interval holds it, and how often it lies within 1 of the class.
 The default models are the shipped ones (``--models-dir`` for others).
 
-    python benchmarks/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR]
+    python benchmarks/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR] [--write-calibration]
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -31,12 +41,16 @@ from larch.xafs.xafsutils import ETOK
 
 from exafs_cn.datagen.dataset import now_iso, write_json_atomic
 from exafs_cn.learn.calibration import top_label_ece
+from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, PowerCalibration
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.measured.predict import ModelStore, PredictError, Prediction, predict_spectrum
 from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileError, read_file
 from exafs_cn.settings import ProcessingSettings
 
 REPO = Path(__file__).resolve().parents[1]
+CLASSES = Path(__file__).parent / "data" / "corpus_classes.csv"
+#: Confidence at and above which a wrong answer is a confident miss.
+CONFIDENT = 0.9
 
 
 def main() -> None:
@@ -46,17 +60,32 @@ def main() -> None:
     parser.add_argument("--model", default="rf")
     parser.add_argument("--truncate-k", type=float, default=None, help="cut every spectrum at this k (1/A): a short-scan check")
     parser.add_argument("--out", type=Path, default=None, help="default: results/measured.json (measured_k<K>.json when truncated)")
+    parser.add_argument("--write-calibration", action="store_true", help=f"fit the exponent on the whole corpus into <models-dir>/{CALIBRATION_FILE}")
     args = parser.parse_args()
     if args.out is None:
         name = f"measured_k{args.truncate_k:g}.json" if args.truncate_k else "measured.json"
         args.out = Path(__file__).parent / "results" / name
 
-    store = ModelStore(args.models_dir, args.model)
+    store = ModelStore(args.models_dir, args.model, measured_calibration=False)  # raw: the calibration is fitted here
+    classes = {row["compound"]: row for row in csv.DictReader(open(CLASSES))}
     rows = list(csv.DictReader(open(args.corpus / "index.csv")))
+    missing = sorted({row["compound"] for row in rows} - set(classes))
+    if missing:
+        raise SystemExit(f"{CLASSES}: no chemistry class for {', '.join(missing)}")
     table = []
     started = time.perf_counter()
     for row in rows:
-        entry = {"file": row["file"], "compound": row["compound"], "element": row["element"], "known_cn": int(row["textbook_cn"])}
+        known = float(row["textbook_cn"])
+        entry = {
+            "file": row["file"],
+            "compound": row["compound"],
+            "element": row["element"],
+            "known_cn": known,
+            "known_class": int(round(known)),
+            "doubtful": "doubtful" in row["notes"].lower(),
+            "neighbour": classes[row["compound"]]["neighbour"],
+            "chemistry": classes[row["compound"]]["chemistry"],
+        }
         prediction, bare_error = _run(args.corpus / row["file"], store, None, Columns(), args.truncate_k)
         if prediction is None:  # as a user would next: name the columns and the element
             loader = json.loads(row["loader"])
@@ -76,65 +105,187 @@ def main() -> None:
             cn_mean=None if prediction.cn_mean is None else round(prediction.cn_mean, 2),
             cn_interval=None if prediction.cn_interval is None else [round(v, 2) for v in prediction.cn_interval],
             reason=prediction.reason,
+            e0=None if prediction.e0 is None else round(prediction.e0, 2),
             kmax=round(prediction.kmax, 1),
             notes=list(prediction.notes),
             **_novelty_margins(prediction, store),
         )
         table.append(entry)
         if prediction.cn is None:
-            print(f"   {row['file'][:60]:60s} {row['element']:2s} known {entry['known_cn']:2d} no answer: {prediction.reason}")
+            print(f"   {row['file'][:60]:60s} {row['element']:2s} known {known:4g} no answer: {prediction.reason}")
             continue
         p = prediction.probabilities[str(prediction.cn)]
-        mark = "ok" if prediction.cn == entry["known_cn"] else "  "
-        print(f"{mark} {row['file'][:60]:60s} {row['element']:2s} known {entry['known_cn']:2d} predicted {prediction.cn:2d} (p {p:.2f})")
+        mark = "ok" if prediction.cn == entry["known_class"] else "  "
+        print(f"{mark} {row['file'][:60]:60s} {row['element']:2s} known {known:4g} predicted {prediction.cn:2d} (p {p:.2f})")
     seconds = time.perf_counter() - started
 
-    done = [t for t in table if t.get("predicted_cn") is not None]
-    exact = [t["predicted_cn"] == t["known_cn"] for t in done]
-    within = [abs(t["predicted_cn"] - t["known_cn"]) <= 1 for t in done]
-    n = len(table)
-    per_compound: dict[str, list[bool]] = defaultdict(list)
-    for t, ok in zip(done, exact):
-        per_compound[f"{t['compound']} ({t['element']}, CN {t['known_cn']})"].append(ok)
-    ece = _ece(done)
+    grouped = _grouped_calibration(table)
+    for entry, calibrated in zip(table, grouped["probabilities"]):
+        if calibrated is not None:
+            entry["probabilities_grouped_calibration"] = calibrated
+    clean = [t for t in table if not t["doubtful"]]
     summary = {
         "created": now_iso(),
         "corpus": str(args.corpus),
         "models_dir": str(store.models_dir),
         "model": args.model,
         "truncated_at_k": args.truncate_k,
+        "seconds": round(seconds, 1),
+        "all": _scores(table),
+        "without_doubtful": _scores(clean),
+        "calibration": {
+            "method": "one exponent p**a/sum(p**a), fitted by Brier score; each compound scored with the exponent fitted on the others",
+            "exponents_leave_one_compound_out": grouped["exponent_range"],
+            "all": _calibration_scores(table),
+            "without_doubtful": _calibration_scores(clean),
+        },
+        **_average_cn_summary([t for t in table if t.get("cn_mean") is not None]),
+        # How far the measured spectra sit from the "no answer" thresholds (>1 and <1 are safe).
+        "min_amplitude_over_floor": _extreme(table, "amplitude_over_floor", min),
+        "max_noise_over_ceiling": _extreme(table, "noise_over_ceiling", max),
+    }
+    for key, label in (("compound", "per_compound"), ("chemistry", "per_chemistry"), ("neighbour", "per_neighbour"), ("known_class", "per_cn")):
+        summary[label] = {"all": _breakdown(table, key), "without_doubtful": _breakdown(clean, key)}
+    summary["table"] = table
+    if args.write_calibration:
+        calibration = _fit_all(table, summary, args.corpus)
+        path = calibration.save(store.models_dir / CALIBRATION_FILE)
+        summary["calibration"]["shipped_exponent"] = calibration.exponent
+        print(f"calibration exponent {calibration.exponent} (fitted on the whole corpus) written to {path}")
+    write_json_atomic(summary, args.out)
+    _print_summary(summary)
+    print(f"written to {args.out}")
+
+
+def _scores(table: list[dict]) -> dict:
+    """Counts and accuracies over ``table`` (an unanswered spectrum counts as wrong)."""
+    done = [t for t in table if t.get("predicted_cn") is not None]
+    n = len(table)
+    exact = sum(t["predicted_cn"] == t["known_class"] for t in done)
+    within = sum(abs(t["predicted_cn"] - t["known_cn"]) <= 1 for t in done)
+    return {
         "spectra": n,
-        "predicted": len(done),
+        "compounds": len({t["compound"] for t in table}),
+        "answered": len(done),
         "no_answer": sum(1 for t in table if "error" not in t and t.get("predicted_cn") is None),
         "errors": sum(1 for t in table if "error" in t),
         "needed_options": sum(1 for t in table if "needed_options" in t),
         "element_from_edge": sum(1 for t in table if t.get("element_source") == "edge"),
         "element_wrong": sum(1 for t in table if t.get("element_found") not in (None, t["element"])),
-        "exact_accuracy": round(sum(exact) / n, 4) if n else None,
-        "exact_accuracy_of_answered": round(float(np.mean(exact)), 4) if done else None,
-        "within_one_accuracy": round(sum(within) / n, 4) if n else None,
-        "seconds": round(seconds, 1),
-        "ece_measured": ece,
-        **_average_cn_summary(done),
-        # How far the measured spectra sit from the "no answer" thresholds (>1 and <1 are safe).
-        "min_amplitude_over_floor": _extreme(table, "amplitude_over_floor", min),
-        "max_noise_over_ceiling": _extreme(table, "noise_over_ceiling", max),
-        "per_compound": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(per_compound.items())},
-        "table": table,
+        "exact": exact,
+        "exact_accuracy": round(exact / n, 4) if n else None,
+        "within_one_accuracy": round(within / n, 4) if n else None,
+        # Compounds weigh the same however many scans they have.
+        "compound_mean_accuracy": _compound_mean(table),
     }
-    write_json_atomic(summary, args.out)
-    print(
-        f"\n{len(done)}/{n} answered ({summary['no_answer']} no answer, {summary['errors']} errors, "
-        f"{summary['needed_options']} needed options beyond the bare command); exact {summary['exact_accuracy']}, within 1 {summary['within_one_accuracy']}, "
-        f"ECE {ece}; per compound: " + ", ".join(f"{k} {v}" for k, v in summary["per_compound"].items())
+
+
+def _compound_mean(table: list[dict]) -> float | None:
+    by: dict[str, list[bool]] = defaultdict(list)
+    for t in table:
+        by[t["compound"]].append(t.get("predicted_cn") == t["known_class"])
+    return round(float(np.mean([np.mean(v) for v in by.values()])), 4) if by else None
+
+
+def _breakdown(table: list[dict], key: str) -> dict:
+    """Per value of ``key``: spectra right / spectra, compounds, and the compound-mean accuracy."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for t in table:
+        groups[str(t[key])].append(t)
+    out = {}
+    for name in sorted(groups, key=lambda v: (len(v), v) if key != "known_class" else (int(v), v)):
+        rows = groups[name]
+        right = sum(t.get("predicted_cn") == t["known_class"] for t in rows)
+        out[name] = {
+            "right": f"{right}/{len(rows)}",
+            "compounds": len({t["compound"] for t in rows}),
+            "accuracy": round(right / len(rows), 4),
+            "compound_mean_accuracy": _compound_mean(rows),
+        }
+    return out
+
+
+def _true_index(entry: dict) -> int | None:
+    classes = [int(c) for c in entry["probabilities"]]
+    return classes.index(entry["known_class"]) if entry["known_class"] in classes else None
+
+
+def _grouped_calibration(table: list[dict]) -> dict:
+    """Each answered spectrum's probabilities under the exponent fitted on the other compounds."""
+    answered = [t for t in table if t.get("predicted_cn") is not None]
+    exponents = {}
+    for compound in sorted({t["compound"] for t in answered}):
+        rest = [t for t in answered if t["compound"] != compound]
+        exponents[compound] = PowerCalibration.fit(
+            [np.array(list(t["probabilities"].values())) for t in rest], [_true_index(t) for t in rest]
+        ).exponent
+    out = []
+    for t in table:
+        if t.get("predicted_cn") is None:
+            out.append(None)
+            continue
+        calibrated = PowerCalibration(exponents[t["compound"]]).apply(np.array(list(t["probabilities"].values())))
+        out.append({c: round(float(p), 4) for c, p in zip(t["probabilities"], calibrated)})
+    values = list(exponents.values())
+    return {"probabilities": out, "exponent_range": [min(values), max(values)] if values else None}
+
+
+def _calibration_scores(table: list[dict]) -> dict:
+    done = [t for t in table if t.get("predicted_cn") is not None]
+    out = {}
+    for label, key in (("as_trained", "probabilities"), ("grouped_calibration", "probabilities_grouped_calibration")):
+        confidence = np.array([t[key][str(t["predicted_cn"])] for t in done])
+        correct = np.array([t["predicted_cn"] == t["known_class"] for t in done])
+        out[label] = {
+            "ece": round(top_label_ece(confidence, correct), 4) if done else None,
+            "mean_confidence": round(float(confidence.mean()), 4) if done else None,
+            "accuracy_of_answered": round(float(correct.mean()), 4) if done else None,
+            f"wrong_at_p_{CONFIDENT:g}": int(np.sum(~correct & (confidence >= CONFIDENT))),
+            "accuracy_below_p_0.5": _share(correct[confidence < 0.5]),
+            "accuracy_at_p_0.6_or_more": _share(correct[confidence >= 0.6]),
+        }
+    return out
+
+
+def _share(values: np.ndarray) -> str | None:
+    return f"{int(values.sum())}/{values.size}" if values.size else None
+
+
+def _fit_all(table: list[dict], summary: dict, corpus: Path) -> PowerCalibration:
+    answered = [t for t in table if t.get("predicted_cn") is not None]
+    grouped = summary["calibration"]["all"]["grouped_calibration"]
+    return PowerCalibration.fit(
+        [np.array(list(t["probabilities"].values())) for t in answered],
+        [_true_index(t) for t in answered],
+        corpus=f"{os.path.relpath(corpus, REPO)} (index.csv: {len(table)} spectra of {len({t['compound'] for t in table})} compounds)",
+        spectra=len(answered),
+        compounds=len({t["compound"] for t in answered}),
+        created=now_iso(),
+        grouped_ece=grouped["ece"],
+        grouped_wrong_at_p_0_9=grouped[f"wrong_at_p_{CONFIDENT:g}"],
+        scored_by="leave-one-compound-out: python benchmarks/measured.py",
     )
+
+
+def _print_summary(summary: dict) -> None:
+    for label in ("all", "without_doubtful"):
+        s = summary[label]
+        print(
+            f"\n{label}: {s['exact']}/{s['spectra']} exact ({s['exact_accuracy']}), {s['compounds']} compounds (mean over compounds "
+            f"{s['compound_mean_accuracy']}); answered {s['answered']} ({s['no_answer']} no answer, {s['errors']} errors, "
+            f"{s['needed_options']} needed options)"
+        )
+        for name in ("per_chemistry", "per_neighbour", "per_cn"):
+            print(f"  {name}: " + ", ".join(f"{k} {v['right']} ({v['compounds']} cpd)" for k, v in summary[name][label].items()))
+        cal = summary["calibration"][label]
+        for kind, c in cal.items():
+            print(f"  {kind}: ECE {c['ece']}, mean confidence {c['mean_confidence']}, wrong at p>=0.9: {c['wrong_at_p_0.9']}")
     if summary.get("cn_mean_spectra"):
         print(
             f"mean CN on {summary['cn_mean_spectra']} spectra: MAE {summary['cn_mean_mae']} against the textbook CN, "
-            f"within 0.5 {summary['cn_mean_within_half']}, 90% interval holds it {summary['cn_mean_coverage_90']} "
+            f"within 1 {summary['cn_mean_within_one']} (of the predicted class {summary['cn_mean_within_one_of_class']}), 90% interval holds it {summary['cn_mean_coverage_90']} "
             f"(median width {summary['cn_mean_median_width_90']})"
         )
-    print(f"written to {args.out}")
 
 
 def _run(
@@ -170,8 +321,9 @@ def _novelty_margins(prediction: Prediction, store: ModelStore) -> dict:
 
 
 def _average_cn_summary(done: list[dict]) -> dict:
-    """MAE, share within 0.5 and interval coverage of the mean CN, where the regressor answered."""
-    rows = [t for t in done if t.get("cn_mean") is not None]
+    """MAE, shares within 0.5 and 1 and interval coverage of the mean CN, where the regressor
+    answered (labels not marked doubtful: every corpus compound is a pure phase)."""
+    rows = [t for t in done if t.get("cn_mean") is not None and not t["doubtful"]]
     if not rows:
         return {}
     error = np.array([abs(t["cn_mean"] - t["known_cn"]) for t in rows])
@@ -181,6 +333,9 @@ def _average_cn_summary(done: list[dict]) -> dict:
         "cn_mean_spectra": len(rows),
         "cn_mean_mae": round(float(error.mean()), 3),
         "cn_mean_within_half": round(float(np.mean(error <= 0.5)), 3),
+        "cn_mean_within_one": round(float(np.mean(error <= 1.0)), 3),
+        # One story: the mean CN within 1 of the CN class the classifier gave.
+        "cn_mean_within_one_of_class": round(float(np.mean([abs(t["cn_mean"] - t["predicted_cn"]) <= 1.0 for t in rows])), 3),
         "cn_mean_coverage_90": round(float(np.mean(covered)), 3),
         "cn_mean_median_width_90": round(float(np.median(width)), 2),
     }
@@ -189,15 +344,6 @@ def _average_cn_summary(done: list[dict]) -> dict:
 def _extreme(table: list[dict], key: str, pick) -> float | None:
     values = [t[key] for t in table if key in t]
     return pick(values) if values else None
-
-
-def _ece(done: list[dict]) -> float | None:
-    """Top-label ECE over all measured spectra (each on its own element's classes)."""
-    if not done:
-        return None
-    confidence = [t["probabilities"][str(t["predicted_cn"])] for t in done]
-    correct = [t["predicted_cn"] == t["known_cn"] for t in done]
-    return round(top_label_ece(np.array(confidence), np.array(correct)), 4)
 
 
 if __name__ == "__main__":
