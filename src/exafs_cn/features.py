@@ -43,9 +43,9 @@ class ProcessingError(ValueError):
 class Spectrum:
     """One mu(E), simulated or measured: the record both ways through exafs-cn share.
 
-    ``e0`` is the edge energy when it is known (FEFF gives it); otherwise Larch's
-    pre_edge finds it. ``edge_step`` is 1 for FEFF's mu, which FEFF normalises itself
-    and which has no pre-edge region for a fit.
+    ``e0`` is FEFF's edge energy where there is one: the E0 used is then never before
+    it. Either way ``settings.e0_rule`` places E0 (:func:`edge_energy`). ``edge_step`` is
+    1 for FEFF's mu, which FEFF normalises itself and which has no pre-edge region for a fit.
     """
 
     energy: np.ndarray
@@ -77,7 +77,8 @@ def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS)
 def background(
     spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS, rbkg: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, float, Group]:
-    """chi(k) by Larch autobk (normalising with pre_edge first when E0 or step is unknown).
+    """chi(k) by Larch autobk, E0 by ``settings.e0_rule`` (normalising with pre_edge first
+    when the edge step is unknown, and again from the E0 the rule gives).
 
     ``rbkg`` overrides the setting: augmentation varies it to mimic how people remove
     backgrounds differently.

@@ -94,7 +94,7 @@ class MeasuredSpectrum:
         return f"{self.file}[{self.group}]" if self.group else self.file
 
     def to_spectrum(self) -> Spectrum:
-        """E0 and edge step left to Larch's pre_edge, as for any measured mu(E)."""
+        """E0 left to the processing settings' rule (``e0_rule``) and the edge step to Larch's pre_edge."""
         return Spectrum(self.energy, self.mu, self.element, name=self.where)
 
 
