@@ -91,11 +91,9 @@ def background(
         # autobk would drop it without a word and search for an edge of its own.
         raise ProcessingError(f"E0 = {known_e0:.1f} eV lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
     try:
-        if step is None:
+        if step is None or known_e0 is None:  # max_derivative takes Larch's E0 from pre_edge
             pre_edge(energy, mu, group=group, e0=known_e0)
-            norm = group.norm
-        else:
-            norm = mu / step
+        norm = group.norm if step is None else mu / step
         e0 = edge_energy(energy, norm, settings, known_e0=known_e0, larch_e0=getattr(group, "e0", None))
         if step is None:
             if abs(e0 - group.e0) > 0.5:  # normalisation ranges are relative to E0: redo them from the one used
