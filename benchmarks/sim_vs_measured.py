@@ -42,7 +42,7 @@ from larch.xafs import pre_edge, xftr
 from scipy.signal import find_peaks, peak_widths
 
 from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
-from exafs_cn.features import ProcessingError, Spectrum, background, process, transform
+from exafs_cn.features import ProcessingError, Spectrum, background, first_shell_index, process, transform
 from exafs_cn.learn.corpus import feff_spectrum
 from exafs_cn.measured.readers import Columns, SpectrumFileError, read_file
 from exafs_cn.settings import DEFAULT_SETTINGS
@@ -206,14 +206,12 @@ def _first_shell(processed, near: float | None = None) -> tuple[float, float, fl
     tallest peak within 0.4 A of it, so the two are the same shell.
     """
     r, mag = processed.r, processed.chir_mag
-    peaks, _ = find_peaks(mag)
     if near is not None:
+        peaks, _ = find_peaks(mag)
         candidates = peaks[np.abs(r[peaks] - near) <= 0.4]
         index = candidates[np.argmax(mag[candidates])] if candidates.size else int(np.argmin(np.abs(r - near)))
     else:
-        candidates = peaks[(r[peaks] > 1.0) & (r[peaks] < 3.5)]
-        tallest = mag[candidates].max()
-        index = candidates[mag[candidates] >= 0.5 * tallest][0]
+        index = first_shell_index(r, mag)
     width = peak_widths(mag, [index], rel_height=0.5)[0][0] * (r[1] - r[0])
     return float(r[index]), float(width), float(mag[index])
 

@@ -117,6 +117,36 @@ def background(
     return group.k, group.chi, float(e0), group
 
 
+def first_shell_index(r: np.ndarray, mag: np.ndarray, window: tuple[float, float] = (1.0, 3.5)) -> int | None:
+    """Index of the first shell's |chi(R)| peak: the lowest-R peak inside ``window`` (A) that
+    is at least half the tallest peak there; None where the window holds no peak.
+
+    Parameters
+    ----------
+    r, mag : ndarray
+        R grid (A, not phase-corrected) and |chi(R)| (or any FT magnitude) on it.
+    window : tuple of float
+        Where a first shell can lie (open interval; its end points are never peaks).
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> r = np.linspace(0, 6, 601)
+    >>> mag = np.exp(-((r - 1.6) / 0.2) ** 2) + 2 * np.exp(-((r - 2.9) / 0.2) ** 2)
+    >>> round(float(r[first_shell_index(r, mag)]), 2)
+    1.6
+    """
+    inside = np.flatnonzero((r > window[0]) & (r < window[1]))
+    peaks, _ = find_peaks(mag[inside])
+    if peaks.size == 0:
+        return None
+    heights = mag[inside][peaks]
+    return int(inside[peaks[heights >= 0.5 * heights.max()][0]])
+
+
 def half_step_e0(energy: np.ndarray, norm: np.ndarray, hold: float = 15.0) -> float | None:
     """The first energy where normalised mu reaches 0.5 and stays at or above it for ``hold`` eV.
 

@@ -31,6 +31,7 @@ from exafs_cn.features import (
     background,
     feature_labels,
     featurizers_for,
+    first_shell_index,
     transform,
 )
 from exafs_cn.parallel import map_unordered
@@ -124,14 +125,10 @@ def split_first_shell(k: np.ndarray, chi: np.ndarray, margin: float = 0.6) -> tu
     size = 2048 if k.size <= 2048 else int(2 ** np.ceil(np.log2(k.size)))
     spectrum = np.fft.rfft(chi, size)
     r = np.pi * np.fft.rfftfreq(size, step)  # sin(2kR) has 2R/(2 pi) cycles per unit k
-    weighted = np.abs(np.fft.rfft(chi * k**2, size))
-    window = (r > 1.0) & (r < 3.5)
-    candidates = np.flatnonzero(window)
-    peaks = candidates[1:-1][(weighted[candidates][1:-1] >= weighted[candidates][:-2]) & (weighted[candidates][1:-1] >= weighted[candidates][2:])]
-    if peaks.size == 0:
+    peak = first_shell_index(r, np.abs(np.fft.rfft(chi * k**2, size)))
+    if peak is None:
         return chi.copy(), np.zeros_like(chi)
-    first_peak = r[peaks[weighted[peaks] >= 0.5 * weighted[peaks].max()][0]]
-    edge = first_peak + margin
+    edge = r[peak] + margin
     mask = np.clip((edge + 0.1 - r) / 0.2, 0.0, 1.0)
     mask = 0.5 - 0.5 * np.cos(np.pi * mask)
     first = np.fft.irfft(spectrum * mask, size)[: k.size]
