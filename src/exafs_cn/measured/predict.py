@@ -181,7 +181,8 @@ def _single_threaded(estimator) -> None:
     if calibrated:
         inner = [c.estimator for c in calibrated]
     else:
-        inner = [getattr(estimator, "estimator_", None) or getattr(estimator, "forest_", estimator)]
+        wrapped = getattr(estimator, "estimator_", None)  # PowerCalibratedClassifier's forest
+        inner = [wrapped if wrapped is not None else getattr(estimator, "forest_", estimator)]
     for model in inner:
         if "n_jobs" in model.get_params():
             model.set_params(n_jobs=1)

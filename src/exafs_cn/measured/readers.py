@@ -42,7 +42,7 @@ EDGE_TOLERANCE_EV = 40.0
 _ENERGY_NAMES = ("energy", "energy_ev", "e", "ee", "ener", "col1")
 _MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "mufluo", "mu_e")
 #: Reference-foil channels: never the sample's mu, even when their name starts with "mu".
-_REFERENCE_PREFIXES = ("muref", "mu_ref", "mur")
+_REFERENCE_PREFIXES = ("mur", "mu_ref")
 #: Header keys that name the absorber (at the start of a header line, after any comment sign).
 _ELEMENT_KEY = re.compile(r"^[#!%\s]*(?:element(?:\.symbol|_symbol)?|absorber)\s*[:=]\s*([A-Za-z]{1,2})\b", re.IGNORECASE | re.MULTILINE)
 #: A scan may step backwards this often (region boundaries) and be sorted; more is erratic.
@@ -228,9 +228,14 @@ def _read_columns(path: Path, columns: Columns) -> _RawGroup:
         raise SpectrumFileError(f"{path}: no numeric columns found", str(path))
     header = "\n".join(getattr(group, "header", []) or [])
     arrays = _arrays(group) | _xdi_named_columns(header, group.data)
-    match = _ELEMENT_KEY.search(header)
     energy, mu = _energy_mu(path, arrays, columns)
-    return _RawGroup(None, energy, mu, _symbol(match.group(1) if match else None))
+    return _RawGroup(None, energy, mu, _stated_element(header))
+
+
+def _stated_element(header: str) -> str | None:
+    """The absorber a header names under one of the keys that name it (``_ELEMENT_KEY``)."""
+    match = _ELEMENT_KEY.search(header)
+    return _symbol(match.group(1) if match else None)
 
 
 def _read_fio(path: Path, columns: Columns) -> _RawGroup:
@@ -277,9 +282,8 @@ def _read_fio(path: Path, columns: Columns) -> _RawGroup:
         arrays = {"energy": data[bare[0]], "mu": data[bare[1]], **arrays}
         notes = (f"columns {bare[0] + 1} and {bare[1] + 1}, named by the scan ({scan}), read as energy and mu",)
     header = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[-+\d.]", line))
-    match = _ELEMENT_KEY.search(header)
     energy, mu = _energy_mu(path, arrays, columns)
-    return _RawGroup(None, energy, mu, _symbol(match.group(1) if match else None), notes)
+    return _RawGroup(None, energy, mu, _stated_element(header), notes)
 
 
 def _xdi_named_columns(header: str, data: np.ndarray) -> dict[str, np.ndarray]:
@@ -446,9 +450,9 @@ def checked(
     else:
         element, source = _element_from_edge(where, e0), "edge"
         notes = (*notes, f"absorber {element} detected from the edge energy ({e0:.0f} eV); give --element to set it")
-    edge = _k_edge(element)
-    in_range = energy[0] + 5 < edge < energy[-1] - 10
-    if not in_range or abs(e0 - edge) > EDGE_TOLERANCE_EV:
+    if not _edge_fits(energy, e0, element):
+        edge = _k_edge(element)
+        in_range = energy[0] + 5 < edge < energy[-1] - 10
         looks_like = _looks_like(e0)
         found = f"; the edge at {e0:.0f} eV{looks_like}" if looks_like else ""
         if not in_range:
@@ -482,13 +486,12 @@ def _edge_element(e0: float) -> str | None:
 
 def _element_from_edge(where: str, e0: float) -> str:
     """The 3d metal whose K edge is nearest the measured edge, within the tolerance."""
-    edges = {element: _k_edge(element) for element in METALS_3D}
-    nearest = min(edges, key=lambda el: abs(edges[el] - e0))
-    if abs(edges[nearest] - e0) > EDGE_TOLERANCE_EV:
+    element = _edge_element(e0)
+    if element is None:
         raise SpectrumFileError(
             f"{where}: the file does not name its absorber and the edge at {e0:.0f} eV is no 3d K edge;{_looks_like(e0)} give --element"
         )
-    return nearest
+    return element
 
 
 def _k_edge(element: str) -> float:
