@@ -192,7 +192,7 @@ def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(model
     saved = SavedModel.load(models / "Cu" / f"rf{MODEL_SUFFIX}")
     payload = saved._as_dict() | {"estimator": functools.partial(os.system, f"touch {marker}")}
     sio.dump(payload, crafted / "Cu" / f"rf{MODEL_SUFFIX}")
-    with pytest.raises(ModelFileError, match="refused to load: it asks for types that are not trusted"):
+    with pytest.raises(ModelFileError, match="refused to load: it holds types exafs-cn never writes"):
         SavedModel.load(crafted / "Cu" / f"rf{MODEL_SUFFIX}")
     assert not marker.exists()
 

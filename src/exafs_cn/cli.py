@@ -235,7 +235,7 @@ def predict(
     element: Annotated[
         str | None, typer.Option(help="absorber where the file does not say (else detected from the edge energy)")
     ] = None,
-    model: Annotated[str, typer.Option(help="model family: rf, bagging, nn, hgb (as trained)")] = "rf",
+    model: Annotated[str, typer.Option(help="CN classifier family: rf, et, bagging, nn, hgb (as trained)")] = "rf",
     models_dir: Annotated[
         Path | None, typer.Option("--models-dir", help="models from `exafs-cn train` (default $EXAFS_CN_MODELS, else the shipped ones)")
     ] = None,
@@ -245,9 +245,12 @@ def predict(
     plot: Annotated[Path | None, typer.Option(help="folder for one figure per spectrum")] = None,
 ) -> None:
     """CN of measured spectra, with class probabilities, or "no answer" with the reason."""
+    from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.measured.predict import ModelStore, Prediction, error_json, plot_prediction, predict_file
     from exafs_cn.measured.readers import Columns, SpectrumFileError
 
+    if model not in MODEL_NAMES:
+        _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
     if plot is not None and plot.exists() and not plot.is_dir():
         _fail(f"--plot {plot}: exists and is not a folder")
     store = ModelStore(models_dir, model)

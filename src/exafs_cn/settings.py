@@ -12,6 +12,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
+
 #: How E0 is placed on mu(E): see ``ProcessingSettings.e0_rule``.
 E0_RULES = ("half_step", "max_derivative")
 
@@ -65,8 +67,21 @@ class ProcessingSettings:
     wavelet_k_bins: int = 18
 
     def __post_init__(self) -> None:
+        # Settings are read back from model files: a value out of range would make Larch
+        # allocate without bound (nfft 1e12) or divide by zero (kstep 0), so each is checked.
         if self.e0_rule not in E0_RULES:
             raise ValueError(f"e0_rule {self.e0_rule!r}: not one of {', '.join(E0_RULES)}")
+        if self.window not in _WINDOWS:
+            raise ValueError(f"window {self.window!r}: not one of {', '.join(_WINDOWS)}")
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            integral = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            numeric = integral or isinstance(value, (float, np.floating))
+            if not numeric or not low <= value <= high or (name in _INTEGERS and not integral):
+                kind = "an integer" if name in _INTEGERS else "a number"
+                raise ValueError(f"{name} {value!r}: must be {kind} in {low:g}-{high:g}")
+        if not self.kmin < self.kmax:
+            raise ValueError(f"kmin {self.kmin:g} must lie below kmax {self.kmax:g}")
 
     def key(self) -> str:
         """Short stable hash of every field, for cache names and model metadata."""
@@ -86,5 +101,29 @@ class ProcessingSettings:
         values = {"e0_rule": "max_derivative", **values}
         return cls(**values)
 
+
+#: Larch's Fourier-transform windows.
+_WINDOWS = ("hanning", "parzen", "welch", "gaussian", "sine", "kaiser", "bessel")
+#: Bounds of every numeric setting: wide around any sensible choice, finite for any file.
+_RANGES = {
+    "rbkg": (0.1, 5.0),
+    "bkg_kweight": (0.0, 4.0),
+    "bkg_kmax": (2.0, 30.0),
+    "feff_e0_offset": (-50.0, 50.0),
+    "e0_hold": (0.0, 200.0),
+    "kmin": (0.0, 20.0),
+    "kmax": (1.0, 30.0),
+    "kweight": (0.0, 4.0),
+    "dk": (0.0, 10.0),
+    "nfft": (256, 65536),
+    "kstep": (0.01, 0.5),
+    "rmax_out": (1.0, 50.0),
+    "n_peaks": (0, 50),
+    "peak_rmax": (0.5, 50.0),
+    "wavelet_rmax": (0.5, 50.0),
+    "wavelet_r_bins": (1, 500),
+    "wavelet_k_bins": (1, 500),
+}
+_INTEGERS = ("nfft", "n_peaks", "wavelet_r_bins", "wavelet_k_bins")
 
 DEFAULT_SETTINGS = ProcessingSettings()

@@ -23,6 +23,7 @@ from pathlib import Path
 import sklearn
 
 from exafs_cn import __version__
+from exafs_cn.learn.model_checks import ModelCheckError, NotSkopsError, check_estimator, check_file
 
 #: Version of the saved-model layout; bump when :class:`SavedModel` changes.
 MODEL_FORMAT = 2
@@ -90,10 +91,15 @@ class SavedModel:
         import skops.io as sio
 
         path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"{path}: no such model file" if not path.exists() else f"{path}: not a regular file")
         try:
+            check_file(path)  # before skops builds anything: only the types our models are made of
             untrusted = set(sio.get_untrusted_types(file=path))
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: no such model file") from None
+        except NotSkopsError as exc:
+            raise ModelFileError(f"{path}: not a readable exafs-cn model file ({exc}); delete it or retrain") from None
+        except ModelCheckError as exc:
+            raise ModelFileError(f"{path}: refused to load: {exc}") from None
         except Exception as exc:  # empty, truncated, not a zip, zip without a skops schema
             raise ModelFileError(f"{path}: not a readable exafs-cn model file ({_short(exc)}); delete it or retrain") from None
         refused = untrusted - set(TRUSTED_TYPES)
@@ -110,12 +116,38 @@ class SavedModel:
         saved = cls(**{k: v for k, v in data.items() if k in known})
         if element is not None and saved.element != element:
             raise ModelFileError(f"{path}: holds a model for {saved.element}, not {element}")
+        try:
+            check_estimator(saved.estimator)  # before the first prediction walks a tree
+            _check_fields(saved)
+        except ModelCheckError as exc:
+            raise ModelFileError(f"{path}: refused to load: {exc}") from None
         _check_calibration(saved.estimator, path)
         if not _same_release(saved.package_version, __version__):
             raise ModelFileError(
                 f"{path}: trained with exafs-cn {saved.package_version}, this is {__version__}; retrain with `exafs-cn train`"
             )
         return saved
+
+
+def _check_fields(saved: SavedModel) -> None:
+    """The fields prediction reads beside the estimator, as types and values it can use."""
+    from exafs_cn.learn.novelty import NoveltyCheck
+    from exafs_cn.settings import ProcessingSettings
+
+    if not all(isinstance(v, str) for v in (saved.element, saved.model_name, saved.feature_set, saved.package_version)):
+        raise ModelCheckError("its element, model name, feature set or version is not text")
+    if not isinstance(saved.settings, dict) or not isinstance(saved.metadata, dict):
+        raise ModelCheckError("its settings or metadata are not a mapping")
+    try:
+        ProcessingSettings.from_dict(saved.settings)
+        if saved.novelty is not None:
+            NoveltyCheck.from_dict(saved.novelty)
+        classes = getattr(saved.estimator, "classes_", None)
+        same_classes = classes is None or [int(c) for c in classes] == [int(c) for c in saved.classes]
+    except (TypeError, ValueError) as exc:
+        raise ModelCheckError(f"unusable settings or classes ({' '.join(str(exc).split())[:100]})") from None
+    if not same_classes:
+        raise ModelCheckError(f"its estimator's classes are not the file's {saved.classes}")
 
 
 def _check_calibration(estimator, path: Path) -> None:

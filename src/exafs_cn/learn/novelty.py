@@ -82,6 +82,12 @@ class NoveltyCheck:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def __post_init__(self) -> None:
+        # Read from model files: numbers in range, or the check would pass or refuse everything.
+        values = asdict(self)
+        if not all(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in values.values()):
+            raise ValueError(f"novelty check values must be finite non-negative numbers: {values}")
+
     @classmethod
     def from_dict(cls, values: dict) -> NoveltyCheck:
         return cls(**values)

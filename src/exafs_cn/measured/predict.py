@@ -154,12 +154,19 @@ class ModelStore:
         saved = self._load(element, self.model_name)
         if saved is None:
             raise PredictError(f"no {self.model_name!r} model for {element} in {self.models_dir} (train one with `exafs-cn train`)")
+        if not (hasattr(saved.estimator, "predict_proba") and hasattr(saved.estimator, "classes_")):
+            path = model_path(self.models_dir, element, self.model_name)
+            raise PredictError(f"{path}: not a CN classifier (holds a {type(saved.estimator).__name__}); retrain with `exafs-cn train`")
         return saved
 
     def average_cn(self, element: str) -> SavedModel | None:
         """The average-CN regressor for ``element``, or None where the folder has none
         (models trained with ``--models rf`` only): the CN is then given without it."""
-        return self._load(element, AVERAGE_CN_MODEL)
+        saved = self._load(element, AVERAGE_CN_MODEL)
+        if saved is not None and not hasattr(saved.estimator, "predict_with_interval"):
+            path = model_path(self.models_dir, element, AVERAGE_CN_MODEL)
+            raise PredictError(f"{path}: not an average-CN model (holds a {type(saved.estimator).__name__}); retrain with `exafs-cn train`")
+        return saved
 
     def _load(self, element: str, model_name: str) -> SavedModel | None:
         if (element, model_name) not in self._cache:

@@ -1,0 +1,297 @@
+"""What a model file may hold, and the checks its trees pass before their first use.
+
+skops builds only the types it is told to trust, but it builds them as stored: a
+scikit-learn ``Tree`` is a C structure whose node arrays (child indices, split features)
+its prediction loop follows without bounds checks. A file whose tree has a child index of
+1e12 crashes the process, a split feature past the inputs reads memory outside the
+array (an answer computed from garbage), and a node that is its own child loops forever.
+skops' own documentation says so. So a file is checked twice:
+
+1. before anything in it is built (:func:`check_file`): every type its schema names must
+   be in :data:`ALLOWED_TYPES` (the types our estimators are made of, nothing else that
+   skops trusts by default), its members must fit in memory, and each tree's
+   constructor arguments must agree (scikit-learn's constructor trusts them);
+2. after it is built and before it is used: every tree anywhere in the estimator is
+   walked (:func:`check_estimator`): children in range and later than their parent
+   (so the walk from the root ends), every node but the root the child of exactly one
+   node, split features below the model's number of inputs, finite thresholds and
+   values of the shape the tree says, the node count equal to the arrays' length.
+
+A file that fails either is refused with one line naming it; nothing of it is run.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+#: Every type a model file written by exafs-cn holds (``module.Class``). skops trusts more
+#: by default (all of scikit-learn, numpy, scipy); a file naming any type outside this
+#: list is refused before it is loaded.
+ALLOWED_TYPES = frozenset(
+    {
+        "builtins.bool",
+        "builtins.dict",
+        "builtins.float",
+        "builtins.int",
+        "builtins.list",
+        "builtins.NoneType",
+        "builtins.str",
+        "builtins.tuple",
+        "numpy.bool_",
+        "numpy.dtype",
+        "numpy.float32",
+        "numpy.float64",
+        "numpy.int32",
+        "numpy.int64",
+        "numpy.ndarray",
+        "numpy.uint16",
+        "numpy.uint32",
+        "numpy.uint64",
+        "numpy.random._generator.Generator",
+        "numpy.random._pcg64.PCG64",
+        "exafs_cn.learn.average_cn.ConformalQuantileForest",
+        "exafs_cn.learn.calibration.PowerCalibratedClassifier",
+        "exafs_cn.learn.models.TorchMLPClassifier",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration.CalibratedClassifierCV",
+        "sklearn.isotonic.IsotonicRegression",
+        "sklearn.ensemble._bagging.BaggingClassifier",
+        "sklearn.ensemble._forest.ExtraTreesClassifier",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble._forest.RandomForestRegressor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn._loss._loss.CyHalfBinomialLoss",
+        "sklearn._loss._loss.CyHalfMultinomialLoss",
+        "sklearn._loss.link.Interval",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.MultinomialLogit",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfMultinomialLoss",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.preprocessing._label.LabelEncoder",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._classes.DecisionTreeRegressor",
+        "sklearn.tree._classes.ExtraTreeClassifier",
+        "sklearn.tree._tree.Tree",
+    }
+)
+#: Largest uncompressed schema and whole file we unpack (a shipped file is ~10 MB packed).
+MAX_SCHEMA_BYTES = 64 * 2**20
+MAX_UNPACKED_BYTES = 4 * 2**30
+
+
+class ModelCheckError(ValueError):
+    """What is wrong with a model file's content, without the file's name (the caller adds it)."""
+
+
+class NotSkopsError(ModelCheckError):
+    """The file is no skops archive at all (empty, truncated, a pickle, another zip)."""
+
+
+def schema_types(path: Path) -> set[str]:
+    """Every ``module.Class`` the skops schema in ``path`` names; NotSkopsError for a file
+    that is no skops zip, ModelCheckError for one that would unpack to more than
+    :data:`MAX_UNPACKED_BYTES`."""
+    return {f"{node.get('__module__')}.{node['__class__']}" for node in _typed_nodes(_schema(path))}
+
+
+def check_file(path: Path) -> None:
+    """ModelCheckError unless ``path`` may be built: every type its schema names is in
+    :data:`ALLOWED_TYPES`, and every tree's constructor arguments agree with each other
+    (scikit-learn's ``Tree(n_features, n_classes, n_outputs)`` copies ``n_outputs``
+    entries of ``n_classes`` without checking its length, before any state is set)."""
+    schema = _schema(path)
+    nodes = list(_typed_nodes(schema))
+    refused = {f"{node.get('__module__')}.{node['__class__']}" for node in nodes} - ALLOWED_TYPES
+    if refused:
+        raise ModelCheckError(f"it holds types exafs-cn never writes ({', '.join(sorted(refused))})")
+    trees = [node for node in nodes if node.get("__module__") == "sklearn.tree._tree" and node["__class__"] == "Tree"]
+    if trees:
+        with zipfile.ZipFile(path) as archive:
+            for node in trees:
+                _check_tree_arguments(node, archive)
+
+
+def _schema(path: Path) -> dict:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
+                raise ModelCheckError(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**30} GB")
+            schema_info = archive.getinfo("schema.json")
+            if schema_info.file_size > MAX_SCHEMA_BYTES:
+                raise ModelCheckError(f"its schema is larger than {MAX_SCHEMA_BYTES // 2**20} MB")
+            schema = json.loads(archive.read(schema_info))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+        if isinstance(exc, ModelCheckError):
+            raise
+        raise NotSkopsError(f"not a skops file ({type(exc).__name__}: {' '.join(str(exc).split())[:80]})") from None
+    if not isinstance(schema, dict):
+        raise NotSkopsError("not a skops file (its schema is not an object)")
+    return schema
+
+
+def _typed_nodes(schema: dict):
+    """Every schema node that names a type; iterative, so that a crafted schema nested
+    10,000 deep cannot exhaust the stack."""
+    stack: list = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node:
+                yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _check_tree_arguments(node: dict, archive: zipfile.ZipFile) -> None:
+    try:
+        args = node["__reduce__"]["args"]["content"]
+        n_features, n_classes_node, n_outputs = args
+        n_features, n_outputs = json.loads(n_features["content"]), json.loads(n_outputs["content"])
+        with archive.open(n_classes_node["file"]) as handle:
+            n_classes = np.load(handle, allow_pickle=False)
+    except (KeyError, TypeError, ValueError, OSError, json.JSONDecodeError):
+        raise ModelCheckError("a tree's constructor arguments are not (inputs, classes, outputs)") from None
+    if not (isinstance(n_features, int) and 0 < n_features < 10**6 and isinstance(n_outputs, int) and 0 < n_outputs <= 64):
+        raise ModelCheckError(f"a tree's number of inputs {n_features!r} or outputs {n_outputs!r} is out of range")
+    if n_classes.shape != (n_outputs,) or n_classes.dtype.kind not in "iu" or n_classes.min() < 1 or n_classes.max() > 10**4:
+        raise ModelCheckError(f"a tree's class counts {n_classes.shape} do not match its {n_outputs} outputs")
+
+
+def check_estimator(estimator: object) -> None:
+    """ModelCheckError unless every tree in ``estimator`` is safe to walk (see the module).
+
+    Every estimator inside must take the same number of inputs (exafs-cn's models never
+    give a tree a subset of the features), and every tree's split features lie below it.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> X, y = np.random.default_rng(0).normal(size=(40, 3)), np.repeat([4, 6], 20)
+    >>> forest = RandomForestClassifier(5, random_state=0).fit(X, y)
+    >>> check_estimator(forest)  # trees as scikit-learn built them pass
+    >>> forest.estimators_[0].tree_.children_left[0] = 0  # the root its own child
+    >>> check_estimator(forest)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    exafs_cn.learn.model_checks.ModelCheckError: a tree has a child index outside its 19 nodes or not after its parent
+    """
+    members = list(_members(estimator))
+    inputs = {_n_inputs(obj) for obj in members if hasattr(obj, "get_params") and hasattr(obj, "n_features_in_")}
+    if len(inputs) > 1:
+        raise ModelCheckError(f"its estimators take different numbers of inputs ({', '.join(map(str, sorted(inputs)))})")
+    n_features = inputs.pop() if inputs else None
+    for obj in members:
+        if _is_type(obj, "sklearn.tree._tree.Tree"):
+            _check_tree(obj, n_features)
+        elif _is_type(obj, "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"):
+            _check_hgb_predictor(obj, n_features)
+        elif _is_type(obj, "exafs_cn.learn.average_cn.ConformalQuantileForest"):
+            _check_quantile_forest(obj)
+
+
+def _n_inputs(estimator: object) -> int:
+    inputs = estimator.n_features_in_
+    if not isinstance(inputs, (int, np.integer)) or not 0 < int(inputs) < 10**6:
+        raise ModelCheckError(f"{type(estimator).__name__}.n_features_in_ {inputs!r} is not a number of inputs")
+    return int(inputs)
+
+
+def _members(root: object):
+    """Every object reachable from ``root`` through attributes, lists, tuples and dicts, each once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen or isinstance(obj, (str, bytes, int, float, np.ndarray, np.generic)):
+            continue
+        seen.add(id(obj))
+        yield obj
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif not _is_type(obj, "sklearn.tree._tree.Tree"):  # a C structure: its arrays are checked, not walked
+            stack.extend(getattr(obj, "__dict__", {}).values())
+
+
+def _is_type(obj: object, name: str) -> bool:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}" == name
+
+
+def _check_tree(tree, n_features: int | None) -> None:
+    # First, before any array is read: __getstate__ reads node_count nodes from a buffer
+    # that holds capacity of them.
+    if tree.node_count != tree.capacity or tree.node_count < 1:
+        raise ModelCheckError(f"a tree says {tree.node_count} nodes but holds {tree.capacity}")
+    state = tree.__getstate__()
+    nodes, values = state["nodes"], state["values"]
+    count = len(nodes)
+    if state["node_count"] != count or tree.node_count != count or count < 1:
+        raise ModelCheckError(f"a tree says {state['node_count']} nodes but holds {count}")
+    if n_features is not None and tree.n_features != n_features:
+        raise ModelCheckError(f"a tree takes {tree.n_features} inputs, the model {n_features}")
+    if values.shape != (count, tree.n_outputs, tree.max_n_classes) or not np.all(np.isfinite(values)):
+        raise ModelCheckError("a tree's leaf values are not finite numbers of the tree's shape")
+    _check_children(nodes["left_child"], nodes["right_child"], leaf=nodes["left_child"] == -1, what="a tree")
+    inner = nodes["left_child"] != -1
+    features = nodes["feature"][inner]
+    if features.size and (features.min() < 0 or features.max() >= tree.n_features):
+        raise ModelCheckError(f"a tree splits on input {int(features.max())}, the model has {tree.n_features}")
+    if not np.all(np.isfinite(nodes["threshold"][inner])):
+        raise ModelCheckError("a tree has a split threshold that is not a finite number")
+
+
+def _check_children(left: np.ndarray, right: np.ndarray, leaf: np.ndarray, what: str) -> None:
+    """Children of inner nodes after their parent and inside the arrays; each node but the
+    root some node's child exactly once. Leaves' children are not followed."""
+    count = len(left)
+    index = np.arange(count)
+    inner = ~leaf
+    left, right = left.astype(np.int64), right.astype(np.int64)
+    for child in (left[inner], right[inner]):
+        if child.size and (np.any(child <= index[inner]) or child.max() >= count):
+            raise ModelCheckError(f"{what} has a child index outside its {count} nodes or not after its parent")
+    children = np.concatenate([left[inner], right[inner]])
+    if children.size != count - 1 or not np.array_equal(np.sort(children), index[1:]):
+        raise ModelCheckError(f"{what}'s nodes do not form one tree")
+
+
+def _check_hgb_predictor(predictor, n_features: int | None) -> None:
+    nodes = predictor.nodes
+    if nodes.ndim != 1 or len(nodes) < 1:
+        raise ModelCheckError("a boosting tree has no nodes")
+    leaf = nodes["is_leaf"].astype(bool)
+    _check_children(nodes["left"], nodes["right"], leaf=leaf, what="a boosting tree")
+    if np.any(nodes["is_categorical"]):
+        raise ModelCheckError("a boosting tree splits on categories, which exafs-cn models never do")
+    features = nodes["feature_idx"][~leaf]
+    if features.size and (features.min() < 0 or (n_features is not None and features.max() >= n_features)):
+        raise ModelCheckError(f"a boosting tree splits on input {int(features.max())}, the model has {n_features}")
+    if not np.all(np.isfinite(nodes["value"][leaf])):
+        raise ModelCheckError("a boosting tree's leaf values are not finite")
+
+
+def _check_quantile_forest(model) -> None:
+    """The leaf bookkeeping agrees with the forest: one leaf per training row and tree."""
+    trees = getattr(getattr(model, "forest_", None), "estimators_", [])
+    leaves, targets = getattr(model, "train_leaves_", None), getattr(model, "y_train_", None)
+    if not isinstance(leaves, np.ndarray) or not isinstance(targets, np.ndarray):
+        raise ModelCheckError("the average-CN model has no leaf bookkeeping")
+    if leaves.ndim != 2 or leaves.shape != (len(targets), len(trees)) or not np.all(np.isfinite(targets)):
+        raise ModelCheckError("the average-CN model's leaf bookkeeping does not match its forest")
+    for column, tree in enumerate(trees):
+        if leaves.size and (leaves[:, column].min() < 0 or leaves[:, column].max() >= tree.tree_.node_count):
+            raise ModelCheckError("the average-CN model's leaf bookkeeping names nodes its trees lack")
+    if not (np.isfinite(getattr(model, "margin_", np.nan)) and 0 < getattr(model, "tail_", 0) < 0.5):
+        raise ModelCheckError("the average-CN model's interval margin or quantile is not a number in range")

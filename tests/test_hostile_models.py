@@ -1,0 +1,175 @@
+"""Model files tampered by the test itself: each is refused in one line before a tree is walked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from exafs_cn.cli import app
+from exafs_cn.learn.model_checks import ALLOWED_TYPES, schema_types
+from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel
+
+MEASURED = Path(__file__).parent / "data" / "experimental"
+CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
+NIO = MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat"
+runner = CliRunner()
+
+
+def _first_tree(saved: SavedModel):
+    return saved.estimator.estimator_.estimators_[0].tree_
+
+
+def _set_nodes(tree, **changes) -> None:
+    """Write into the C structure what a crafted file would make skops build."""
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    for field, (index, value) in changes.items():
+        nodes[field][index] = value
+    tree.__setstate__({**state, "nodes": nodes})
+
+
+def _inner_node(tree) -> int:
+    return int(np.flatnonzero(tree.children_left != -1)[1])
+
+
+def _child_far_away(tree) -> None:
+    _set_nodes(tree, left_child=(0, 10**12))
+
+
+def _feature_far_away(tree) -> None:
+    _set_nodes(tree, feature=(0, 10**9))
+
+
+def _feature_just_past_the_inputs(tree) -> None:
+    _set_nodes(tree, feature=(_inner_node(tree), tree.n_features + 74))
+
+
+def _root_its_own_child(tree) -> None:
+    _set_nodes(tree, left_child=(0, 0), right_child=(0, 0))
+
+
+def _child_points_back(tree) -> None:
+    inner = _inner_node(tree)
+    _set_nodes(tree, right_child=(inner, 0))
+
+
+def _leaf_value_not_a_number(tree) -> None:
+    state = tree.__getstate__()
+    values = state["values"].copy()
+    values[-1, 0, 0] = np.nan
+    tree.__setstate__({**state, "values": values})
+
+
+TAMPERINGS = {
+    "child index 1e12": (_child_far_away, "child index outside"),
+    "split feature 1e9": (_feature_far_away, "splits on input"),
+    "split feature past the inputs": (_feature_just_past_the_inputs, "splits on input"),
+    "root its own child": (_root_its_own_child, "child index outside"),
+    "child before its parent": (_child_points_back, "not after its parent"),
+    "leaf value NaN": (_leaf_value_not_a_number, "leaf values are not finite"),
+}
+
+
+@pytest.fixture()
+def crafted(models, tmp_path) -> Path:
+    """A models folder with a good Ni model and a Cu model each test tampers with."""
+    folder = tmp_path / "crafted"
+    for element in ("Ni", "Cu"):
+        (folder / element).mkdir(parents=True)
+        shutil.copy(models / element / f"rf{MODEL_SUFFIX}", folder / element / f"rf{MODEL_SUFFIX}")
+    return folder
+
+
+@pytest.mark.parametrize("case", list(TAMPERINGS))
+def test_a_tampered_tree_is_refused_in_one_line_and_the_other_files_are_answered(case, crafted):
+    tamper, message = TAMPERINGS[case]
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    saved = SavedModel.load(path)
+    tamper(_first_tree(saved))
+    saved.save(path)
+
+    with pytest.raises(ModelFileError, match=message):
+        SavedModel.load(path)
+    result = runner.invoke(app, ["predict", str(CU), str(NIO), "--models-dir", str(crafted), "--json"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and str(path) in errors[0] and "refused to load" in errors[0] and message in errors[0], errors
+    cu, ni = (json.loads(line) for line in result.stdout.splitlines())
+    assert cu["file"] == str(CU) and "error" in cu
+    assert ni["element"] == "Ni" and ni["cn"] is not None
+
+
+def _rewrite_first_tree(path: Path, change) -> None:
+    """Edit the first tree's entry of a skops file's schema, as a hand-crafted file would."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    schema = json.loads(members["schema.json"])
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict) and node.get("__class__") == "Tree":
+            change(node)
+            break
+        stack.extend(node.values() if isinstance(node, dict) else node if isinstance(node, list) else [])
+    members["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _more_outputs_than_class_counts(tree: dict) -> None:
+    tree["__reduce__"]["args"]["content"][2]["content"] = "50"
+
+
+def test_a_tree_with_more_outputs_than_class_counts_is_refused_before_it_is_built(crafted):
+    """scikit-learn's Tree constructor would read 50 class counts from an array of one."""
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    _rewrite_first_tree(path, _more_outputs_than_class_counts)
+    with pytest.raises(ModelFileError, match="refused to load: a tree's class counts"):
+        SavedModel.load(path)
+
+
+def test_a_file_holding_a_type_we_never_write_is_refused_before_it_is_built(crafted):
+    """skops trusts every scikit-learn estimator by default; ours are a short list."""
+    from sklearn.svm import SVC
+
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    saved = SavedModel.load(path)
+    rng = np.random.default_rng(0)
+    saved.estimator = SVC().fit(rng.normal(size=(40, 3)), np.repeat([8, 12], 20))
+    import skops.io as sio
+
+    sio.dump(saved._as_dict(), path)
+    assert "sklearn.svm._classes.SVC" in schema_types(path) - ALLOWED_TYPES
+    with pytest.raises(
+        ModelFileError, match=r"refused to load: it holds types exafs-cn never writes \(sklearn.svm._classes.SVC\)"
+    ):
+        SavedModel.load(path)
+
+
+def test_tampered_settings_are_refused_before_larch_sees_them(crafted):
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    saved = SavedModel.load(path)
+    saved.settings = {**saved.settings, "nfft": 10**12}  # Larch would try to allocate it
+    saved.save(path)
+    with pytest.raises(ModelFileError, match="unusable settings.*nfft"):
+        SavedModel.load(path)
+
+
+def test_a_regressor_saved_under_a_classifiers_name_is_one_line(models, crafted):
+    """``--model cn_mean``, or a cn_mean file copied to rf.skops: a regressor cannot give class probabilities."""
+    shutil.copy(models / "Cu" / f"cn_mean{MODEL_SUFFIX}", crafted / "Cu" / f"rf{MODEL_SUFFIX}")
+    result = runner.invoke(app, ["predict", str(CU), str(NIO), "--models-dir", str(crafted)])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(errors) == 1 and "Cu/rf.skops: not a CN classifier" in errors[0], result.output
+    assert "Ni CN" in result.stdout
+
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--model", "cn_mean"])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(errors) == 1 and "--model cn_mean: not a CN classifier" in errors[0], result.output
