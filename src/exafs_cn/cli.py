@@ -6,7 +6,9 @@ exit status, never a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -251,39 +253,91 @@ def predict(
 
     if model not in MODEL_NAMES:
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
-    if plot is not None and plot.exists() and not plot.is_dir():
-        _fail(f"--plot {plot}: exists and is not a folder")
+    if plot is not None:
+        _check_output_folder(plot, "--plot")
     store = ModelStore(models_dir, model)
     columns = Columns(energy=energy, mu=mu)
-    failed = 0
+    figures = FigureNames(plot) if plot is not None else None
+    failed = done = 0
 
     def report_error(file: str, group: str | None, message: str) -> None:
         nonlocal failed
         failed += 1
-        typer.echo(f"exafs-cn: error: {message}", err=True)
+        typer.echo(f"exafs-cn: error: {printable(message)}", err=True)
         if as_json:
             typer.echo(json.dumps(error_json(file, group, message)))
 
-    for path in paths:
-        try:
-            items = predict_file(path, store, element, columns)
-        except SpectrumFileError as exc:
-            report_error(str(path), None, str(exc))
-            continue
-        for item in items:
-            if not isinstance(item, Prediction):
-                report_error(item.file or str(path), item.group, str(item))
+    try:
+        for path in paths:
+            try:
+                items = predict_file(path, store, element, columns)
+            except SpectrumFileError as exc:
+                report_error(str(path), None, str(exc))
                 continue
-            typer.echo(json.dumps(item.to_json()) if as_json else item.to_text())
-            if plot is not None and item.processed is not None:
-                stem = Path(item.file).name + (f"__{item.group}" if item.group else "")
-                plot_prediction(item, store.get(item.element), plot / f"{_safe_name(stem)}.png")
+            finally:
+                done += 1
+            for item in items:
+                if not isinstance(item, Prediction):
+                    report_error(item.file or str(path), item.group, str(item))
+                    continue
+                typer.echo(json.dumps(item.to_json()) if as_json else printable(item.to_text()))
+                if figures is not None and item.processed is not None:
+                    figure = figures.next(item.file, item.group)
+                    try:
+                        plot_prediction(item, store.get(item.element), figure)
+                    except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
+                        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:100]
+                        report_error(item.file, item.group, f"{figure}: figure not written: {reason}")
+    except KeyboardInterrupt:
+        typer.echo(f"exafs-cn: interrupted after {done - 1 if done else 0} of {len(paths)} inputs; the lines above are complete", err=True)
+        raise typer.Exit(code=130) from None
     if failed:
         raise typer.Exit(code=1)
 
 
+def printable(text: str) -> str:
+    """``text`` on one line: control characters (a newline in a file name) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _check_output_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` (or find it) and check it takes files, before any work is done."""
+    if folder.exists() and not folder.is_dir():
+        _fail(f"{option} {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".exafs-cn-probe-"):
+            pass
+    except OSError as exc:
+        _fail(f"{option} {folder}: cannot write there: {exc.strerror or exc}")
+
+
+class FigureNames:
+    """One figure name per spectrum of a run: the input's name (and group), made safe for
+    any file system, shortened where it is long, and numbered where two inputs share it
+    (``A/x.xdi`` and ``B/x.xdi``)."""
+
+    MAX_STEM = 120
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def next(self, file: str, group: str | None) -> Path:
+        stem = _safe_name(Path(file).name + (f"__{group}" if group else ""))
+        if len(stem) > self.MAX_STEM:  # 255 bytes is the usual limit for one name
+            digest = hashlib.sha1(stem.encode()).hexdigest()[:8]
+            stem = f"{stem[: self.MAX_STEM - 9]}-{digest}"
+        name, number = stem, 1
+        while name in self.used:
+            number += 1
+            name = f"{stem}-{number}"
+        self.used.add(name)
+        return self.folder / f"{name}.png"
+
+
 def _safe_name(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in text)
 
 
 @app.command("fetch-mp")

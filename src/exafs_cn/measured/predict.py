@@ -257,9 +257,20 @@ def _features(processed: Processed, saved: SavedModel, measured: MeasuredSpectru
 def predict_file(
     path: Path | str, store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
 ) -> list[Prediction | SpectrumFileError | PredictError]:
-    """A prediction, or the error, for every spectrum in a file; a file that cannot be read raises."""
+    """A prediction, or the error, for every spectrum in a file; a file that cannot be read raises.
+
+    Whatever a file holds, the result is a list or a SpectrumFileError naming it: an
+    exception nobody foresaw becomes that file's (or group's) error, so that the files after
+    it in a batch are still predicted.
+    """
+    try:
+        items = read_file(path, element, columns)
+    except SpectrumFileError:
+        raise
+    except Exception as exc:  # MemoryError and RecursionError too: they cost one file, not the batch
+        raise SpectrumFileError(f"{path}: cannot be read ({_unforeseen(exc)})", str(path)) from None
     out: list[Prediction | SpectrumFileError | PredictError] = []
-    for item in read_file(path, element, columns):
+    for item in items:
         if isinstance(item, SpectrumFileError):
             out.append(item)
             continue
@@ -267,7 +278,14 @@ def predict_file(
             out.append(predict_spectrum(item, store))
         except PredictError as exc:
             out.append(PredictError(str(exc), item.file, item.group))
+        except Exception as exc:
+            out.append(PredictError(f"{item.where}: cannot be predicted ({_unforeseen(exc)})", item.file, item.group))
     return out
+
+
+def _unforeseen(exc: BaseException) -> str:
+    """An unexpected exception in a few words, for a one-line error that asks to be reported."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:100]}; please report this".replace(": ;", ";")
 
 
 def predict(
@@ -291,6 +309,9 @@ def predict(
     """
     store = ModelStore(models_dir, model)
     if isinstance(source, (str, os.PathLike)):
+        if not all(e is None or isinstance(e, str) for e in (energy, mu)):
+            message = f"{source}: with a file, energy and mu name its columns or expressions (text); give arrays without a file"
+            return [error_json(str(source), None, message)]
         try:
             items = predict_file(source, store, element, Columns(energy=energy, mu=mu))
         except SpectrumFileError as exc:
@@ -315,6 +336,8 @@ def _predict_arrays(group, element, energy, mu, store: ModelStore, name: str) ->
         return predict_spectrum(measured, store)
     except SpectrumFileError as exc:  # PredictError too
         return type(exc)(str(exc), name)
+    except Exception as exc:
+        return PredictError(f"{name}: cannot be predicted ({_unforeseen(exc)})", name)
 
 
 def _as_json(item: Prediction | SpectrumFileError | PredictError) -> dict:

@@ -25,7 +25,12 @@ files are read with their ``Col N name TYPE`` column names.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
 import re
+import stat
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +50,11 @@ _MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "mufluo"
 _REFERENCE_PREFIXES = ("mur", "mu_ref")
 #: Header keys that name the absorber (at the start of a header line, after any comment sign).
 _ELEMENT_KEY = re.compile(r"^[#!%\s]*(?:element(?:\.symbol|_symbol)?|absorber)\s*[:=]\s*([A-Za-z]{1,2})\b", re.IGNORECASE | re.MULTILINE)
+#: Largest file (unpacked, for a gzipped project) read: a scan of 10,000 points in 20
+#: columns is ~2 MB, an Athena project of 100 such scans ~50 MB unpacked.
+MAX_FILE_BYTES = 64 * 2**20
+#: Most points one spectrum may have (a QEXAFS scan: tens of thousands).
+MAX_POINTS = 200_000
 #: A scan may step backwards this often (region boundaries) and be sorted; more is erratic.
 MAX_BACKWARD_STEPS = 2
 _I0_NAMES = ("i0", "io", "izero", "i_0")
@@ -162,9 +172,14 @@ def read_spectra(path: Path | str, element: str | None = None, columns: Columns 
     return items
 
 
-def check_element_option(element: str | None, where: str) -> str | None:
+def check_element_option(element: str | int | None, where: str) -> str | None:
+    """``--element`` (or the API's ``element``) as a 3d-metal symbol; an atomic number is taken too."""
     if element is None:
         return None
+    if isinstance(element, (int, np.integer)) and not isinstance(element, bool):
+        element = _symbol(str(element)) or str(element)
+    if not isinstance(element, str):
+        raise SpectrumFileError(f"{where}: element {element!r}: give a symbol such as 'Cu'", where)
     element = element.strip().capitalize()
     if element not in METALS_3D:
         raise SpectrumFileError(f"{where}: --element {element}: not one of the 3d metals {','.join(METALS_3D)}", where)
@@ -173,7 +188,8 @@ def check_element_option(element: str | None, where: str) -> str | None:
 
 def detect_format(head: bytes) -> str:
     """``athena``, ``xdi``, ``fio`` (HASYLAB/DESY) or ``columns``, from the first bytes of a file."""
-    if head[:2] == b"\x1f\x8b" or head.lstrip().startswith(b"# Athena project file"):
+    # Larch's own test: its JSON projects carry the same line inside a header entry.
+    if head[:2] == b"\x1f\x8b" or b"Athena project file -- " in head[:500] or head.lstrip().startswith(b"# Athena project file"):
         return "athena"
     if re.match(rb"\s*#\s*XDI/", head, re.IGNORECASE):
         return "xdi"
@@ -183,18 +199,54 @@ def detect_format(head: bytes) -> str:
 
 
 def _read_head(path: Path) -> bytes:
+    """The first bytes of a regular, readable file of a size a scan can have."""
     where = str(path)
-    if not path.exists():
-        raise SpectrumFileError(f"{path}: no such file", where)
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise SpectrumFileError(f"{path}: no such file", where) from None
+    except OSError as exc:
+        raise SpectrumFileError(f"{path}: cannot read: {exc.strerror or exc}", where) from None
+    if stat.S_ISDIR(info.st_mode):
         raise SpectrumFileError(f"{path}: is a folder, not a spectrum file", where)
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a terminal would block the batch until it closed
+        raise SpectrumFileError(f"{path}: not a regular file ({_file_kind(info.st_mode)}); save the data to a file first", where)
+    if info.st_size > MAX_FILE_BYTES:
+        raise SpectrumFileError(
+            f"{path}: {info.st_size / 2**20:.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB a measured scan file needs", where
+        )
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        if head[:2] == b"\x1f\x8b":
+            _check_unpacked_size(path)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise SpectrumFileError(f"{path}: damaged gzip file ({one_line(exc)[:80]})", where) from None
+    except OSError as exc:
+        raise SpectrumFileError(f"{path}: cannot read: {exc.strerror or exc}", where) from None
     if not head.strip():
         raise SpectrumFileError(f"{path}: empty file", where)
     if head[:2] != b"\x1f\x8b" and (b"\x00" in head or _mostly_binary(head)):
         raise SpectrumFileError(f"{path}: binary file, not a text spectrum, XDI or Athena project", where)
     return head
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a terminal or device"), (stat.S_ISBLK, "a disk"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def _check_unpacked_size(path: Path) -> None:
+    """A gzipped project that unpacks to more than MAX_FILE_BYTES is refused before Larch
+    reads all of it into memory (counted by streaming, so a crafted header cannot lie)."""
+    unpacked = 0
+    with gzip.open(path, "rb") as stream:
+        while chunk := stream.read(2**20):
+            unpacked += len(chunk)
+            if unpacked > MAX_FILE_BYTES:
+                raise SpectrumFileError(
+                    f"{path}: unpacks to more than the {MAX_FILE_BYTES // 2**20} MB a measured scan file needs", str(path)
+                )
 
 
 def _mostly_binary(head: bytes) -> bool:
@@ -207,7 +259,8 @@ def _read_xdi(path: Path, columns: Columns) -> _RawGroup:
     from larch.io import read_xdi
 
     try:
-        group = read_xdi(str(path))
+        with _larch_output():
+            group = read_xdi(str(path))
     except Exception as exc:  # xdifile raises ValueError/TypeError on headers it cannot parse
         fallback = _read_columns(path, columns)
         note = f"read as columns with the XDI header's names (Larch's XDI reader: {one_line(exc)[:80]})"
@@ -221,15 +274,34 @@ def _read_columns(path: Path, columns: Columns) -> _RawGroup:
     from larch.io import read_ascii
 
     try:
-        group = read_ascii(str(path))
+        with _larch_output() as said:
+            group = read_ascii(str(path))
     except Exception as exc:
         raise SpectrumFileError(f"{path}: unreadable column file: {one_line(exc)}", str(path)) from None
-    if getattr(group, "data", np.empty((0, 0))).size == 0:
+    data = getattr(group, "data", None)
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.size == 0:  # Larch gives [] for a file of words
         raise SpectrumFileError(f"{path}: no numeric columns found", str(path))
-    header = "\n".join(getattr(group, "header", []) or [])
-    arrays = _arrays(group) | _xdi_named_columns(header, group.data)
+    header = "\n".join(str(line) for line in (getattr(group, "header", None) or []))
+    arrays = _arrays(group) | _xdi_named_columns(header, data)
     energy, mu = _energy_mu(path, arrays, columns)
-    return _RawGroup(None, energy, mu, _stated_element(header))
+    return _RawGroup(None, energy, mu, _stated_element(header), said())
+
+
+class _CapturedText(io.StringIO):
+    """A stdout stand-in with an encoding: Larch's ``bytes2str`` asks ``sys.stdout`` for one."""
+
+    encoding = "utf-8"
+
+
+@contextlib.contextmanager
+def _larch_output():
+    """Larch's readers print warnings ("may not read journal", "nans seen") on stdout, where
+    ``--json`` promises JSON only: they are caught and handed back as notes."""
+    buffer = _CapturedText()
+    lines: list[str] = []
+    with contextlib.redirect_stdout(buffer):
+        yield lambda: tuple(lines)
+    lines.extend(f"Larch: {line.strip()[:120]}" for line in buffer.getvalue().splitlines() if line.strip())
 
 
 def _stated_element(header: str) -> str | None:
@@ -300,7 +372,8 @@ def _read_athena(path: Path) -> list[_RawGroup]:
     from larch.io import read_athena
 
     try:
-        project = read_athena(str(path), do_preedge=False, do_bkg=False, do_fft=False)
+        with _larch_output() as said:
+            project = read_athena(str(path), do_preedge=False, do_bkg=False, do_fft=False)
     except Exception as exc:
         raise SpectrumFileError(f"{path}: unreadable Athena project: {one_line(exc)}", str(path)) from None
     groups = []
@@ -312,7 +385,7 @@ def _read_athena(path: Path) -> list[_RawGroup]:
             continue
         params = getattr(group, "athena_params", None)
         stated = getattr(group, "atsym", None) or getattr(getattr(params, "bkg", None), "z", None)
-        groups.append(_RawGroup(label, np.asarray(group.energy, float), np.asarray(mu, float), _symbol(stated)))
+        groups.append(_RawGroup(label, group.energy, mu, _symbol(stated), said()))
     if not groups:
         raise SpectrumFileError(f"{path}: Athena project holds no groups", str(path))
     return groups
@@ -408,14 +481,18 @@ def checked(
     notes: tuple[str, ...] = (),
 ) -> MeasuredSpectrum:
     """The checks every spectrum passes before processing, in the order a person would fix them."""
-    energy, mu = np.asarray(energy, float).ravel(), np.asarray(mu, float).ravel()
+    energy, mu = _real_array(energy, "energy", where), _real_array(mu, "mu", where)
     if energy.shape != mu.shape:
         raise SpectrumFileError(f"{where}: energy and mu differ in length ({energy.size} and {mu.size})")
     if energy.size < 30:
         raise SpectrumFileError(f"{where}: only {energy.size} data points")
+    if energy.size > MAX_POINTS:
+        raise SpectrumFileError(f"{where}: {energy.size} data points, more than the {MAX_POINTS} one scan may have")
     if not (np.all(np.isfinite(energy)) and np.all(np.isfinite(mu))):
         bad = int(np.sum(~np.isfinite(energy)) + np.sum(~np.isfinite(mu)))
         raise SpectrumFileError(f"{where}: {bad} NaN or infinite values in energy or mu")
+    if np.ptp(mu) <= 1e-9 * max(1.0, float(np.max(np.abs(mu)))):
+        raise SpectrumFileError(f"{where}: mu is constant ({mu[0]:.3g}): no edge to read")
     steps = np.diff(energy)
     if np.all(steps < 0):  # scanned downwards: the same data, read the other way (as Athena does)
         energy, mu, steps = energy[::-1], mu[::-1], -steps[::-1]
@@ -460,8 +537,54 @@ def checked(
                 f"{where}: no {element} K edge ({edge:.0f} eV) in the energy range {energy[0]:.0f}-{energy[-1]:.0f} eV{found}"
             )
         raise SpectrumFileError(f"{where}: the edge at {e0:.0f} eV is not the {element} K edge ({edge:.0f} eV);{looks_like}")
+    _check_edge_rises(where, energy, mu, e0)
     kmax = float(np.sqrt(ETOK * max(energy[-1] - e0, 0.0)))
     return MeasuredSpectrum(file, label, element, source, energy, mu, kmax, tuple(notes))
+
+
+def _real_array(values, name: str, where: str) -> np.ndarray:
+    """``values`` as a flat array of real numbers; SpectrumFileError for text, objects or complex numbers."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):  # ragged sequences
+        raise SpectrumFileError(f"{where}: {name} is not an array of numbers") from None
+    if np.iscomplexobj(array):
+        raise SpectrumFileError(f"{where}: {name} holds complex numbers; give the real mu(E)")
+    if array.dtype.kind not in "biuf":
+        raise SpectrumFileError(f"{where}: {name} is not an array of numbers (it holds {array.dtype.kind!r}-kind values)")
+    return array.astype(float).ravel()
+
+
+#: Smallest post-edge level, above Larch's pre-edge line, as a share of mu's range (less
+#: the line). The measured corpus's lowest is 0.22 (a dilute Prussian-blue film); chi(E)
+#: gives ~0 and a negated mu or log(it/i0) about -0.9.
+MIN_STEP_SHARE = 0.05
+
+
+def _check_edge_rises(where: str, energy: np.ndarray, mu: np.ndarray, e0: float) -> None:
+    """mu(E) rises at the edge by a good share of its range: what chi(E), a negated mu or
+    log(it/i0) do not do. The pre-edge line is Larch's (``pre_edge``), so a background that
+    falls steeply before the edge (heavy elements in the beam) is taken out first."""
+    from larch import Group
+    from larch.xafs import pre_edge
+
+    group = Group(energy=energy, mu=mu)
+    try:
+        with np.errstate(all="ignore"), _larch_output():
+            pre_edge(group, e0=e0)
+    except Exception:  # too few points for Larch's fits: the processing will say so
+        return
+    flat = mu - group.pre_edge
+    post = flat[(energy >= e0 + 40.0) & (energy <= e0 + 300.0)]
+    if post.size < 3 or not np.ptp(flat) > 0:
+        return
+    share = float(np.median(post) / np.ptp(flat))
+    if share < MIN_STEP_SHARE:
+        direction = "falls" if share < 0 else "barely rises"
+        raise SpectrumFileError(
+            f"{where}: mu {direction} at the edge ({share:+.2f} of its range above the pre-edge line): not mu(E)? "
+            "(a negated mu, log(it/i0) for log(i0/it), or chi(E))"
+        )
 
 
 def merge_repeated(energy: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -520,5 +643,5 @@ def _symbol(text: str | None) -> str | None:
     if text.isdigit():  # Athena stores Z in some versions
         import xraydb
 
-        return xraydb.atomic_symbol(int(text))
+        return xraydb.atomic_symbol(int(text)) if 1 <= int(text) <= 98 else None
     return text.capitalize() or None

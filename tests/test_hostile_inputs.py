@@ -1,0 +1,222 @@
+"""Inputs a careless or hostile user gives ``predict``: each is one line naming it, the rest go on."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from larch import Group
+from larch.io import AthenaProject, read_ascii
+from typer.testing import CliRunner
+
+import exafs_cn
+from exafs_cn.cli import app
+from exafs_cn.measured.readers import MAX_FILE_BYTES, SpectrumFileError, read_file, read_spectra
+
+MEASURED = Path(__file__).parent / "data" / "experimental"
+CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
+NIO = MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat"
+runner = CliRunner()
+
+
+def _run(models: Path, *args: str):
+    """predict with --json on the given inputs: (exit code, stderr lines, stdout objects)."""
+    result = runner.invoke(app, ["predict", *args, "--models-dir", str(models), "--json"])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]  # every line JSON
+    return result.exit_code, errors, lines
+
+
+def _assert_one_error_then_answer(models: Path, bad: Path | str, message: str) -> None:
+    code, errors, lines = _run(models, str(bad), str(CU))
+    assert code == 1, (errors, lines)
+    assert len(errors) == 1 and str(bad) in errors[0] and message in errors[0], errors
+    assert lines[0]["file"] == str(bad) and message in lines[0]["error"]
+    assert lines[1]["file"] == str(CU) and lines[1]["cn"] is not None  # the input after it is answered
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [("words.txt", "just some words\nand no numbers at all\n"), ("header_only.dat", "# energy mu\n# element: Cu\n")],
+)
+def test_a_text_file_without_numbers_is_one_line_and_the_next_file_is_answered(models, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    _assert_one_error_then_answer(models, path, "no numeric columns found")
+
+
+def _nio_athena_json(path: Path) -> Path:
+    """An Athena project in the JSON layout Larch's reader takes (``parse_jsonathena``)."""
+    data = read_ascii(str(NIO))
+    project = {
+        "_____header1": "# Athena project file -- Demeter version 0.9.26",
+        "_____header2": "# written by exafs-cn's tests",
+        "_____journal": [],
+        "_____order": ["nio0"],
+        "nio0": {"x": data.energy.tolist(), "y": data.mu.tolist(), "args": {"label": "nio0", "bkg_z": "Ni"}},
+    }
+    path.write_text(json.dumps(project))
+    return path
+
+
+def test_a_json_athena_project_is_read_as_a_project(models, tmp_path):
+    path = _nio_athena_json(tmp_path / "nio.prj")
+    (spectrum,) = read_spectra(path)
+    assert (spectrum.group, spectrum.element) == ("nio0", "Ni")
+    code, errors, lines = _run(models, str(path))
+    assert code == 0 and not errors and lines[0]["cn"] is not None
+
+
+def test_larch_warnings_become_notes_and_every_json_line_is_json(models, tmp_path):
+    """Larch prints "may not read journal" on stdout for a project with a journal it cannot parse."""
+    data = read_ascii(str(NIO))
+    packed = tmp_path / "packed.prj"
+    project = AthenaProject(str(packed))
+    project.add_group(Group(energy=data.energy, mu=data.mu, filename="nio", label="nio", groupname="nio"))
+    project.save(str(packed))
+    text = gzip.open(packed, "rt").read().replace("\n$old_group", "\n@journal = ('a note', 'another' + );\n$old_group", 1)
+    path = tmp_path / "journal.prj"
+    path.write_text(text)
+    code, errors, lines = _run(models, str(path))  # _run parses every stdout line as JSON
+    assert code == 0 and not errors
+    assert any("may not read journal" in note for note in lines[0]["notes"])
+
+
+def test_a_fifo_is_skipped_in_one_line_instead_of_blocking(models, tmp_path):
+    fifo = tmp_path / "scan.fifo"
+    os.mkfifo(fifo)
+    _assert_one_error_then_answer(models, fifo, "not a regular file (a pipe)")
+
+
+def test_a_path_that_cannot_be_read_is_one_line(models, tmp_path):
+    inside_a_file = tmp_path / "cu.xdi" / "scan.xdi"  # a folder that is a file: stat fails as permission does
+    shutil.copy(CU, tmp_path / "cu.xdi")
+    _assert_one_error_then_answer(models, inside_a_file, "cannot read")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_a_file_without_read_permission_is_one_line(models, tmp_path):
+    path = tmp_path / "secret.xdi"
+    shutil.copy(CU, path)
+    path.chmod(0)
+    _assert_one_error_then_answer(models, path, "cannot read: Permission denied")
+
+
+def test_a_file_larger_than_any_scan_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "huge.dat"
+    with open(path, "wb") as handle:  # sparse: the size is real, the disk use is not
+        handle.write(b"8900 1.0\n")
+        handle.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(SpectrumFileError, match=r"more than the 64 MB a measured scan file needs"):
+        read_file(path)
+
+
+def test_plot_folder_that_cannot_be_made_is_one_line_before_any_work(models, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--plot", str(blocker / "figures")])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(errors) == 1 and "--plot" in errors[0] and "cannot write there" in errors[0]
+    assert result.stdout == ""  # refused before any spectrum was read
+
+
+def test_each_input_gets_its_own_figure_even_with_the_same_or_a_long_name(models, tmp_path):
+    for folder in ("A", "B"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(CU, tmp_path / folder / "x.xdi")
+    long = tmp_path / ("cu_" + "a" * 240 + ".xdi")  # 247 characters: with ".png" and a group, past 255
+    shutil.copy(CU, long)
+    figures = tmp_path / "figures"
+    (figures).mkdir()
+    (figures / "keep.png").write_bytes(b"written before")
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "A" / "x.xdi"),
+            str(tmp_path / "B" / "x.xdi"),
+            str(long),
+            "--models-dir",
+            str(models),
+            "--plot",
+            str(figures),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in figures.glob("*.png"))
+    assert len(written) == 4 and "x.xdi.png" in written and "x.xdi-2.png" in written, written
+    assert all(len(name) < 255 for name in written)
+    assert (figures / "keep.png").read_bytes() == b"written before"
+
+
+def test_a_newline_in_a_file_name_stays_on_one_output_line(models, tmp_path):
+    path = tmp_path / "two\nlines.xdi"
+    shutil.copy(CU, path)
+    result = runner.invoke(app, ["predict", str(path), "--models-dir", str(models)])
+    assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 1 and "two\\nlines.xdi" in result.stdout
+
+
+def _cu_arrays() -> tuple[np.ndarray, np.ndarray]:
+    (spectrum,) = read_spectra(CU)
+    return spectrum.energy, spectrum.mu
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: exafs_cn.predict(energy=["a"] * 100, mu=np.ones(100), models_dir=m), "energy is not an array of numbers"),
+        (lambda m: exafs_cn.predict(energy=_cu_arrays()[0], mu=_cu_arrays()[1] * (1 + 1j), models_dir=m), "complex numbers"),
+        (lambda m: exafs_cn.predict(CU, energy=_cu_arrays()[0], models_dir=m), "name its columns or expressions"),
+        (lambda m: exafs_cn.predict(str(CU), element=["Cu"], models_dir=m), "give a symbol such as 'Cu'"),
+    ],
+    ids=["text energies", "complex mu", "array with a file", "element not text"],
+)
+def test_python_api_returns_error_dicts_for_bad_arguments(models, call, message):
+    (answer,) = call(models)
+    assert message in answer["error"], answer
+
+
+def test_python_api_takes_an_atomic_number_and_returns_an_error_dict_for_a_file_of_words(models, tmp_path):
+    (answer,) = exafs_cn.predict(str(CU), element=29, models_dir=models)
+    assert answer["cn"] is not None
+    words = tmp_path / "words.txt"
+    words.write_text("no numbers\n")
+    (answer,) = exafs_cn.predict(str(words), models_dir=models)
+    assert "no numeric columns found" in answer["error"]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda e, mu: (e, np.zeros_like(mu)), "mu is constant"),
+        (lambda e, mu: (e, -mu), "mu falls at the edge"),
+        (lambda e, mu: (e, np.log(1 / np.exp(mu))), "mu falls at the edge"),  # log(it/i0) for log(i0/it)
+    ],
+    ids=["all zero", "negated", "log the wrong way"],
+)
+def test_data_that_are_not_mu_are_refused_in_words_that_say_so(make, message, tmp_path):
+    energy, mu = make(*_cu_arrays())
+    path = tmp_path / "not_mu.dat"
+    np.savetxt(path, np.column_stack([energy, mu]), header="element: Cu\nenergy mu")
+    with pytest.raises(SpectrumFileError, match=message) as caught:
+        read_spectra(path)
+    assert "L3" not in str(caught.value)  # an all-zero mu once "looked like Eu L3"
+
+
+def test_chi_of_e_is_not_taken_for_mu(tmp_path):
+    from larch.xafs import autobk, pre_edge
+
+    energy, mu = _cu_arrays()
+    group = Group(energy=energy, mu=mu)
+    pre_edge(group)
+    autobk(group, rbkg=1.0)
+    chi_e = np.where(energy > group.e0, (mu - group.bkg) / group.edge_step, 0.0)
+    path = tmp_path / "chi_e.dat"
+    np.savetxt(path, np.column_stack([energy, chi_e]), header="element: Cu\nenergy mu")
+    with pytest.raises(SpectrumFileError, match="barely rises at the edge|no Cu K edge|mu falls"):
+        read_spectra(path)
