@@ -8,12 +8,20 @@ import sys
 
 
 def main() -> None:
+    import warnings
+
+    # A warning is one line too ("exafs-cn: warning: ..."), not Python's two with a source line.
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"exafs-cn: warning: {message}\n"
     try:
         from exafs_cn.cli import app
 
         app(prog_name="exafs-cn")
     except KeyboardInterrupt:
         _interrupted()
+    except OSError as error:  # a full disk, a name too long, a folder that went away: one line naming the path
+        where = error.filename if error.filename is not None else "exafs-cn"
+        print(f"exafs-cn: error: {where}: {error.strerror or error}", file=sys.stderr)
+        sys.exit(1)
     except Exception as error:
         # A Ctrl-C while a C extension initialises (spglib, numpy) comes out as an
         # ImportError("initialization failed") raised from the KeyboardInterrupt.

@@ -83,8 +83,7 @@ def simulate(
     from exafs_cn.datagen.simulate import simulate as run_simulation
 
     chosen = _parse_elements(elements)
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: exists and is not a folder")
+    _check_output_folder(out, "--out")
 
     try:
         report = run_simulation(
@@ -143,6 +142,7 @@ def reproduce(
     from exafs_cn.learn.report import write_report
     from exafs_cn.learn.reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
 
+    _check_output_folder(out, "--out")  # before half an hour of work, not after
     base = QUICK_PLAN if quick else ExperimentPlan()
     model_names = base.models if models is None else _parse_models(models, tuple(MODEL_SPECS))
     plan = replace(base, models=model_names, elements=tuple(_parse_elements(elements)), seed=seed)
@@ -207,6 +207,7 @@ def train(
     target = models_dir or (Path(os.environ["EXAFS_CN_MODELS"]) if os.environ.get("EXAFS_CN_MODELS") else None)
     if target is None:
         _fail("say where the models go: --models-dir DIR or $EXAFS_CN_MODELS (predict uses the shipped models otherwise)")
+    _check_output_folder(target, "--models-dir")  # before training, not after
     try:
         dataset = Dataset(locate_dataset(data))
         written = train_models(
@@ -247,6 +248,8 @@ def predict(
     plot: Annotated[Path | None, typer.Option(help="folder for one figure per spectrum")] = None,
 ) -> None:
     """CN of measured spectra, with class probabilities, or "no answer" with the reason."""
+    import warnings
+
     from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.measured.predict import ModelStore, Prediction, error_json, plot_prediction, predict_file
     from exafs_cn.measured.readers import Columns, SpectrumFileError
@@ -255,6 +258,9 @@ def predict(
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
     if plot is not None:
         _check_output_folder(plot, "--plot")
+    # numpy's "invalid value" and "mean of empty slice" from inside Larch's fits: noise for a
+    # user, whose spectrum's verdict is its own line.
+    warnings.simplefilter("ignore", RuntimeWarning)
     store = ModelStore(models_dir, model)
     columns = Columns(energy=energy, mu=mu)
     figures = FigureNames(plot) if plot is not None else None
@@ -302,9 +308,9 @@ def printable(text: str) -> str:
 
 def _check_output_folder(folder: Path, option: str) -> None:
     """Create ``folder`` (or find it) and check it takes files, before any work is done."""
-    if folder.exists() and not folder.is_dir():
-        _fail(f"{option} {folder}: exists and is not a folder")
     try:
+        if folder.exists() and not folder.is_dir():
+            _fail(f"{option} {folder}: exists and is not a folder")
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".exafs-cn-probe-"):
             pass
@@ -354,7 +360,8 @@ def fetch_mp(
 
     chosen = _parse_elements(elements)
     try:
-        report = run_fetch(Dataset(out), chosen, endpoint=endpoint, batch_size=batch_size, progress=progress)
+        with Dataset(out).writer_lock() as dataset:
+            report = run_fetch(dataset, chosen, endpoint=endpoint, batch_size=batch_size, progress=progress)
     except (*_EXPECTED, MPFetchError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -444,6 +451,8 @@ def format_summary(summary: dict, preset: str) -> str:
         counts = stats["per_element"].get(element, {})
         row = "".join(f"{counts.get(str(cn), 0):>6d}" for cn in cns)
         lines.append("  " + element.ljust(4) + row + f"{sum(counts.values()):>8d}")
+    if stats.get("duplicate_sites_dropped"):
+        lines.append(f"  note: {stats['duplicate_sites_dropped']} site spectra stored twice (two runs at once?) are read once")
     failures = {**summary["label_failures"], **stats["failures_by_reason"]}
     lines += ["", f"  failures: {sum(failures.values())}"]
     lines += [f"    {count:6d}  {reason}" for reason, count in failures.items()]

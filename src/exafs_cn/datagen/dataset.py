@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -279,8 +280,55 @@ class Dataset:
         return sorted(found)
 
     def sites(self, preset: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """All site spectra of a preset (optionally only some columns)."""
-        return _read_parts(self._parts("spectra", preset), SPECTRUM_SCHEMA, columns)
+        """All site spectra of a preset (optionally only some columns), each site once.
+
+        Two runs that wrote one folder at once (before the writer lock) left the same
+        sites in two shards; the first copy is kept and :meth:`duplicate_sites` counts the rest.
+        """
+        wanted = None if columns is None else list(dict.fromkeys([*SITE_KEY, *columns]))
+        sites = _read_parts(self._parts("spectra", preset), SPECTRUM_SCHEMA, wanted)
+        duplicated = sites.duplicated(SITE_KEY, keep="first")
+        if duplicated.any():
+            sites = sites.loc[~duplicated].reset_index(drop=True)
+        return sites if columns is None else sites[columns]
+
+    def duplicate_sites(self, preset: str) -> int:
+        """Site spectra stored more than once (read once; see :meth:`sites`)."""
+        keys = _read_parts(self._parts("spectra", preset), SPECTRUM_SCHEMA, SITE_KEY)
+        return int(keys.duplicated(SITE_KEY).sum())
+
+    def _require_labels(self) -> None:
+        """Spectra without labels.parquet cannot be paired with a CN: say so rather than count 0 pairs."""
+        if not self.labels_path.exists() and any(self._parts("spectra", preset) for preset in self.presets()):
+            raise DatasetError(
+                f"{self.labels_path}: missing, so no spectrum has a CN; run the `exafs-cn simulate` that made the dataset "
+                "again (it relabels and keeps the spectra)"
+            )
+
+    @contextmanager
+    def writer_lock(self):
+        """Held by a run that writes this folder; a second writer is refused in one line.
+
+        Two ``simulate`` runs into one folder each planned the same sites and wrote them
+        twice. The lock is the operating system's (``filelock``), released when its
+        process ends however it ends, so a killed run leaves no stale lock behind.
+        """
+        from filelock import FileLock, Timeout
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(self.root / ".writer.lock", timeout=0)
+            lock.acquire()
+        except Timeout:
+            raise DatasetError(
+                f"{self.root}: another exafs-cn run is writing this dataset; wait for it to finish, or use another --out"
+            ) from None
+        except OSError as exc:
+            raise DatasetError(f"{self.root}: cannot write the dataset folder: {exc.strerror or exc}") from None
+        try:
+            yield self
+        finally:
+            lock.release()
 
     def failures(self, preset: str, simulated: set[tuple[str, str, int]] | None = None) -> pd.DataFrame:
         """Sites that failed and have no spectrum (a retried success supersedes a failure).
@@ -324,6 +372,7 @@ class Dataset:
         A pair is included only when every one of its inequivalent sites has a
         spectrum: an average over some sites would be a different material.
         """
+        self._require_labels()
         sites = self.sites(preset)
         expected = self.labels().groupby(["material_id", "absorber"]).size().rename("n_expected")
         return average_sites(sites, expected, integer_only=integer_only)
@@ -334,6 +383,7 @@ class Dataset:
         presets = [preset] if preset else self.presets()
         if not presets:
             raise DatasetError(f"{self.root}: no spectra found (run `exafs-cn simulate` first)")
+        self._require_labels()
         labels = self.labels()
         pair_labels = labels.drop_duplicates(["material_id", "absorber"])
         out: dict = {
@@ -365,6 +415,7 @@ class Dataset:
                 "per_element": {el: dict(sorted(v.items(), key=lambda kv: int(kv[0]))) for el, v in sorted(per_element.items())},
                 "failures": int(len(failures)),
                 "failures_by_reason": _reason_counts(failures),
+                "duplicate_sites_dropped": self.duplicate_sites(name),
                 "feff_run_hours": round(float(sites["feff_seconds"].sum()) / 3600, 3),
                 "mean_seconds_per_site": round(float(sites["feff_seconds"].mean()), 3)
                 if sites["feff_seconds"].notna().any()

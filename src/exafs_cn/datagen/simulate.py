@@ -221,54 +221,55 @@ def simulate(
         raise DatasetError(f"not a 3d transition metal: {', '.join(unknown)}")
     check_scheduler(scheduler)
     dataset = Dataset(out)
-    records = read_source(source)[:limit] if limit else read_source(source)
-    _check_provenance(dataset, source, preset)
-    dataset.remove_stale_temporaries()
-    # Written before any shard, so a run killed midway still leaves its provenance.
-    _update_provenance(dataset, source, preset, records)
+    with dataset.writer_lock():
+        records = read_source(source)[:limit] if limit else read_source(source)
+        _check_provenance(dataset, source, preset)
+        dataset.remove_stale_temporaries()
+        # Written before any shard, so a run killed midway still leaves its provenance.
+        _update_provenance(dataset, source, preset, records)
 
-    labelled_now = ensure_labels(dataset, records, workers, progress, scheduler)
-    plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
-    done = dataset.done_keys(preset)
-    is_done = [(m, a, int(s)) in done for m, a, s in zip(plan["material_id"], plan["absorber"], plan["site_index"])]
-    todo = plan[[not d for d in is_done]]
+        labelled_now = ensure_labels(dataset, records, workers, progress, scheduler)
+        plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
+        done = dataset.done_keys(preset)
+        is_done = [(m, a, int(s)) in done for m, a, s in zip(plan["material_id"], plan["absorber"], plan["site_index"])]
+        todo = plan[[not d for d in is_done]]
 
-    by_id = {r.material_id: r for r in records}
-    tasks = _site_tasks(todo, by_id, PRESETS[preset])
-    spectra: list[dict] = []
-    failures: list[dict] = []
-    shards = failures_now = 0
-    for kind, row in map_unordered(
-        simulate_one,
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        total=len(todo),
-        desc=f"FEFF ({preset})",
-        progress=progress,
-        on_error=site_lost,
-    ):
-        (spectra if kind == "spectrum" else failures).append(row)
-        failures_now += kind == "failure"
-        if len(spectra) + len(failures) >= shard_size:
+        by_id = {r.material_id: r for r in records}
+        tasks = _site_tasks(todo, by_id, PRESETS[preset])
+        spectra: list[dict] = []
+        failures: list[dict] = []
+        shards = failures_now = 0
+        for kind, row in map_unordered(
+            simulate_one,
+            tasks,
+            workers=workers,
+            scheduler=scheduler,
+            total=len(todo),
+            desc=f"FEFF ({preset})",
+            progress=progress,
+            on_error=site_lost,
+        ):
+            (spectra if kind == "spectrum" else failures).append(row)
+            failures_now += kind == "failure"
+            if len(spectra) + len(failures) >= shard_size:
+                dataset.append_shard(preset, spectra, failures)
+                spectra, failures, shards = [], [], shards + 1
+        if spectra or failures:
             dataset.append_shard(preset, spectra, failures)
-            spectra, failures, shards = [], [], shards + 1
-    if spectra or failures:
-        dataset.append_shard(preset, spectra, failures)
-        shards += 1
-    _update_provenance(dataset, source, preset, records)
-    label_failures = dataset.label_failures()
-    unusable = label_failures.loc[label_failures["stage"] == "structure", "material_id"]
-    return SimulationReport(
-        structures=len(records),
-        structures_failed=len(set(unusable) & {r.material_id for r in records}),
-        labelled_now=labelled_now,
-        sites_planned=len(plan),
-        sites_already_done=int(sum(is_done)),
-        sites_run=len(todo),
-        failures_now=failures_now,
-        shards_written=shards,
-    )
+            shards += 1
+        _update_provenance(dataset, source, preset, records)
+        label_failures = dataset.label_failures()
+        unusable = label_failures.loc[label_failures["stage"] == "structure", "material_id"]
+        return SimulationReport(
+            structures=len(records),
+            structures_failed=len(set(unusable) & {r.material_id for r in records}),
+            labelled_now=labelled_now,
+            sites_planned=len(plan),
+            sites_already_done=int(sum(is_done)),
+            sites_run=len(todo),
+            failures_now=failures_now,
+            shards_written=shards,
+        )
 
 
 def _site_tasks(todo: pd.DataFrame, by_id: dict[str, StructureRecord], preset: FeffPreset) -> Iterator[SiteTask]:

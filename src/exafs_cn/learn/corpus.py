@@ -8,8 +8,10 @@ settings misses the cache instead of reusing stale features.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -147,17 +149,37 @@ def cached_features(
     # featurization, not that of every set cached beside it.
     built_meta, spectra = build()
     new, errors = featurize_many(spectra, missing, settings, workers=workers, scheduler=scheduler, progress=progress)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     for name in missing:
-        tmp = paths[name].with_name(f".{paths[name].stem}.tmp.npy")
-        np.save(tmp, new[name])
-        os.replace(tmp, paths[name])
+        store_in_cache(paths[name], lambda tmp, matrix=new[name]: np.save(tmp, matrix))
     if meta is None:
         meta = built_meta.assign(processing_error=errors)
-        tmp_meta = meta_path.with_name(f".{meta_path.name}.tmp")
-        meta.to_parquet(tmp_meta)
-        os.replace(tmp_meta, meta_path)
+        store_in_cache(meta_path, meta.to_parquet)
     return meta, {name: matrices.get(name, new.get(name)) for name in feature_sets}
+
+
+_UNWRITABLE_CACHES: set[Path] = set()
+
+
+def store_in_cache(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` then rename to ``path``: never a half-written entry. A cache that
+    cannot be written (HOME read-only, ``EXAFS_CN_CACHE=/dev/null``, a full disk) costs
+    speed, not the run: one warning per folder, and the work goes on uncached."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if path.parent not in _UNWRITABLE_CACHES:
+            _UNWRITABLE_CACHES.add(path.parent)
+            warnings.warn(
+                f"cache {path.parent} cannot be written ({exc.strerror or exc}); working without it "
+                "(set EXAFS_CN_CACHE to a writable folder)",
+                stacklevel=2,
+            )
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _read_cached(meta_path: Path, paths: dict[str, Path]) -> tuple[pd.DataFrame | None, dict[str, np.ndarray]]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,15 @@ from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL, COVERAGE, ConformalQuantileForest, average_cn_metrics
 from exafs_cn.learn.calibration import calibrated, expected_calibration_error, top_label_ece
-from exafs_cn.learn.corpus import SPECTRA_VERSION, dataset_fingerprint, default_cache_dir, pair_kinds, pair_spectra, spectra_key
+from exafs_cn.learn.corpus import (
+    SPECTRA_VERSION,
+    dataset_fingerprint,
+    default_cache_dir,
+    pair_kinds,
+    pair_spectra,
+    spectra_key,
+    store_in_cache,
+)
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
 from exafs_cn.learn.model_files import MODEL_SUFFIX, SavedModel
@@ -136,14 +143,13 @@ def training_set(
         )
     else:
         copies, copy_kmax = np.empty((len(spectra), 0, clean.shape[1])), np.empty((len(spectra), 0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, clean=clean, copies=copies, copy_kmax=copy_kmax)
-    os.replace(tmp, path)
-    tmp_meta = meta_path.with_name(f".{meta_path.name}.tmp")
-    meta.to_parquet(tmp_meta)
-    os.replace(tmp_meta, meta_path)
+    store_in_cache(path, lambda tmp: np.savez(tmp, clean=clean, copies=copies, copy_kmax=copy_kmax))
+    store_in_cache(meta_path, meta.to_parquet)
     return TrainingSet(meta, clean, copies, copy_kmax, feature_set, key)
+
+
+#: The hold-out check keeps one of this many composition-grouped folds apart.
+HOLDOUT_FOLDS = 5
 
 
 def train_models(
@@ -294,6 +300,9 @@ def fit_models(
             continue
         y = meta.loc[rows, "pair_cn"].to_numpy(int)
         groups = meta.loc[rows, "formula"].to_numpy()
+        if len(set(groups)) < HOLDOUT_FOLDS:  # the hold-out split is one of HOLDOUT_FOLDS grouped folds
+            log(f"{element}: spectra of {len(set(groups))} compositions; the hold-out check needs {HOLDOUT_FOLDS}; no model")
+            continue
         classes = sorted(int(c) for c in np.unique(y))
         copies, copy_kmax = data.copies[rows], data.copy_kmax[rows]
         for name in model_names:
@@ -500,7 +509,7 @@ def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> 
 
     Also returns the augmented hold-out's confidences and hits, for an ECE pooled over elements.
     """
-    train, test = next(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed).split(clean, y, groups))
+    train, test = next(StratifiedGroupKFold(n_splits=HOLDOUT_FOLDS, shuffle=True, random_state=seed).split(clean, y, groups))
     X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
     fitted = calibrated(clone(template), X_tr, y_tr, g_tr, seed)
     out = {"n_test_spectra": int(len(test))}

@@ -1,0 +1,97 @@
+"""Fuzzing the readers: whatever bytes a file holds, reading it gives spectra or SpectrumFileError.
+
+Inputs start from real measured files (XDI, columns, HASYLAB .fio, an Athena project) and
+are mutated (bytes flipped, lines cut, dropped and repeated, numbers replaced by extremes),
+besides arbitrary text. Any other exception, a hang or a crash fails. The budget keeps the
+whole module within a minute on two cores; ``derandomize`` fixes hypothesis' seed, so a CI
+run is repeatable (run with ``--hypothesis-seed=random`` to search further).
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exafs_cn.measured.readers import MeasuredSpectrum, SpectrumFileError, read_file
+
+MEASURED = Path(__file__).parent / "data" / "experimental"
+SEEDS = {
+    "xdi": (MEASURED / "data__Cu__cu_metal_rt.xdi").read_bytes(),
+    "columns": (MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat").read_bytes(),
+    "fio": (MEASURED / "parseq_XAS__data__Cu_rt1.fio").read_bytes(),
+}
+EXTREMES = [b"nan", b"inf", b"-inf", b"1e308", b"-1e308", b"0", b"1e-320", b"-0", b"9" * 40, b"", b"x", b"1,5"]
+FUZZ = settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def _read(tmp_path: Path, content: bytes, name: str = "fuzzed.dat") -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    try:
+        items = read_file(path)
+    except SpectrumFileError as exc:
+        assert str(path) in str(exc) and "\n" not in str(exc).strip(), str(exc)
+        return
+    assert items, "read_file returned nothing"
+    for item in items:
+        assert isinstance(item, (MeasuredSpectrum, SpectrumFileError)), type(item)
+        if isinstance(item, SpectrumFileError):
+            assert str(path) in str(item)
+
+
+@st.composite
+def mutated(draw, seed: bytes) -> bytes:
+    lines = seed.split(b"\n")
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["flip", "cut", "drop", "repeat", "extreme", "truncate"]))
+        i = draw(st.integers(0, len(lines) - 1))
+        if kind == "flip" and lines[i]:
+            j = draw(st.integers(0, len(lines[i]) - 1))
+            lines[i] = lines[i][:j] + bytes([draw(st.integers(0, 255))]) + lines[i][j + 1 :]
+        elif kind == "cut":
+            lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
+        elif kind == "drop":
+            del lines[i : i + draw(st.integers(1, 50))]
+            lines = lines or [b""]
+        elif kind == "repeat":
+            lines[i:i] = [lines[i]] * draw(st.integers(1, 20))
+        elif kind == "extreme":
+            fields = lines[i].split()
+            if fields:
+                fields[draw(st.integers(0, len(fields) - 1))] = draw(st.sampled_from(EXTREMES))
+                lines[i] = b" ".join(fields)
+        else:
+            lines = lines[: draw(st.integers(1, len(lines)))]
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize("kind", list(SEEDS))
+def test_mutated_real_files_read_or_fail_in_one_line(kind, tmp_path):
+    @FUZZ
+    @given(content=mutated(SEEDS[kind]))
+    def check(content: bytes) -> None:
+        _read(tmp_path, content, f"fuzzed.{'fio' if kind == 'fio' else 'dat'}")
+
+    check()
+
+
+@FUZZ
+@given(content=st.binary(max_size=3000) | st.text(max_size=3000).map(str.encode))
+def test_arbitrary_bytes_read_or_fail_in_one_line(content, tmp_path):
+    _read(tmp_path, content)
+
+
+@settings(max_examples=50, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=mutated(SEEDS["columns"]), header=st.sampled_from([b"# Athena project file -- Demeter version 0.9.26\n", b""]))
+def test_mutated_athena_projects_read_or_fail_in_one_line(content, header, tmp_path):
+    """A gzipped file is an Athena project to the readers: damaged ones included."""
+    _read(tmp_path, gzip.compress(header + content), "fuzzed.prj")
