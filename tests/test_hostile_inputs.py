@@ -220,3 +220,74 @@ def test_chi_of_e_is_not_taken_for_mu(tmp_path):
     np.savetxt(path, np.column_stack([energy, chi_e]), header="element: Cu\nenergy mu")
     with pytest.raises(SpectrumFileError, match="barely rises at the edge|no Cu K edge|mu falls"):
         read_spectra(path)
+
+
+CR2O3_GLITCHED = MEASURED / "data__Cr__cr2o3_ssrl4_1_rt_003.xdi"
+ZN_AQUEOUS = MEASURED / "examples__xafsdata__AthenaProjectFiles__zn_solution__13BM_znsoln.001.dat"
+
+
+def test_data_that_end_before_the_training_range_get_no_answer(models, tmp_path):
+    """A Cu foil cut 150 eV above its edge (k ~ 6.3/A): once CN 4, now no answer."""
+    energy, mu = _cu_arrays()
+    keep = energy <= 8979.0 + 150.0
+    path = tmp_path / "cu_150eV.dat"
+    np.savetxt(path, np.column_stack([energy[keep], mu[keep]]), header="element: Cu\nenergy mu")
+    code, errors, (line,) = _run(models, str(path))
+    assert code == 0 and not errors and line["cn"] is None and "6.5/A" in line["reason"], line
+
+
+def test_real_monochromator_glitches_are_removed_and_noted(models):
+    (spectrum,) = read_spectra(CR2O3_GLITCHED)
+    assert "removed 2 glitch points at 6718, 6788 eV" in spectrum.notes
+
+
+def test_a_one_point_glitch_is_removed_and_the_answer_stays(models, tmp_path):
+    """0.4 edge steps on one point of a Cu foil once gave CN 8 with an interval excluding 12."""
+    energy, mu = _cu_arrays()
+    clean_path, glitched_path = tmp_path / "cu.dat", tmp_path / "cu_glitch.dat"
+    np.savetxt(clean_path, np.column_stack([energy, mu]), header="element: Cu\nenergy mu")
+    glitched = mu.copy()
+    at = int(np.searchsorted(energy, 8979.0 + 300.0))
+    glitched[at] += 0.4 * (np.median(mu[energy > 9100]) - np.median(mu[energy < 8950]))
+    np.savetxt(glitched_path, np.column_stack([energy, glitched]), header="element: Cu\nenergy mu")
+    code, errors, (clean, fixed) = _run(models, str(clean_path), str(glitched_path))
+    assert code == 0 and not errors
+    assert any(f"removed 1 glitch point at {energy[at]:.0f} eV" == note for note in fixed["notes"]), fixed["notes"]
+    assert fixed["cn"] == clean["cn"]  # the test models are small: the point is that the glitch changes nothing
+    assert fixed["probabilities"] == pytest.approx(clean["probabilities"], abs=0.02)
+
+
+def test_a_scan_sampled_too_coarsely_is_refused(tmp_path):
+    """Every 8th point of a Cu foil scan (51 points) once gave CN 4 without a note."""
+    energy, mu = _cu_arrays()
+    path = tmp_path / "cu_every_8th.dat"
+    np.savetxt(path, np.column_stack([energy[::8], mu[::8]]), header="element: Cu\nenergy mu")
+    with pytest.raises(SpectrumFileError, match=r"sampled every 0\.40/A in k"):
+        read_spectra(path)
+
+
+def _unnamed_copy(source: Path, path: Path, white_line: float = 0.0) -> Path:
+    """``source``'s energy and mu, without the header that names the element; ``white_line``
+    adds that many edge steps as a narrow peak at the edge (what an L3 edge has)."""
+    (spectrum,) = read_spectra(source)
+    energy, mu = spectrum.energy, spectrum.mu.copy()
+    if white_line:
+        step = np.median(mu[energy > energy[-1] - 100]) - np.median(mu[energy < energy[0] + 50])
+        e0 = energy[np.argmax(np.gradient(mu, energy))]
+        mu += white_line * step * np.exp(-0.5 * ((energy - e0 - 4.0) / 2.5) ** 2)
+    np.savetxt(path, np.column_stack([energy, mu]), header="energy mu")
+    return path
+
+
+def test_the_tallest_measured_k_edge_white_line_is_read_from_the_edge_alone(tmp_path):
+    (spectrum,) = read_spectra(_unnamed_copy(ZN_AQUEOUS, tmp_path / "zn.dat"))
+    assert (spectrum.element, spectrum.element_source) == ("Zn", "edge")
+
+
+def test_an_l3_like_white_line_near_a_k_edge_asks_for_the_element(tmp_path):
+    """K2CrO4's edge (5989 eV) with a white line of an L3 edge's height: Pr L3 lies 25 eV away."""
+    path = _unnamed_copy(MEASURED / "data__Cr__k2cro4_rt_001.xdi", tmp_path / "l3_like.dat", white_line=4.0)
+    with pytest.raises(SpectrumFileError, match=r"as L3 edges have \(Pr L3 5964 eV\), not a Cr K edge; give --element Cr"):
+        read_spectra(path)
+    (spectrum,) = read_spectra(path, element="Cr")  # the user insists
+    assert spectrum.element_source == "option"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, featurizers_for, process
+from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, ShortDataError, featurizers_for, process
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
 from exafs_cn.learn.model_files import ModelFileError, SavedModel
@@ -216,6 +216,9 @@ def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Predictio
     settings = ProcessingSettings.from_dict(saved.settings)
     try:
         processed = process(measured.to_spectrum(), settings)
+    except ShortDataError as exc:  # the reader's kmax is from the largest derivative; the model's E0 can sit higher
+        answer.reason = f"{exc} (from the E0 of the model's rule)"
+        return answer
     except ProcessingError as exc:
         raise PredictError(f"{measured.where}: {exc}") from None
     answer.e0, answer.processed = processed.e0, processed
