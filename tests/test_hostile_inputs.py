@@ -291,3 +291,31 @@ def test_an_l3_like_white_line_near_a_k_edge_asks_for_the_element(tmp_path):
         read_spectra(path)
     (spectrum,) = read_spectra(path, element="Cr")  # the user insists
     assert spectrum.element_source == "option"
+
+
+def test_ctrl_c_in_a_batch_is_one_line_with_how_far_it_got(models, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    inputs = []
+    for i in range(300):
+        inputs.append(tmp_path / f"cu_{i:03d}.xdi")
+        shutil.copy(CU, inputs[-1])
+    args = [sys.executable, "-m", "exafs_cn", "predict", *map(str, inputs), "--models-dir", str(models)]
+    # Ctrl-C at its default, as a terminal has it (a runner started in the background ignores it).
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    first = proc.stdout.readline()  # one answer printed: the batch is under way
+    os.killpg(proc.pid, signal.SIGINT)
+    rest, err = proc.communicate(timeout=60)
+    assert first.startswith(str(inputs[0])) and proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("exafs-cn: interrupted after ") and "of 300 inputs" in lines[0], err
+    assert all(line.startswith(str(tmp_path)) for line in rest.splitlines())  # every printed line whole

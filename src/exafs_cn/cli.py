@@ -264,7 +264,7 @@ def predict(
     store = ModelStore(models_dir, model)
     columns = Columns(energy=energy, mu=mu)
     figures = FigureNames(plot) if plot is not None else None
-    failed = done = 0
+    failed = finished = 0
 
     def report_error(file: str, group: str | None, message: str) -> None:
         nonlocal failed
@@ -274,14 +274,12 @@ def predict(
             typer.echo(json.dumps(error_json(file, group, message)))
 
     try:
-        for path in paths:
+        for finished, path in enumerate(paths):
             try:
                 items = predict_file(path, store, element, columns)
             except SpectrumFileError as exc:
                 report_error(str(path), None, str(exc))
                 continue
-            finally:
-                done += 1
             for item in items:
                 if not isinstance(item, Prediction):
                     report_error(item.file or str(path), item.group, str(item))
@@ -295,7 +293,7 @@ def predict(
                         reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:100]
                         report_error(item.file, item.group, f"{figure}: figure not written: {reason}")
     except KeyboardInterrupt:
-        typer.echo(f"exafs-cn: interrupted after {done - 1 if done else 0} of {len(paths)} inputs; the lines above are complete", err=True)
+        typer.echo(f"exafs-cn: interrupted after {finished} of {len(paths)} inputs; the lines above are complete", err=True)
         raise typer.Exit(code=130) from None
     if failed:
         raise typer.Exit(code=1)
