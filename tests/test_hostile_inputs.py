@@ -121,7 +121,7 @@ def test_plot_folder_that_cannot_be_made_is_one_line_before_any_work(models, tmp
     blocker.write_text("not a folder")
     result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--plot", str(blocker / "figures")])
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.exit_code == 2 and len(errors) == 1 and "--plot" in errors[0] and "cannot write there" in errors[0]
+    assert result.exit_code == 2 and len(errors) == 1 and "--plot" in errors[0] and "is a file, not a folder" in errors[0]
     assert result.stdout == ""  # refused before any spectrum was read
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -196,7 +196,6 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
-    import os
 
     from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
     from exafs_cn.learn.models import MODEL_NAMES
@@ -273,25 +272,29 @@ def predict(
         if as_json:
             typer.echo(json.dumps(error_json(file, group, message)))
 
-    try:
-        for finished, path in enumerate(paths):
-            try:
-                items = predict_file(path, store, element, columns)
-            except SpectrumFileError as exc:
-                report_error(str(path), None, str(exc))
+    def predict_one(path: Path) -> None:
+        try:
+            items = predict_file(path, store, element, columns)
+        except SpectrumFileError as exc:
+            report_error(str(path), None, str(exc))
+            return
+        for item in items:
+            if not isinstance(item, Prediction):
+                report_error(item.file or str(path), item.group, str(item))
                 continue
-            for item in items:
-                if not isinstance(item, Prediction):
-                    report_error(item.file or str(path), item.group, str(item))
-                    continue
-                typer.echo(json.dumps(item.to_json()) if as_json else printable(item.to_text()))
-                if figures is not None and item.processed is not None:
-                    figure = figures.next(item.file, item.group)
-                    try:
-                        plot_prediction(item, store.get(item.element), figure)
-                    except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
-                        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:100]
-                        report_error(item.file, item.group, f"{figure}: figure not written: {reason}")
+            typer.echo(json.dumps(item.to_json()) if as_json else printable(item.to_text()))
+            if figures is not None and item.processed is not None:
+                figure = figures.next(item.file, item.group)
+                try:
+                    plot_prediction(item, store.get(item.element), figure)
+                except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
+                    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:100]
+                    report_error(item.file, item.group, f"{figure}: figure not written: {reason}")
+
+    try:
+        for path in paths:
+            predict_one(path)
+            finished += 1
     except KeyboardInterrupt:
         typer.echo(f"exafs-cn: interrupted after {finished} of {len(paths)} inputs; the lines above are complete", err=True)
         raise typer.Exit(code=130) from None
@@ -305,14 +308,18 @@ def printable(text: str) -> str:
 
 
 def _check_output_folder(folder: Path, option: str) -> None:
-    """Create ``folder`` (or find it) and check it takes files, before any work is done."""
+    """Fail in one line, before any work, where ``folder`` could not be made or written:
+    a file in its place or above it, a name the file system refuses, a read-only parent.
+    Nothing is created: an invocation refused later for another reason leaves no trace."""
     try:
         if folder.exists() and not folder.is_dir():
             _fail(f"{option} {folder}: exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".exafs-cn-probe-"):
-            pass
-    except OSError as exc:
+        existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+        if not existing.is_dir():
+            _fail(f"{option} {folder}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            _fail(f"{option} {folder}: cannot write in {existing}")
+    except OSError as exc:  # a name too long, a loop of links
         _fail(f"{option} {folder}: cannot write there: {exc.strerror or exc}")
 
 
