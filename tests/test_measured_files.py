@@ -148,7 +148,7 @@ def test_a_spectrum_without_exafs_gets_no_answer(models, tmp_path):
     step_line, noise_line, xanes_line, real = _json_lines(result.stdout)
     assert step_line["cn"] is None and "no EXAFS oscillations" in step_line["reason"]
     assert noise_line["cn"] is None and "noise, not EXAFS" in noise_line["reason"]
-    assert xanes_line["cn"] is None and "EXAFS needs at least 6/A" in xanes_line["reason"] and 3.5 < xanes_line["kmax"] < 4.1
+    assert xanes_line["cn"] is None and "EXAFS needs at least 6.5/A" in xanes_line["reason"] and 3.5 < xanes_line["kmax"] < 4.1
     assert real["cn"] is not None and real["reason"] is None
     text = runner.invoke(app, ["predict", files[0], "--models-dir", str(models)])
     assert "Cu no answer: no EXAFS oscillations" in text.stdout

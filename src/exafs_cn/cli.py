@@ -365,8 +365,7 @@ def fetch_mp(
 
     chosen = _parse_elements(elements)
     try:
-        with Dataset(out).writer_lock() as dataset:
-            report = run_fetch(dataset, chosen, endpoint=endpoint, batch_size=batch_size, progress=progress)
+        report = run_fetch(Dataset(out), chosen, endpoint=endpoint, batch_size=batch_size, progress=progress)
     except (*_EXPECTED, MPFetchError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

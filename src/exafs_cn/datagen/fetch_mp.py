@@ -90,25 +90,27 @@ def fetch_mp(
         listed = {
             el: _call(partial(_list_task_ids, client, el), f"list of {el} K-edge EXAFS documents", retries) for el in elements
         }
-        done = set(out.documents(MP_PRESET)["task_id"])
-        todo = [(el, tid) for el, ids in listed.items() for tid in ids if tid not in done]
-        _write_provenance(out, db_version, elements, endpoint)
-        report = FetchReport(sum(map(len, listed.values())), sum(map(len, listed.values())) - len(todo), 0, 0, 0, db_version)
-        bar = tqdm(total=len(todo), desc="MP EXAFS documents", unit="doc", disable=not progress)
-        for element, batch in _batches(todo, batch_size):
-            docs = _call(partial(_download, client, element, batch), f"{element} documents {batch[0]}..", retries)
-            spectra, failures, documents, labels, label_failures = convert_documents(docs)
-            out.add_labels(pd.DataFrame(labels), pd.DataFrame(label_failures))
-            number = out.append_shard(MP_PRESET, spectra, failures)
-            write_table_atomic(
-                pa.Table.from_pylist(documents, DOCUMENT_SCHEMA),
-                out.shard_dir("documents", MP_PRESET) / f"part-{number:05d}.parquet",
-            )
-            report.spectra_written += len(spectra)
-            report.failures += len(failures)
-            report.shards_written += 1
-            bar.update(len(batch))
-        bar.close()
+        # Held from the first write on: one writer per dataset folder (see Dataset.writer_lock).
+        with out.writer_lock():
+            done = set(out.documents(MP_PRESET)["task_id"])
+            todo = [(el, tid) for el, ids in listed.items() for tid in ids if tid not in done]
+            _write_provenance(out, db_version, elements, endpoint)
+            report = FetchReport(sum(map(len, listed.values())), sum(map(len, listed.values())) - len(todo), 0, 0, 0, db_version)
+            bar = tqdm(total=len(todo), desc="MP EXAFS documents", unit="doc", disable=not progress)
+            for element, batch in _batches(todo, batch_size):
+                docs = _call(partial(_download, client, element, batch), f"{element} documents {batch[0]}..", retries)
+                spectra, failures, documents, labels, label_failures = convert_documents(docs)
+                out.add_labels(pd.DataFrame(labels), pd.DataFrame(label_failures))
+                number = out.append_shard(MP_PRESET, spectra, failures)
+                write_table_atomic(
+                    pa.Table.from_pylist(documents, DOCUMENT_SCHEMA),
+                    out.shard_dir("documents", MP_PRESET) / f"part-{number:05d}.parquet",
+                )
+                report.spectra_written += len(spectra)
+                report.failures += len(failures)
+                report.shards_written += 1
+                bar.update(len(batch))
+            bar.close()
     return report
 
 

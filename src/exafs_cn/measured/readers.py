@@ -464,6 +464,8 @@ def evaluate(expr: str, arrays: Mapping[str, np.ndarray], where: str) -> np.ndar
         kind, detail = interpreter.error[0].get_error()
         reason = detail.strip().splitlines()[-1] if detail.strip() else kind
         raise SpectrumFileError(f"{where}: cannot evaluate {expr!r}: {reason} (columns: {', '.join(arrays)})", where)
+    if np.iscomplexobj(value):
+        raise SpectrumFileError(f"{where}: {expr!r} gives complex numbers (columns: {', '.join(arrays)})", where)
     try:
         return np.asarray(value, float)
     except (TypeError, ValueError):
