@@ -269,7 +269,12 @@ def _quantiles(per_compound: dict) -> dict:
 
 
 def _figure(compound: str, items: list[tuple[dict, dict]], folder: Path) -> Path:
-    from exafs_cn.learn.report import plt, save_figure  # report sets the Agg backend before pyplot loads
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script run headless; the package itself never sets a backend
+    import matplotlib.pyplot as plt
+
+    from exafs_cn.figures import save_figure
 
     fig, (ax_k, ax_r) = plt.subplots(1, 2, figsize=(11, 3.6))
     sim = items[0][1]["feff"]

@@ -9,6 +9,21 @@ from pymatgen.core import Lattice, Structure
 
 from exafs_cn.datagen.structures import StructureRecord, read_bundled
 
+#: Optional dependencies behind the ``torch`` and ``lightgbm`` markers.
+_OPTIONAL = {"torch": "torch", "lightgbm": "lightgbm"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests of a model family whose optional dependency is missing are skipped, saying which extra."""
+    import importlib.util
+
+    for item in items:
+        for marker, module in _OPTIONAL.items():
+            if item.get_closest_marker(marker) and importlib.util.find_spec(module) is None:
+                extra = "nn" if module == "torch" else "boost"
+                item.add_marker(pytest.mark.skip(reason=f"needs {module}: pip install 'exafs-cn[{extra}]'"))
+
+
 #: Materials Project ids of the reference structures the tests use.
 REFERENCE_IDS = {"Cu": "mp-30", "NiO": "mp-19009", "ZnO": "mp-2133", "Fe": "mp-13", "Fe3O4": "mp-19306", "NaZn13": "mp-950", "TiH2": "mp-24726"}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import exafs_cn
 from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import featurize_many
 from exafs_cn.learn.corpus import pair_spectra
@@ -23,7 +24,9 @@ def ni_data(data_slice):
     mask = meta["absorber"].to_numpy() == "Ni"
     matrices, _ = featurize_many([s for s, m in zip(spectra, mask) if m], ("r",), workers=2, progress=False)
     sub = meta[mask]
-    return ElementData.build("Ni", matrices["r"], sub["pair_cn"].to_numpy(int), sub["formula"].to_numpy(), sub["material_id"].to_numpy())
+    return ElementData.build(
+        "Ni", matrices["r"], sub["pair_cn"].to_numpy(int), sub["formula"].to_numpy(), sub["material_id"].to_numpy()
+    )
 
 
 def test_rare_classes_are_dropped_and_reported(ni_data):
@@ -32,7 +35,21 @@ def test_rare_classes_are_dropped_and_reported(ni_data):
     assert not set(ni_data.dropped_classes) & set(ni_data.classes)
 
 
-@pytest.mark.parametrize("model", ["rf", "et", "bagging", "nn", "lgbm", "rf_lgbm"])
+TORCH = pytest.mark.torch
+LIGHTGBM = pytest.mark.lightgbm
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "rf",
+        "et",
+        "bagging",
+        pytest.param("nn", marks=TORCH),
+        pytest.param("lgbm", marks=LIGHTGBM),
+        pytest.param("rf_lgbm", marks=LIGHTGBM),
+    ],
+)
 def test_model_beats_the_commonest_cn_under_grouped_cv(ni_data, model):
     result = cross_validate(ni_data, model, "grouped", n_splits=5, seed=0, n_jobs=2)
     metrics = result.metrics()
@@ -54,7 +71,7 @@ def test_grouped_folds_keep_compositions_together(ni_data):
         assert not set(ni_data.groups[train]) & set(ni_data.groups[test])
 
 
-@pytest.mark.parametrize("model", ["rf", "et", "nn"])
+@pytest.mark.parametrize("model", ["rf", "et", pytest.param("nn", marks=TORCH)])
 def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
     estimator = make_model(model, random_state=0, n_jobs=1).fit(ni_data.X, ni_data.y)
     saved = SavedModel("Ni", model, "r", {"kmax": 12.0}, ni_data.classes, estimator)
@@ -103,7 +120,9 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     cached = list((tmp_path / "cache").glob("features-*.npy"))
     # r, k and the wavelet features et_all reads; r and k of all pairs, and of the mixtures, for the average CN
     assert len(cached) == 7
-    again = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
+    again = run_experiments(
+        Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache"
+    )
     assert again["per_element"]["Ni"]["rf"]["accuracy"] == results["per_element"]["Ni"]["rf"]["accuracy"]
     for element, metrics in results["average_cn"]["per_element"].items():  # the same, seconds aside
         assert {k: v for k, v in again["average_cn"]["per_element"][element].items() if k != "fit_seconds"} == {
@@ -113,15 +132,27 @@ def test_experiments_write_a_report(data_slice, tmp_path):
 
 def test_a_plan_without_the_studys_models_has_no_random_split_and_still_reports(data_slice, tmp_path):
     plan = replace(
-        ExperimentPlan(), elements=("Ni",), models=("rf_all",), feature_sets=("r",), n_splits=3, cross_element=False, average_cn=False
+        ExperimentPlan(),
+        elements=("Ni",),
+        models=("rf_all",),
+        feature_sets=("r",),
+        n_splits=3,
+        cross_element=False,
+        average_cn=False,
     )
-    results = run_experiments(Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache")
+    results = run_experiments(
+        Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache"
+    )
     assert results["random_split"] == {} and results["mean_best_accuracy_random_split"] is None
     assert results["importance"] == {} and "average_cn" not in results  # rf_all reads more than R; no regression asked for
     text = write_report(results, tmp_path).read_text()
     assert "random split (the study's models)</td><td>-</td>" in text
 
 
+@pytest.mark.skipif(
+    not Path(exafs_cn.__file__).resolve().is_relative_to(Path(__file__).resolve().parents[1]),
+    reason="the package is installed apart from this checkout (pip install .): it has no checkout's data/ to find",
+)
 def test_train_and_reproduce_find_the_dataset_from_any_folder(data_slice, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
@@ -165,7 +196,20 @@ def test_reproduce_without_enough_spectra_says_why_and_writes_nothing(data_slice
     assert not (out / "results.json").exists()
     trained = CliRunner().invoke(
         app,
-        ["train", "--data", str(small), "--elements", "Cr,Mn", "--models", "rf", "--models-dir", str(tmp_path / "m"), "--no-progress", "--workers", "1"],
+        [
+            "train",
+            "--data",
+            str(small),
+            "--elements",
+            "Cr,Mn",
+            "--models",
+            "rf",
+            "--models-dir",
+            str(tmp_path / "m"),
+            "--no-progress",
+            "--workers",
+            "1",
+        ],
     )
     assert trained.exit_code == 1 and "no model written" in trained.stderr
 

@@ -8,7 +8,11 @@ import sys
 
 
 def main() -> None:
+    import os
     import warnings
+
+    # Figures are files here, never windows: no display needed (a user's MPLBACKEND wins).
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
     # A warning is one line too ("exafs-cn: warning: ..."), not Python's two with a source line.
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"exafs-cn: warning: {message}\n"

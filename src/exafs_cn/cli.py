@@ -15,17 +15,16 @@ from typing import Annotated
 
 import typer
 
-from exafs_cn.datagen.dataset import Dataset, DatasetError, locate_dataset
-from exafs_cn.datagen.feff import PRESETS, FeffError
-from exafs_cn.datagen.structures import METALS_3D, StructureError
-from exafs_cn.parallel import SchedulerError
+from exafs_cn.elements import METALS_3D
+from exafs_cn.exceptions import ExafsCnError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset folder.")
 app.add_typer(dataset_app, name="dataset")
 
 DEFAULT_DATA = Path("data")
-_EXPECTED = (DatasetError, FeffError, StructureError, FileNotFoundError, SchedulerError)
+#: Expected problems: one line and a non-zero status (FileNotFoundError: a --source or --data that is not there).
+_EXPECTED = (ExafsCnError, FileNotFoundError)
 
 
 def _fail(message: str) -> None:
@@ -70,7 +69,7 @@ def simulate(
     out: Annotated[Path, typer.Option(help="dataset folder (created, or resumed if it exists)")] = DEFAULT_DATA,
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     limit: Annotated[int | None, typer.Option(min=1, help="only the first N structures of the source")] = None,
-    preset: Annotated[str, typer.Option(help=f"FEFF preset: {', '.join(PRESETS)}")] = "fast",
+    preset: Annotated[str, typer.Option(help="FEFF preset (exafs_cn.datagen.feff.PRESETS; a wrong name lists them)")] = "fast",
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
@@ -139,6 +138,7 @@ def reproduce(
     """The study's experiments on the dataset: per-element CV, importance, report."""
     from dataclasses import replace
 
+    from exafs_cn.datagen.dataset import Dataset, locate_dataset
     from exafs_cn.learn.report import write_report
     from exafs_cn.learn.reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
 
@@ -196,7 +196,7 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
-
+    from exafs_cn.datagen.dataset import Dataset, locate_dataset
     from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
     from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.learn.train import train_models
@@ -360,13 +360,13 @@ def fetch_mp(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Download MP's K-edge EXAFS spectra (needs MP_API_KEY) into a dataset folder."""
-    from exafs_cn.datagen.fetch_mp import MPFetchError
+    from exafs_cn.datagen.dataset import Dataset
     from exafs_cn.datagen.fetch_mp import fetch_mp as run_fetch
 
     chosen = _parse_elements(elements)
     try:
         report = run_fetch(Dataset(out), chosen, endpoint=endpoint, batch_size=batch_size, progress=progress)
-    except (*_EXPECTED, MPFetchError) as exc:
+    except _EXPECTED as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _interrupted(out)
@@ -383,6 +383,8 @@ def dataset_info(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Counts per element and CN, failures by reason, CPU time."""
+    from exafs_cn.datagen.dataset import Dataset
+
     if not path.is_dir():
         _fail(f"{path}: no such dataset folder")
     try:
@@ -423,7 +425,7 @@ def dataset_card(
 ) -> None:
     """Write the dataset card PATH/README.md from the data itself."""
     from exafs_cn.datagen.card import load_benchmark, render_card
-    from exafs_cn.datagen.dataset import write_text_atomic
+    from exafs_cn.datagen.dataset import Dataset, write_text_atomic
 
     if not path.is_dir():
         _fail(f"{path}: no such dataset folder")

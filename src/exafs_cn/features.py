@@ -19,6 +19,7 @@ from larch.xafs import autobk, pre_edge, xftf
 from scipy import fft as scipy_fft
 from scipy.signal import find_peaks, peak_prominences, peak_widths
 
+from exafs_cn.exceptions import ExafsCnError
 from exafs_cn.parallel import lost_reason, map_unordered
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
@@ -37,7 +38,7 @@ STUDY_CITATION = "Zeng, Hu, Yao (NSRL/USTC), machine-learning CN from FEFF EXAFS
 MIN_KMAX = 6.5
 
 
-class ProcessingError(ValueError):
+class ProcessingError(ExafsCnError, ValueError):
     """Larch could not turn this mu(E) into chi(k) with the given settings."""
 
 

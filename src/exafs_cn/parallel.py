@@ -32,6 +32,8 @@ from typing import TypeVar
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from exafs_cn.exceptions import ExafsCnError
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -39,7 +41,7 @@ Result = TypeVar("Result")
 DEFAULT_RETRIES = 2
 
 
-class SchedulerError(RuntimeError):
+class SchedulerError(ExafsCnError, RuntimeError):
     """The requested scheduler could not be started or reached."""
 
 

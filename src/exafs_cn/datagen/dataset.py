@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exafs_cn.datagen.labels import is_integer_cn
+from exafs_cn.exceptions import ExafsCnError
 
 #: Failure stage of tasks lost with their worker: retried by a resumed run.
 TRANSIENT_STAGE = "worker"
@@ -100,7 +101,7 @@ SPECTRUM_SCHEMA = pa.schema(
 )
 
 
-class DatasetError(RuntimeError):
+class DatasetError(ExafsCnError, RuntimeError):
     """The dataset folder is missing, inconsistent, or from another source."""
 
 

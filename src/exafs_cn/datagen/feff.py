@@ -22,6 +22,8 @@ import numpy as np
 from larch.xafs.xafsutils import KTOE
 from pymatgen.core import Element, Structure
 
+from exafs_cn.exceptions import ExafsCnError
+
 #: FEFF8L's compiled atom limit (``Too many atoms, max is 1000``).
 FEFF8L_MAX_ATOMS = 1000
 FEFF_MODULES = ("rdinp", "pot", "xsph", "pathfinder", "genfmt", "ff2x")
@@ -34,7 +36,7 @@ _FATAL = re.compile(r"fatal|too many|max is|exceed|error", re.IGNORECASE)
 _EF = re.compile(r"Mu=\s*(-?[\d.]+E[+-]\d+)")
 
 
-class FeffError(RuntimeError):
+class FeffError(ExafsCnError, RuntimeError):
     """FEFF did not produce a usable spectrum; the message is the recorded reason."""
 
 

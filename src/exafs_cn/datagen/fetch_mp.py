@@ -34,6 +34,7 @@ from exafs_cn.datagen.dataset import DOCUMENT_SCHEMA, SOURCE_AVERAGED, Dataset, 
 from exafs_cn.datagen.labels import crystalnn_description
 from exafs_cn.datagen.simulate import label_structure
 from exafs_cn.datagen.structures import MP_SOURCE, SYMPREC, StructureRecord, one_line
+from exafs_cn.exceptions import ExafsCnError
 
 #: Preset name of MP's spectra in a dataset folder.
 MP_PRESET = "mp-api"
@@ -49,7 +50,7 @@ MP_FEFF_DESCRIPTION = {
 }
 
 
-class MPFetchError(RuntimeError):
+class MPFetchError(ExafsCnError, RuntimeError):
     """No key, no network, or the API refused: nothing useful can be fetched."""
 
 

@@ -29,8 +29,10 @@ import pandas as pd
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from exafs_cn.elements import METALS_3D
+from exafs_cn.exceptions import ExafsCnError, one_line
+
 #: The 3d transition metals exafs-cn predicts for, in Z order.
-METALS_3D: tuple[str, ...] = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
 
 #: Symmetry tolerance for finding inequivalent sites (pymatgen's default).
 SYMPREC = 0.01
@@ -42,7 +44,7 @@ MP_SOURCE = "materials-project-api"  # Materials Project's own spectra (fetch-mp
 _STRUCTURE_SUFFIXES = {".cif": "cif", ".vasp": "poscar", ".poscar": "poscar"}
 
 
-class StructureError(ValueError):
+class StructureError(ExafsCnError, ValueError):
     """A structure could not be read or does not hold what was asked of it."""
 
 
@@ -199,12 +201,6 @@ def inequivalent_sites(
 def _mp_id_key(ids: pd.Series) -> pd.Series:
     """Sort mp-ids numerically (mp-2 before mp-10) so every run plans in one order."""
     return pd.to_numeric(ids.str.extract(r"(\d+)$")[0], errors="coerce").fillna(-1)
-
-
-def one_line(exc: BaseException, limit: int = 200) -> str:
-    """An exception as one line of at most ``limit`` characters, for the one-line errors."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:limit]
 
 
 __all__ = [

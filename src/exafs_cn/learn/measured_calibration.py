@@ -24,13 +24,15 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from exafs_cn.exceptions import ExafsCnError
+
 #: Name of the file beside the models.
 CALIBRATION_FILE = "measured_calibration.json"
 #: Exponents outside this range are refused when a file is read (a hand-edited or damaged file).
 EXPONENT_RANGE = (0.1, 10.0)
 
 
-class CalibrationFileError(ValueError):
+class CalibrationFileError(ExafsCnError, ValueError):
     """A calibration file that cannot be used; one line naming it."""
 
 

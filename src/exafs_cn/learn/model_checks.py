@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from exafs_cn.exceptions import ExafsCnError
+
 #: Every type a model file written by exafs-cn holds (``module.Class``). skops trusts more
 #: by default (all of scikit-learn, numpy, scipy); a file naming any type outside this
 #: list is refused before it is loaded.
@@ -87,7 +89,7 @@ MAX_SCHEMA_BYTES = 64 * 2**20
 MAX_UNPACKED_BYTES = 4 * 2**30
 
 
-class ModelCheckError(ValueError):
+class ModelCheckError(ExafsCnError, ValueError):
     """What is wrong with a model file's content, without the file's name (the caller adds it)."""
 
 

@@ -10,7 +10,7 @@ in it is built, with one line naming the file and the type.
 Every file records the element, model family, feature set, processing settings, CN
 classes, the novelty check, the exafs-cn and scikit-learn versions and the training
 metadata, and is checked on loading against the folder it was found in and the
-installed package.
+model-format version (:data:`MODEL_FORMAT`), not the package release.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from pathlib import Path
 import sklearn
 
 from exafs_cn import __version__
+from exafs_cn.exceptions import ExafsCnError
 from exafs_cn.learn.model_checks import ModelCheckError, NotSkopsError, check_estimator, check_file
 
-#: Version of the saved-model layout; bump when :class:`SavedModel` changes.
+#: Version of the saved-model layout, checked on loading instead of the package release:
+#: a release that changes nothing in the models does not force retraining them. Bump it
+#: when :class:`SavedModel`, the estimators' attributes or the processing a model expects change.
 MODEL_FORMAT = 2
 MODEL_SUFFIX = ".skops"
 #: Types beyond skops' defaults that our estimators are made of. Tree and TreePredictor
@@ -43,7 +46,12 @@ TRUSTED_TYPES = (
 )
 
 
-class ModelFileError(ValueError):
+def model_path(models_dir: Path | str, element: str, model_name: str) -> Path:
+    """Where the ``model_name`` model for ``element`` lives in a models folder."""
+    return Path(models_dir) / element / f"{model_name}{MODEL_SUFFIX}"
+
+
+class ModelFileError(ExafsCnError, ValueError):
     """A model file that cannot or must not be used; the message is one line naming it."""
 
 
@@ -107,6 +115,10 @@ class SavedModel:
             raise ModelFileError(f"{path}: refused to load: it asks for types that are not trusted ({', '.join(sorted(refused))})")
         try:
             data = sio.load(path, trusted=sorted(untrusted))
+        except ModuleNotFoundError as exc:  # the torch net without torch installed
+            extra = "nn" if exc.name == "torch" else "boost" if exc.name == "lightgbm" else None
+            remedy = f"pip install 'exafs-cn[{extra}]'" if extra else f"install {exc.name}"
+            raise ModelFileError(f"{path}: this model needs {exc.name}, which is not installed: {remedy}") from None
         except Exception as exc:
             raise ModelFileError(f"{path}: cannot load the model ({_short(exc)}); delete it or retrain") from None
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
@@ -122,10 +134,6 @@ class SavedModel:
         except ModelCheckError as exc:
             raise ModelFileError(f"{path}: refused to load: {exc}") from None
         _check_calibration(saved.estimator, path)
-        if not _same_release(saved.package_version, __version__):
-            raise ModelFileError(
-                f"{path}: trained with exafs-cn {saved.package_version}, this is {__version__}; retrain with `exafs-cn train`"
-            )
         return saved
 
 
@@ -160,13 +168,6 @@ def _check_calibration(estimator, path: Path) -> None:
             PowerCalibration.from_dict({"exponent": getattr(estimator, "exponent_", None)}, str(path))
         except CalibrationFileError as exc:
             raise ModelFileError(f"{exc}; delete it or retrain") from None
-
-
-def _same_release(a: str, b: str) -> bool:
-    """Same major.minor, or a source tree without version information on either side."""
-    if "unknown" in a or "unknown" in b:
-        return True
-    return a.split(".")[:2] == b.split(".")[:2]
 
 
 def _short(exc: Exception) -> str:

@@ -10,6 +10,7 @@ has ``fit``/``predict_proba``/``classes_`` like the tree ensembles and can sit i
 from __future__ import annotations
 
 import copy
+import importlib.util
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,6 +27,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
+
+from exafs_cn.exceptions import ExafsCnError
 
 MODEL_NAMES = ("rf", "et", "bagging", "nn", "hgb")
 #: Families for cross-validation only: their files would need types outside the trusted
@@ -183,12 +186,42 @@ def _torch_threads(n: int):
         torch.set_num_threads(before)
 
 
+#: Families that need an optional dependency: (module, the extra that installs it).
+NEEDS_EXTRA = {"nn": ("torch", "nn"), "lgbm": ("lightgbm", "boost"), "rf_lgbm": ("lightgbm", "boost")}
+
+
+class MissingExtraError(ExafsCnError, ImportError):
+    """A model family whose optional dependency is not installed; the message says how to get it."""
+
+
+def missing_extra(name: str) -> str | None:
+    """Why ``name`` cannot be built here (its optional dependency is missing), or None.
+
+    Examples
+    --------
+    >>> missing_extra("rf") is None
+    True
+    """
+    if name not in NEEDS_EXTRA:
+        return None
+    module, extra = NEEDS_EXTRA[name]
+    if importlib.util.find_spec(module) is not None:
+        return None
+    return f"the {name} model needs {module}, which is not installed: pip install 'exafs-cn[{extra}]'"
+
+
 def make_model(name: str, random_state: int = 0, n_jobs: int | None = None, n_estimators: int | None = None):
     """A fresh, unfitted estimator for ``name``; one place defines each family.
+
+    Raises MissingExtraError for a family whose optional dependency (torch, lightgbm) is
+    not installed.
 
     ``n_estimators`` overrides the ensemble size (prediction models use fewer trees:
     scikit-learn's per-tree overhead dominates the time of a single prediction).
     """
+    reason = missing_extra(name)
+    if reason:
+        raise MissingExtraError(reason)
     if name == "rf":
         return RandomForestClassifier(
             n_estimators=n_estimators or 300, class_weight="balanced_subsample", n_jobs=n_jobs, random_state=random_state

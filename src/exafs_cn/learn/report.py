@@ -11,33 +11,18 @@ import html
 import json
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from exafs_cn.datagen.dataset import write_text_atomic  # noqa: E402
-from exafs_cn.learn.reproduce import MODEL_SPECS  # noqa: E402
+from exafs_cn.datagen.dataset import write_text_atomic
+from exafs_cn.figures import save_figure
+from exafs_cn.learn.reproduce import MODEL_SPECS
 
 MODEL_LABELS = {name: spec.label for name, spec in MODEL_SPECS.items()}
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-def save_figure(fig, path: Path) -> Path:
-    """PNG written to a temporary name, then renamed: never a half-written figure."""
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        tmp.replace(path)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def accuracy_figure(results: dict, path: Path) -> Path:

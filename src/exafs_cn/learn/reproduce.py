@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from exafs_cn.learn.corpus import ROW_KINDS, load_average_cn_features, load_feat
 from exafs_cn.learn.evaluate import PROTOCOLS, ElementData, cross_validate, majority_accuracy
 from exafs_cn.learn.explain import importance_over_r, importance_shares
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign
+from exafs_cn.learn.models import missing_extra
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
@@ -194,6 +195,14 @@ def run_experiments(
     scheduler: str | None = None,
 ) -> dict:
     started = time.perf_counter()
+    available = []
+    for model in plan.models:
+        reason = missing_extra(MODEL_SPECS[model].family)
+        if reason:
+            log(f"{model}: skipped: {reason}")
+        else:
+            available.append(model)
+    plan = replace(plan, models=tuple(available))
     # Model fits use every core too: scikit-learn reads n_jobs=None as one.
     n_jobs = workers or default_workers()
     meta, matrices, usable = plan_features(

@@ -43,8 +43,8 @@ from exafs_cn.learn.corpus import (
 )
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
-from exafs_cn.learn.model_files import MODEL_SUFFIX, SavedModel
-from exafs_cn.learn.models import make_model
+from exafs_cn.learn.model_files import MODEL_SUFFIX, SavedModel, model_path
+from exafs_cn.learn.models import make_model, missing_extra
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
@@ -197,7 +197,13 @@ def train_models(
         "augmentation": augmentation.to_dict(),
     }
     sizes = dict(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf)
-    classifiers = [name for name in model_names if name != AVERAGE_CN_MODEL]
+    classifiers = []
+    for name in (name for name in model_names if name != AVERAGE_CN_MODEL):
+        reason = missing_extra(name)
+        if reason:
+            log(f"{name}: skipped: {reason}")
+        else:
+            classifiers.append(name)
     written = []
     if classifiers:
         written += fit_models(
@@ -457,10 +463,6 @@ class _AverageRows:
         if "mae_augmented" not in out:  # no copies: the clean pass stands in
             out.update({k.replace("_clean", "_augmented"): v for k, v in list(out.items()) if k.endswith("_clean")})
         return out
-
-
-def model_path(models_dir: Path, element: str, model_name: str) -> Path:
-    return Path(models_dir) / element / f"{model_name}{MODEL_SUFFIX}"
 
 
 def _prediction_params(name: str, n_estimators: int, min_samples_leaf: int) -> dict:

@@ -23,9 +23,8 @@ import numpy as np
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, ShortDataError, featurizers_for, process
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
-from exafs_cn.learn.model_files import ModelFileError, SavedModel
+from exafs_cn.learn.model_files import ModelFileError, SavedModel, model_path
 from exafs_cn.learn.novelty import NoveltyCheck
-from exafs_cn.learn.train import model_path
 from exafs_cn.measured.readers import (
     DEFAULT_COLUMNS,
     Columns,
@@ -352,8 +351,10 @@ def _as_json(item: Prediction | SpectrumFileError | PredictError) -> dict:
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
     """k^2 chi(k); |chi(R)| over the training data's band for the predicted CN; and, on one CN
     axis, the class probabilities with the mean CN and its 90% interval (where a cn_mean model exists)."""
+    import matplotlib.pyplot as plt
+
     from exafs_cn.features import r_grid
-    from exafs_cn.learn.report import plt, save_figure  # report sets the Agg backend before pyplot loads
+    from exafs_cn.figures import save_figure
 
     settings = ProcessingSettings.from_dict(saved.settings)
     processed = prediction.processed

@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 from larch.xafs.xafsutils import ETOK
 
-from exafs_cn.datagen.structures import METALS_3D, one_line
+from exafs_cn.elements import METALS_3D
+from exafs_cn.exceptions import ExafsCnError, one_line
 from exafs_cn.features import Spectrum
 
 #: How far the measured edge (max of dmu/dE) may sit from the tabulated K edge.
@@ -72,7 +73,7 @@ _EXPR_FUNCTIONS = {
 }
 
 
-class SpectrumFileError(ValueError):
+class SpectrumFileError(ExafsCnError, ValueError):
     """A file, or one group of it, that cannot give a usable spectrum; one line naming it."""
 
     def __init__(self, message: str, file: str = "", group: str | None = None):
