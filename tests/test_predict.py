@@ -230,3 +230,25 @@ def test_bad_input_is_one_line_naming_the_file_and_the_rest_goes_on(case, bad_in
         assert lines[-1]["file"] == good[0] and lines[-1]["cn"] is not None
     with pytest.raises(SpectrumFileError, match=message.split(";")[0].replace("(", r"\(").replace(")", r"\)")):
         read_spectra(path, element=options[1] if options else None)
+
+
+def test_the_measured_calibration_is_not_applied_to_data_short_of_the_ft_window(models, tmp_path):
+    """It was fitted on full-length scans; on scans cut short it made wrong answers look sure."""
+    import shutil
+
+    from exafs_cn.measured.predict import ModelStore, predict_file
+
+    folder = tmp_path / "models"
+    shutil.copytree(models / "Cu", folder / "Cu")
+    PowerCalibration(2.5, {"corpus": "test"}).save(folder / CALIBRATION_FILE)
+    (full,) = read_spectra(CU)
+    keep = full.energy <= 8979.0 + 9.0**2 / 0.2625  # data to k ~ 9/A
+    short = tmp_path / "cu_k9.dat"
+    np.savetxt(short, np.column_stack([full.energy[keep], full.mu[keep]]), header="element: Cu\nenergy mu")
+    (calibrated_short,) = predict_file(short, ModelStore(folder))
+    (raw_short,) = predict_file(short, ModelStore(folder, measured_calibration=False))
+    assert calibrated_short.probabilities == raw_short.probabilities
+    assert any("measured calibration not applied" in note for note in calibrated_short.notes)
+    (calibrated_full,) = predict_file(CU, ModelStore(folder))
+    (raw_full,) = predict_file(CU, ModelStore(folder, measured_calibration=False))
+    assert calibrated_full.probabilities != raw_full.probabilities  # full-length data still get it
