@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from exafs_cn.elements import METALS_3D
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import ExafsCnError, one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset folder.")
@@ -288,7 +288,7 @@ def predict(
                 try:
                     plot_prediction(item, store.get(item.element), figure)
                 except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
-                    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:100]
+                    reason = getattr(exc, "strerror", None) or one_line(exc, 100)
                     report_error(item.file, item.group, f"{figure}: figure not written: {reason}")
 
     try:

@@ -38,6 +38,7 @@ from exafs_cn.datagen.structures import (
     inequivalent_sites,
     read_source,
 )
+from exafs_cn.exceptions import one_line
 from exafs_cn.parallel import check_scheduler, lost_reason, map_unordered
 
 #: Sites per shard: about 5 minutes of work for 2 cores with the fast preset.
@@ -92,7 +93,7 @@ def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
             sites = inequivalent_sites(structure, element)
             cns = [crystalnn_cn(structure, site.site_index) for site in sites]
         except Exception as exc:  # CrystalNN raises bare ValueErrors on odd geometries
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            reason = one_line(exc, 200)
             failures.append({**failure, "absorber": element, "stage": "labels", "reason": f"crystalnn: {reason}"})
             continue
         pair_cn = site_averaged_cn(cns, [s.multiplicity for s in sites])

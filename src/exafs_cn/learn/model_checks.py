@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import ExafsCnError, one_line
 
 #: Every type a model file written by exafs-cn holds (``module.Class``). skops trusts more
 #: by default (all of scikit-learn, numpy, scipy); a file naming any type outside this
@@ -134,7 +134,7 @@ def _schema(path: Path) -> dict:
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
         if isinstance(exc, ModelCheckError):
             raise
-        raise NotSkopsError(f"not a skops file ({type(exc).__name__}: {' '.join(str(exc).split())[:80]})") from None
+        raise NotSkopsError(f"not a skops file ({type(exc).__name__}: {one_line(exc, 80)})") from None
     if not isinstance(schema, dict):
         raise NotSkopsError("not a skops file (its schema is not an object)")
     return schema

@@ -23,7 +23,7 @@ from pathlib import Path
 import sklearn
 
 from exafs_cn import __version__
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import ExafsCnError, one_line
 from exafs_cn.learn.model_checks import ModelCheckError, NotSkopsError, check_estimator, check_file
 
 #: Version of the saved-model layout, checked on loading instead of the package release:
@@ -153,7 +153,7 @@ def _check_fields(saved: SavedModel) -> None:
         classes = getattr(saved.estimator, "classes_", None)
         same_classes = classes is None or [int(c) for c in classes] == [int(c) for c in saved.classes]
     except (TypeError, ValueError) as exc:
-        raise ModelCheckError(f"unusable settings or classes ({' '.join(str(exc).split())[:100]})") from None
+        raise ModelCheckError(f"unusable settings or classes ({one_line(exc, 100)})") from None
     if not same_classes:
         raise ModelCheckError(f"its estimator's classes are not the file's {saved.classes}")
 

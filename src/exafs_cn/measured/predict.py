@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from exafs_cn.exceptions import one_line
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, ShortDataError, featurizers_for, process
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
@@ -298,7 +299,8 @@ def predict_file(
 
 def _unforeseen(exc: BaseException) -> str:
     """An unexpected exception in a few words, for a one-line error that asks to be reported."""
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:100]}; please report this".replace(": ;", ";")
+    name, detail = type(exc).__name__, one_line(exc, 100)
+    return f"{name}; please report this" if detail == name else f"{name}: {detail}; please report this"
 
 
 def predict(

@@ -545,10 +545,7 @@ def checked(
         _check_edge_rises(where, energy, mu, e0, edge)
         if source == "edge":
             _check_not_an_l3_edge(where, energy, e0, element, edge)
-        try:
-            energy, mu, glitches = remove_glitches(energy, mu, e0, edge.edge_step)
-        except SpectrumFileError as exc:
-            raise SpectrumFileError(f"{where}: {exc}") from None
+        energy, mu, glitches = remove_glitches(energy, mu, e0, edge.edge_step, where)
         if glitches:
             listed = ", ".join(f"{value:.0f}" for value in glitches)
             notes = (*notes, f"removed {len(glitches)} glitch point{'s' if len(glitches) > 1 else ''} at {listed} eV")
@@ -646,7 +643,9 @@ GLITCH_STEP = 0.05
 MAX_GLITCHES = 5
 
 
-def remove_glitches(energy: np.ndarray, mu: np.ndarray, e0: float, edge_step: float) -> tuple[np.ndarray, np.ndarray, list[float]]:
+def remove_glitches(
+    energy: np.ndarray, mu: np.ndarray, e0: float, edge_step: float, where: str = "spectrum"
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """The scan without its one- and two-point glitches above the edge, and their energies.
 
     One point at a time, the worst first, as Athena's deglitching is done by hand; a
@@ -665,7 +664,7 @@ def remove_glitches(energy: np.ndarray, mu: np.ndarray, e0: float, edge_step: fl
         if not (abs(off[worst]) > GLITCH_NOISE * noise and abs(off[worst]) > GLITCH_STEP * edge_step):
             break
         if len(removed) == MAX_GLITCHES:
-            raise SpectrumFileError(f"more than {MAX_GLITCHES} glitches above the edge; deglitch the scan (Athena, Larch) first")
+            raise SpectrumFileError(f"{where}: more than {MAX_GLITCHES} glitches above the edge; deglitch the scan (Athena, Larch) first")
         removed.append(float(energy[inner[worst]]))
         keep = np.ones(len(energy), bool)
         keep[inner[worst]] = False
