@@ -125,7 +125,7 @@ def test_the_regressor_saves_as_a_trusted_model_file(average_cn_data, tmp_path):
     rows = np.flatnonzero(np.all(np.isfinite(X), axis=1) & (meta["absorber"].to_numpy() == "Ni"))
     y, blocks = meta["pair_cn"].to_numpy(float)[rows], meta["block"].to_numpy()[rows]
     model = ConformalQuantileForest(n_estimators=20).fit(X[rows], y, blocks)
-    path = tmp_path / "Ni" / "cn_mean.skops"
+    path = tmp_path / "Ni" / "cn_mean.model"
     SavedModel("Ni", "cn_mean", "r", {}, [], model).save(path)
     loaded = SavedModel.load(path, element="Ni").estimator
     np.testing.assert_array_equal(loaded.predict(X[rows[:50]]), model.predict(X[rows[:50]]))

@@ -75,8 +75,8 @@ def test_grouped_folds_keep_compositions_together(ni_data):
 def test_save_load_round_trip_predicts_identically(ni_data, model, tmp_path):
     estimator = make_model(model, random_state=0, n_jobs=1).fit(ni_data.X, ni_data.y)
     saved = SavedModel("Ni", model, "r", {"kmax": 12.0}, ni_data.classes, estimator)
-    saved.save(tmp_path / "Ni" / f"{model}.skops")
-    loaded = SavedModel.load(tmp_path / "Ni" / f"{model}.skops", element="Ni")
+    saved.save(tmp_path / "Ni" / f"{model}.model")
+    loaded = SavedModel.load(tmp_path / "Ni" / f"{model}.model", element="Ni")
     np.testing.assert_array_equal(loaded.estimator.predict_proba(ni_data.X), estimator.predict_proba(ni_data.X))
     assert loaded.classes == ni_data.classes and loaded.feature_set == "r"
 

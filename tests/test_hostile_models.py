@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -12,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.learn.model_checks import ALLOWED_TYPES, schema_types
+from exafs_cn.learn import model_archive
+from exafs_cn.learn.model_checks import ALLOWED_TYPES
 from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
@@ -26,7 +29,7 @@ def _first_tree(saved: SavedModel):
 
 
 def _set_nodes(tree, **changes) -> None:
-    """Write into the C structure what a crafted file would make skops build."""
+    """Write into the C structure what a crafted file would make the loader build."""
     state = tree.__getstate__()
     nodes = state["nodes"].copy()
     for field, (index, value) in changes.items():
@@ -105,52 +108,117 @@ def test_a_tampered_tree_is_refused_in_one_line_and_the_other_files_are_answered
     assert ni["element"] == "Ni" and ni["cn"] is not None
 
 
-def _rewrite_first_tree(path: Path, change) -> None:
-    """Edit the first tree's entry of a skops file's schema, as a hand-crafted file would."""
+def _rewrite_model_json(path: Path, change) -> None:
+    """Edit a model file's ``model.json``, as a hand-crafted file would."""
     with zipfile.ZipFile(path) as archive:
         members = {info.filename: archive.read(info) for info in archive.infolist()}
-    schema = json.loads(members["schema.json"])
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict) and node.get("__class__") == "Tree":
-            change(node)
-            break
-        stack.extend(node.values() if isinstance(node, dict) else node if isinstance(node, list) else [])
-    members["schema.json"] = json.dumps(schema).encode()
+    changed = change(json.loads(members["model.json"]))
+    members["model.json"] = (changed if isinstance(changed, str) else json.dumps(changed)).encode()
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
 
 
-def _more_outputs_than_class_counts(tree: dict) -> None:
-    tree["__reduce__"]["args"]["content"][2]["content"] = "50"
+def _first_tree_entry(document):
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict) and node.get("object") == "sklearn.tree._tree.Tree":
+            return node
+        stack.extend(node.values() if isinstance(node, dict) else node if isinstance(node, list) else [])
+    raise AssertionError("no tree in the file")
+
+
+def _more_outputs_than_class_counts(document):
+    _first_tree_entry(document)["call"]["list"][2] = 50
+    return document
 
 
 def test_a_tree_with_more_outputs_than_class_counts_is_refused_before_it_is_built(crafted):
     """scikit-learn's Tree constructor would read 50 class counts from an array of one."""
     path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
-    _rewrite_first_tree(path, _more_outputs_than_class_counts)
+    _rewrite_model_json(path, _more_outputs_than_class_counts)
     with pytest.raises(ModelFileError, match="refused to load: a tree's class counts"):
         SavedModel.load(path)
 
 
 def test_a_file_holding_a_type_we_never_write_is_refused_before_it_is_built(crafted):
-    """skops trusts every scikit-learn estimator by default; ours are a short list."""
+    """Our model files are made of a short list of classes; an SVC (or anything else) is refused."""
     from sklearn.svm import SVC
 
     path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
     saved = SavedModel.load(path)
     rng = np.random.default_rng(0)
     saved.estimator = SVC().fit(rng.normal(size=(40, 3)), np.repeat([8, 12], 20))
-    import skops.io as sio
-
-    sio.dump(saved._as_dict(), path)
-    assert "sklearn.svm._classes.SVC" in schema_types(path) - ALLOWED_TYPES
+    model_archive.dump(saved._as_dict(), path, ALLOWED_TYPES | {"sklearn.svm._classes.SVC"})
+    assert "sklearn.svm._classes.SVC" in model_archive.class_names(path) - ALLOWED_TYPES
     with pytest.raises(
         ModelFileError, match=r"refused to load: it holds types exafs-cn never writes \(sklearn.svm._classes.SVC\)"
     ):
         SavedModel.load(path)
+    with pytest.raises(ModelFileError, match="cannot be saved: sklearn.svm._classes.SVC is not in the allowed list"):
+        saved.save(path)
+
+
+def _nested(document, depth: int):
+    """The document with a value nested ``depth`` lists deep added, written as text (json.dumps would recurse)."""
+    text = json.dumps(document)
+    return text[:-2] + ',["x",' + '{"list":[' * depth + "1" + "]}" * depth + "]]}"
+
+
+HAND_MADE = {
+    "values nested 100 deep": (lambda d: _nested(d, 100), "nested deeper than"),
+    "values nested 100,000 deep": (lambda d: _nested(d, 100_000), "not a readable exafs-cn model file"),
+    "a form this format never writes": (lambda d: {"pickle": "gASV"}, "not one this format writes"),
+    "an array it does not hold": (lambda d: {"array": 10**6}, "does not hold"),
+    "a function as a class": (lambda d: {"object": "builtins.eval", "call": {"list": ["1"]}}, r"never writes \(builtins.eval\)"),
+    "a type as a value": (lambda d: {"type": "os.system"}, r"never writes \(os.system\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(HAND_MADE))
+def test_hand_made_model_json_is_refused_in_one_line(case, crafted):
+    change, message = HAND_MADE[case]
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    _rewrite_model_json(path, change)
+    with pytest.raises(ModelFileError, match=message) as raised:
+        SavedModel.load(path)
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_an_array_of_python_objects_is_refused_without_unpickling(crafted, tmp_path):
+    """``np.load`` of an object array would unpickle it; the loader reads arrays with allow_pickle=False."""
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    marker = tmp_path / "ran"
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([_RunsCode(marker)], dtype=object), allow_pickle=True)
+    members["0.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelFileError, match="not a plain numpy array"):
+        SavedModel.load(path)
+    assert not marker.exists()
+
+
+class _RunsCode:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_model_file_of_release_0_2_says_to_retrain(models, tmp_path):
+    folder = tmp_path / "old"
+    (folder / "Cu").mkdir(parents=True)
+    (folder / "Cu" / "rf.skops").write_bytes(b"PK\x05\x06" + bytes(18))
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(folder)])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(errors) == 1, result.output
+    assert "Cu/rf.skops: a model file of exafs-cn 0.2" in errors[0] and "retrain" in errors[0]
 
 
 def test_tampered_settings_are_refused_before_larch_sees_them(crafted):
@@ -163,11 +231,11 @@ def test_tampered_settings_are_refused_before_larch_sees_them(crafted):
 
 
 def test_a_regressor_saved_under_a_classifiers_name_is_one_line(models, crafted):
-    """``--model cn_mean``, or a cn_mean file copied to rf.skops: a regressor cannot give class probabilities."""
+    """``--model cn_mean``, or a cn_mean file copied to rf.model: a regressor cannot give class probabilities."""
     shutil.copy(models / "Cu" / f"cn_mean{MODEL_SUFFIX}", crafted / "Cu" / f"rf{MODEL_SUFFIX}")
     result = runner.invoke(app, ["predict", str(CU), str(NIO), "--models-dir", str(crafted)])
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.exit_code == 1 and len(errors) == 1 and "Cu/rf.skops: not a CN classifier" in errors[0], result.output
+    assert result.exit_code == 1 and len(errors) == 1 and f"Cu/rf{MODEL_SUFFIX}: not a CN classifier" in errors[0], result.output
     assert "Ni CN" in result.stdout
 
     result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--model", "cn_mean"])

@@ -77,7 +77,7 @@ def test_predict_json_lines_for_files_and_project_groups(models, athena_project)
         (str(athena_project), "NiO_001"),
     ]
     for line in lines:
-        classes = SavedModel.load(models / line["element"] / "rf.skops").classes
+        classes = SavedModel.load(models / line["element"] / "rf.model").classes
         assert line["cn"] in classes
         assert set(line["probabilities"]) == {str(c) for c in classes}
         assert sum(line["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
@@ -86,7 +86,7 @@ def test_predict_json_lines_for_files_and_project_groups(models, athena_project)
         # The average CN sits in its 90% interval, both inside the range the regressor learnt.
         low, high = line["cn_interval"]
         assert 0 <= low <= line["cn_mean"] <= high
-        trained = SavedModel.load(models / line["element"] / "cn_mean.skops").estimator.y_train_
+        trained = SavedModel.load(models / line["element"] / "cn_mean.model").estimator.y_train_
         assert trained.min() - 0.01 <= line["cn_mean"] <= trained.max() + 0.01
 
 
@@ -103,7 +103,7 @@ def test_models_without_a_cn_mean_model_still_give_the_cn(models, tmp_path):
     import shutil
 
     only_rf = tmp_path / "only-rf"
-    shutil.copytree(models / "Cu", only_rf / "Cu", ignore=shutil.ignore_patterns("cn_mean.skops"))
+    shutil.copytree(models / "Cu", only_rf / "Cu", ignore=shutil.ignore_patterns("cn_mean.model"))
     result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(only_rf), "--json"])
     assert result.exit_code == 0, result.output
     line = json.loads(result.output)
@@ -113,14 +113,14 @@ def test_models_without_a_cn_mean_model_still_give_the_cn(models, tmp_path):
 
 
 def test_saved_average_cn_models_carry_held_out_coverage(models):
-    saved = SavedModel.load(models / "Ni" / "cn_mean.skops")
+    saved = SavedModel.load(models / "Ni" / "cn_mean.model")
     holdout = saved.metadata["holdout"]
     assert 0 < holdout["mae_clean"] < 3 and 0 <= holdout["coverage_90_augmented"] <= 1
     assert holdout["n_mixtures_clean"] > 0 and saved.metadata["n_by_kind"]["mixture"] > 0
 
 
 def test_saved_models_carry_held_out_calibration(models):
-    saved = SavedModel.load(models / "Fe" / "rf.skops")
+    saved = SavedModel.load(models / "Fe" / "rf.model")
     holdout = saved.metadata["holdout"]
     assert 0.0 <= holdout["ece_augmented"] <= 1.0 and holdout["n_test_spectra"] > 0
     assert saved.metadata["augment_copies"] == 2 and saved.metadata["augmentation"] == DEFAULT_AUGMENTATION.to_dict()
@@ -133,7 +133,7 @@ def test_calibration_keeps_the_forests_answer(models):
     from exafs_cn.features import featurizers_for, process
     from exafs_cn.settings import ProcessingSettings
 
-    saved = SavedModel.load(models / "Cu" / "rf.skops")
+    saved = SavedModel.load(models / "Cu" / "rf.model")
     settings = ProcessingSettings.from_dict(saved.settings)
     processed = process(read_spectra(CU)[0].to_spectrum(), settings)
     row = np.concatenate([f.featurize(processed) for f in featurizers_for(saved.feature_set, settings)])[None, :]
@@ -161,12 +161,12 @@ def test_a_measured_calibration_beside_the_models_is_applied_and_a_damaged_one_i
 
 
 def test_a_model_file_with_a_tampered_exponent_is_refused_in_one_line(models, tmp_path):
-    saved = SavedModel.load(models / "Cu" / "rf.skops")
+    saved = SavedModel.load(models / "Cu" / "rf.model")
     saved.estimator.exponent_ = float("nan")
-    saved.save(tmp_path / "models" / "Cu" / "rf.skops")
+    saved.save(tmp_path / "models" / "Cu" / "rf.model")
     result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(tmp_path / "models")])
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.exit_code == 1 and len(errors) == 1 and "rf.skops" in errors[0] and "exponent" in errors[0]
+    assert result.exit_code == 1 and len(errors) == 1 and "rf.model" in errors[0] and "exponent" in errors[0]
 
 
 def test_expected_calibration_error_of_known_cases():

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exafs_cn.atomic import write_atomic
+
 
 def save_figure(fig, path: Path) -> Path:
     """PNG written to a temporary name, then renamed: never a half-written figure.
@@ -18,12 +20,8 @@ def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        tmp.replace(path)
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return path

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from exafs_cn.atomic import TEMPORARY_GLOB, write_atomic, write_json_atomic
 from exafs_cn.datagen.labels import is_integer_cn
 from exafs_cn.exceptions import ExafsCnError
 
@@ -106,13 +106,11 @@ class DatasetError(ExafsCnError, RuntimeError):
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
-    """Write Parquet (zstd) to a temporary file beside ``path``, then rename over it."""
+    """Write Parquet (zstd) atomically (:func:`exafs_cn.atomic.write_atomic`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes files private; datasets are shared
-    try:
-        pq.write_table(
+    write_atomic(
+        path,
+        lambda tmp: pq.write_table(
             table,
             tmp,
             compression="zstd",
@@ -120,29 +118,8 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
             # Dictionaries bloat float arrays; byte-stream-split shrinks them ~40%.
             use_dictionary=[f.name for f in table.schema if pa.types.is_string(f.type)],
             use_byte_stream_split=_float_leaf_columns(table.schema),
-        )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(text: str, path: Path) -> None:
-    """Write text to a temporary file beside ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o644)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(obj: Mapping, path: Path) -> None:
-    write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+        ),
+    )
 
 
 def _float_leaf_columns(schema: pa.Schema) -> list[str]:
@@ -256,7 +233,7 @@ class Dataset:
 
     def remove_stale_temporaries(self) -> int:
         """Delete half-written files a killed run left behind; return how many."""
-        stale = list(self.root.rglob(".*.tmp")) if self.root.is_dir() else []
+        stale = list(self.root.rglob(TEMPORARY_GLOB)) if self.root.is_dir() else []
         for path in stale:
             path.unlink(missing_ok=True)
         return len(stale)

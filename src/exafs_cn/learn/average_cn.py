@@ -1,7 +1,7 @@
 """The average CN of a spectrum with a 90% interval: a conformalized quantile regression forest.
 
-Why this estimator (``python benchmarks/average_cn.py``: reproduce's own data and blocks, all
-pairs and mixtures, R+k features, mean over the ten elements; ``benchmarks/results/average_cn_choice.json``):
+Why this estimator (``python studies/average_cn.py``: reproduce's own data and blocks, all
+pairs and mixtures, R+k features, mean over the ten elements; ``studies/results/average_cn_choice.json``):
 
 * The target is a distribution, not a number: most spectra are of one kind of site, so
   their CN is an integer, and mixtures fill in between. A random forest's *mean* pulls
@@ -33,9 +33,9 @@ import scipy.sparse as sparse
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.model_selection import GroupKFold
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-#: Name of the average-CN model files (``<element>/cn_mean.skops``) and of ``train --models``.
+#: Name of the average-CN model files (``<element>/cn_mean.model``) and of ``train --models``.
 AVERAGE_CN_MODEL = "cn_mean"
 #: The interval's target coverage, everywhere exafs-cn reports a mean CN.
 COVERAGE = 0.9
@@ -71,11 +71,14 @@ class ConformalQuantileForest(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def fit(self, X, y, groups=None):
-        X, y = np.asarray(X, np.float32), np.asarray(y, float)
+        X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=True)
+        y = np.asarray(y, float)
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         n_folds = min(self.calibration_folds, len(set(groups)))
         if n_folds < 2:
-            raise ValueError("ConformalQuantileForest needs rows of at least two groups to calibrate its interval")
+            raise ValueError(
+                f"ConformalQuantileForest needs rows of at least two groups to calibrate its interval (n_samples={len(y)})"
+            )
         fit_rows, calibration = next(GroupKFold(n_splits=n_folds).split(X, y, groups))
         self._fit_forest(X[fit_rows], y[fit_rows])
         self.tail_, self.margin_ = self._calibrate(X[calibration], y[calibration])
@@ -143,6 +146,8 @@ class ConformalQuantileForest(RegressorMixin, BaseEstimator):
     def leaf_weights(self, X) -> np.ndarray:
         """(rows of X, training rows): each tree gives its leaf's training rows equal shares."""
         check_is_fitted(self, "forest_")
+        # Files of 0.2 were fitted before n_features_in_ was set here: the forest inside checks.
+        X = validate_data(self, X, dtype=np.float32, reset=False) if hasattr(self, "n_features_in_") else X
         leaves = self.forest_.apply(np.asarray(X, np.float32))
         weights = np.zeros((len(leaves), len(self.y_train_)))
         for t, members in enumerate(self._leaf_members()):

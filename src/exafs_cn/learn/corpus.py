@@ -8,7 +8,6 @@ settings misses the cache instead of reusing stale features.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import warnings
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from exafs_cn.atomic import write_atomic
 from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.datagen.labels import is_integer_cn
 from exafs_cn.features import Spectrum, featurize_many
@@ -164,11 +164,9 @@ def store_in_cache(path: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)`` then rename to ``path``: never a half-written entry. A cache that
     cannot be written (HOME read-only, ``EXAFS_CN_CACHE=/dev/null``, a full disk) costs
     speed, not the run: one warning per folder, and the work goes on uncached."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
+        write_atomic(path, write)
     except OSError as exc:
         if path.parent not in _UNWRITABLE_CACHES:
             _UNWRITABLE_CACHES.add(path.parent)
@@ -177,9 +175,6 @@ def store_in_cache(path: Path, write: Callable[[Path], object]) -> None:
                 "(set EXAFS_CN_CACHE to a writable folder)",
                 stacklevel=2,
             )
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def _read_cached(meta_path: Path, paths: dict[str, Path]) -> tuple[pd.DataFrame | None, dict[str, np.ndarray]]:

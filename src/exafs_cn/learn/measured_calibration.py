@@ -7,7 +7,7 @@ probability vector to ``p**a / sum(p**a)``: it keeps every ranking (so every CN
 answer) and the zeros an RF gives, and, with a single parameter, cannot learn the few
 compounds it is fitted on by heart. It is fitted by the multiclass Brier score (finite
 where the true class got probability 0, unlike the log loss) and scored, before it is
-shipped, by leave-one-compound-out on the measured corpus (``benchmarks/measured.py``).
+shipped, by leave-one-compound-out on the measured corpus (``studies/measured.py``).
 
 The file ``measured_calibration.json`` beside the models holds the exponent and what it
 was fitted on; ``predict`` applies it where it is present.
@@ -112,7 +112,7 @@ class PowerCalibration:
         return cls(float(exponent), dict(fitted_on) if isinstance(fitted_on, Mapping) else {})
 
     def save(self, path: Path) -> Path:
-        from exafs_cn.datagen.dataset import write_json_atomic
+        from exafs_cn.atomic import write_json_atomic
 
         write_json_atomic(self.to_dict(), path)
         return path

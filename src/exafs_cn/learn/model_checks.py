@@ -1,16 +1,15 @@
 """What a model file may hold, and the checks its trees pass before their first use.
 
-skops builds only the types it is told to trust, but it builds them as stored: a
-scikit-learn ``Tree`` is a C structure whose node arrays (child indices, split features)
-its prediction loop follows without bounds checks. A file whose tree has a child index of
-1e12 crashes the process, a split feature past the inputs reads memory outside the
-array (an answer computed from garbage), and a node that is its own child loops forever.
-skops' own documentation says so. So a file is checked twice:
+A model archive (:mod:`exafs_cn.learn.model_archive`) builds only the classes it is told
+to allow, but it builds them as stored: a scikit-learn ``Tree`` is a C structure whose
+node arrays (child indices, split features) its prediction loop follows without bounds
+checks. A file whose tree has a child index of 1e12 crashes the process, a split feature
+past the inputs reads memory outside the array (an answer computed from garbage), and a
+node that is its own child loops forever. So a file is checked twice:
 
-1. before anything in it is built (:func:`check_file`): every type its schema names must
-   be in :data:`ALLOWED_TYPES` (the types our estimators are made of, nothing else that
-   skops trusts by default), its members must fit in memory, and each tree's
-   constructor arguments must agree (scikit-learn's constructor trusts them);
+1. while it is read: every class it names must be in :data:`ALLOWED_TYPES` (checked
+   before anything is built), and each tree's constructor arguments must agree
+   (:data:`CONSTRUCTOR_CHECKS`; scikit-learn's constructor trusts them);
 2. after it is built and before it is used: every tree anywhere in the estimator is
    walked (:func:`check_estimator`): children in range and later than their parent
    (so the walk from the root ends), every node but the root the child of exactly one
@@ -22,38 +21,15 @@ A file that fails either is refused with one line naming it; nothing of it is ru
 
 from __future__ import annotations
 
-import json
-import zipfile
-from pathlib import Path
-
 import numpy as np
 
-from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.exceptions import ExafsCnError
 
-#: Every type a model file written by exafs-cn holds (``module.Class``). skops trusts more
-#: by default (all of scikit-learn, numpy, scipy); a file naming any type outside this
-#: list is refused before it is loaded.
+#: Every class a model file written by exafs-cn holds (``module.Class``); a file naming any
+#: other is refused before anything in it is built. Values (numbers, text, lists, dicts,
+#: numpy arrays and scalars) are the archive's own forms and need no entry.
 ALLOWED_TYPES = frozenset(
     {
-        "builtins.bool",
-        "builtins.dict",
-        "builtins.float",
-        "builtins.int",
-        "builtins.list",
-        "builtins.NoneType",
-        "builtins.str",
-        "builtins.tuple",
-        "numpy.bool_",
-        "numpy.dtype",
-        "numpy.float32",
-        "numpy.float64",
-        "numpy.int32",
-        "numpy.int64",
-        "numpy.ndarray",
-        "numpy.uint16",
-        "numpy.uint32",
-        "numpy.uint64",
-        "numpy.random._generator.Generator",
         "numpy.random._pcg64.PCG64",
         "exafs_cn.learn.average_cn.ConformalQuantileForest",
         "exafs_cn.learn.calibration.PowerCalibratedClassifier",
@@ -84,89 +60,27 @@ ALLOWED_TYPES = frozenset(
         "sklearn.tree._tree.Tree",
     }
 )
-#: Largest uncompressed schema and whole file we unpack (a shipped file is ~10 MB packed).
-MAX_SCHEMA_BYTES = 64 * 2**20
-MAX_UNPACKED_BYTES = 4 * 2**30
 
 
 class ModelCheckError(ExafsCnError, ValueError):
     """What is wrong with a model file's content, without the file's name (the caller adds it)."""
 
 
-class NotSkopsError(ModelCheckError):
-    """The file is no skops archive at all (empty, truncated, a pickle, another zip)."""
-
-
-def schema_types(path: Path) -> set[str]:
-    """Every ``module.Class`` the skops schema in ``path`` names; NotSkopsError for a file
-    that is no skops zip, ModelCheckError for one that would unpack to more than
-    :data:`MAX_UNPACKED_BYTES`."""
-    return {f"{node.get('__module__')}.{node['__class__']}" for node in _typed_nodes(_schema(path))}
-
-
-def check_file(path: Path) -> None:
-    """ModelCheckError unless ``path`` may be built: every type its schema names is in
-    :data:`ALLOWED_TYPES`, and every tree's constructor arguments agree with each other
-    (scikit-learn's ``Tree(n_features, n_classes, n_outputs)`` copies ``n_outputs``
-    entries of ``n_classes`` without checking its length, before any state is set)."""
-    schema = _schema(path)
-    nodes = list(_typed_nodes(schema))
-    refused = {f"{node.get('__module__')}.{node['__class__']}" for node in nodes} - ALLOWED_TYPES
-    if refused:
-        raise ModelCheckError(f"it holds types exafs-cn never writes ({', '.join(sorted(refused))})")
-    trees = [node for node in nodes if node.get("__module__") == "sklearn.tree._tree" and node["__class__"] == "Tree"]
-    if trees:
-        with zipfile.ZipFile(path) as archive:
-            for node in trees:
-                _check_tree_arguments(node, archive)
-
-
-def _schema(path: Path) -> dict:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
-                raise ModelCheckError(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**30} GB")
-            schema_info = archive.getinfo("schema.json")
-            if schema_info.file_size > MAX_SCHEMA_BYTES:
-                raise ModelCheckError(f"its schema is larger than {MAX_SCHEMA_BYTES // 2**20} MB")
-            schema = json.loads(archive.read(schema_info))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
-        if isinstance(exc, ModelCheckError):
-            raise
-        raise NotSkopsError(f"not a skops file ({type(exc).__name__}: {one_line(exc, 80)})") from None
-    if not isinstance(schema, dict):
-        raise NotSkopsError("not a skops file (its schema is not an object)")
-    return schema
-
-
-def _typed_nodes(schema: dict):
-    """Every schema node that names a type; iterative, so that a crafted schema nested
-    10,000 deep cannot exhaust the stack."""
-    stack: list = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__class__" in node:
-                yield node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
-def _check_tree_arguments(node: dict, archive: zipfile.ZipFile) -> None:
-    try:
-        args = node["__reduce__"]["args"]["content"]
-        n_features, n_classes_node, n_outputs = args
-        n_features, n_outputs = json.loads(n_features["content"]), json.loads(n_outputs["content"])
-        with archive.open(n_classes_node["file"]) as handle:
-            n_classes = np.load(handle, allow_pickle=False)
-    except (KeyError, TypeError, ValueError, OSError, json.JSONDecodeError):
-        raise ModelCheckError("a tree's constructor arguments are not (inputs, classes, outputs)") from None
-    if not (isinstance(n_features, int) and 0 < n_features < 10**6 and isinstance(n_outputs, int) and 0 < n_outputs <= 64):
+def check_tree_arguments(n_features: object, n_classes: object, n_outputs: object) -> None:
+    """ModelCheckError unless ``Tree(n_features, n_classes, n_outputs)`` may be called:
+    scikit-learn's constructor copies ``n_outputs`` entries of ``n_classes`` without
+    checking its length, before any state is set."""
+    if not (type(n_features) is int and 0 < n_features < 10**6 and type(n_outputs) is int and 0 < n_outputs <= 64):
         raise ModelCheckError(f"a tree's number of inputs {n_features!r} or outputs {n_outputs!r} is out of range")
-    if n_classes.shape != (n_outputs,) or n_classes.dtype.kind not in "iu" or n_classes.min() < 1 or n_classes.max() > 10**4:
-        raise ModelCheckError(f"a tree's class counts {n_classes.shape} do not match its {n_outputs} outputs")
+    if not isinstance(n_classes, np.ndarray) or n_classes.shape != (n_outputs,) or n_classes.dtype.kind not in "iu":
+        raise ModelCheckError(f"a tree's class counts do not match its {n_outputs} outputs")
+    if n_classes.min() < 1 or n_classes.max() > 10**4:
+        raise ModelCheckError("a tree's class counts are out of range")
+
+
+#: Checks of constructor arguments, by class, run before a class that reduces to a
+#: constructor call is called (see :func:`exafs_cn.learn.model_archive.load`).
+CONSTRUCTOR_CHECKS = {"sklearn.tree._tree.Tree": check_tree_arguments}
 
 
 def check_estimator(estimator: object) -> None:

@@ -1,11 +1,12 @@
-"""Saved models as data, never code: skops files with an explicit list of trusted types.
+"""Saved models as data, never code: arrays and JSON read back from an allow-list of classes.
 
 A joblib or pickle file runs whatever its author put in it the moment it is loaded, and
-model files are exactly what people hand each other. A skops file stores the estimator
-as arrays and a JSON schema; loading builds only types that skops trusts by default
-(scikit-learn's estimators, numpy arrays, builtins) or that are named in
-:data:`TRUSTED_TYPES` here. A file that names any other type is refused before anything
-in it is built, with one line naming the file and the type.
+model files are exactly what people hand each other. A model file here
+(:mod:`exafs_cn.learn.model_archive`) is a zip of ``model.json`` and numpy arrays; loading
+builds only the classes in :data:`~exafs_cn.learn.model_checks.ALLOWED_TYPES` (the dozen
+our estimators are made of) and checks every tree before its first use
+(:func:`~exafs_cn.learn.model_checks.check_estimator`). A file that names any other class
+is refused before anything in it is built, with one line naming the file and the class.
 
 Every file records the element, model family, feature set, processing settings, CN
 classes, the novelty check, the exafs-cn and scikit-learn versions and the training
@@ -15,35 +16,25 @@ model-format version (:data:`MODEL_FORMAT`), not the package release.
 
 from __future__ import annotations
 
-import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sklearn
 
 from exafs_cn import __version__
+from exafs_cn.atomic import write_atomic
 from exafs_cn.exceptions import ExafsCnError, one_line
-from exafs_cn.learn.model_checks import ModelCheckError, NotSkopsError, check_estimator, check_file
+from exafs_cn.learn import model_archive
+from exafs_cn.learn.model_checks import ALLOWED_TYPES, CONSTRUCTOR_CHECKS, ModelCheckError, check_estimator
 
 #: Version of the saved-model layout, checked on loading instead of the package release:
 #: a release that changes nothing in the models does not force retraining them. Bump it
-#: when :class:`SavedModel`, the estimators' attributes or the processing a model expects change.
-MODEL_FORMAT = 2
-MODEL_SUFFIX = ".skops"
-#: Types beyond skops' defaults that our estimators are made of. Tree and TreePredictor
-#: hold node arrays; _CalibratedClassifier holds an estimator and isotonic regressors (files
-#: of 0.2); PowerCalibratedClassifier holds an estimator and one exponent;
-#: TorchMLPClassifier rebuilds its net from arrays (see its __setstate__);
-#: ConformalQuantileForest holds a RandomForestRegressor and arrays.
-TRUSTED_TYPES = (
-    "sklearn.calibration._CalibratedClassifier",
-    "exafs_cn.learn.calibration.PowerCalibratedClassifier",
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "exafs_cn.learn.models.TorchMLPClassifier",
-    "exafs_cn.learn.average_cn.ConformalQuantileForest",
-)
+#: when :class:`SavedModel`, the estimators' attributes or the processing a model expects
+#: change. 3: arrays + JSON (:mod:`~exafs_cn.learn.model_archive`); 2: skops files of 0.2.
+MODEL_FORMAT = 3
+MODEL_SUFFIX = ".model"
+#: The suffix of exafs-cn 0.2's skops files, recognised to say what to do with one.
+OLD_MODEL_SUFFIX = ".skops"
 
 
 def model_path(models_dir: Path | str, element: str, model_name: str) -> Path:
@@ -72,20 +63,13 @@ class SavedModel:
     sklearn_version: str = sklearn.__version__
 
     def save(self, path: Path) -> None:
-        """Write atomically (a temporary file, then a rename), refusing types we would not load."""
-        import skops.io as sio
-
+        """Write atomically (a temporary file, then a rename), refusing classes we would not load."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         try:
-            sio.dump(self._as_dict(), tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-            untrusted = set(sio.get_untrusted_types(file=tmp)) - set(TRUSTED_TYPES)
-            if untrusted:
-                raise ModelFileError(f"{path}: the model holds types outside TRUSTED_TYPES: {', '.join(sorted(untrusted))}")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            write_atomic(path, lambda tmp: model_archive.dump(self._as_dict(), tmp, ALLOWED_TYPES))
+        except model_archive.ArchiveError as exc:
+            raise ModelFileError(f"{path}: the model cannot be saved: {exc}") from None
 
     def _as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -96,30 +80,20 @@ class SavedModel:
 
         ``element``: the absorber the folder it was found in is for; the file must agree.
         """
-        import skops.io as sio
-
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f"{path}: no such model file" if not path.exists() else f"{path}: not a regular file")
         try:
-            check_file(path)  # before skops builds anything: only the types our models are made of
-            untrusted = set(sio.get_untrusted_types(file=path))
-        except NotSkopsError as exc:
+            data = model_archive.load(path, ALLOWED_TYPES, CONSTRUCTOR_CHECKS)
+        except model_archive.NotAnArchiveError as exc:
             raise ModelFileError(f"{path}: not a readable exafs-cn model file ({exc}); delete it or retrain") from None
-        except ModelCheckError as exc:
+        except (model_archive.ArchiveError, ModelCheckError) as exc:
             raise ModelFileError(f"{path}: refused to load: {exc}") from None
-        except Exception as exc:  # empty, truncated, not a zip, zip without a skops schema
-            raise ModelFileError(f"{path}: not a readable exafs-cn model file ({_short(exc)}); delete it or retrain") from None
-        refused = untrusted - set(TRUSTED_TYPES)
-        if refused:
-            raise ModelFileError(f"{path}: refused to load: it asks for types that are not trusted ({', '.join(sorted(refused))})")
-        try:
-            data = sio.load(path, trusted=sorted(untrusted))
         except ModuleNotFoundError as exc:  # the torch net without torch installed
             extra = "nn" if exc.name == "torch" else "boost" if exc.name == "lightgbm" else None
             remedy = f"pip install 'exafs-cn[{extra}]'" if extra else f"install {exc.name}"
             raise ModelFileError(f"{path}: this model needs {exc.name}, which is not installed: {remedy}") from None
-        except Exception as exc:
+        except (MemoryError, RecursionError) as exc:
             raise ModelFileError(f"{path}: cannot load the model ({_short(exc)}); delete it or retrain") from None
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
@@ -159,7 +133,7 @@ def _check_fields(saved: SavedModel) -> None:
 
 
 def _check_calibration(estimator, path: Path) -> None:
-    """A calibrated classifier's exponent is a number in range: skops rebuilds it as stored."""
+    """A calibrated classifier's exponent is a number in range: the archive rebuilds it as stored."""
     from exafs_cn.learn.calibration import PowerCalibratedClassifier
     from exafs_cn.learn.measured_calibration import CalibrationFileError, PowerCalibration
 

@@ -155,7 +155,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __getstate__(self) -> dict:
-        """The fitted net as plain arrays, so a model file (skops) never holds torch objects."""
+        """The fitted net as plain arrays, so a model file never holds torch objects."""
         state = self.__dict__.copy()
         if "module_" in state:
             state["module_"] = {name: value.detach().cpu().numpy() for name, value in state["module_"].state_dict().items()}

@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from exafs_cn.datagen.dataset import write_text_atomic
+from exafs_cn.atomic import write_text_atomic
 from exafs_cn.figures import save_figure
 from exafs_cn.learn.reproduce import MODEL_SPECS
 
