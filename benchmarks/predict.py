@@ -1,9 +1,11 @@
-"""Prediction speed: one measured spectrum end to end (file to CN, models loaded), and 1,000.
+"""Prediction speed in one process: one spectrum end to end, and a batch of many.
 
-Latency is the median of repeated ``predict_file`` calls on one file after the model
-is loaded (reading, checks, pre_edge, autobk, xftf, model). Throughput runs 1,000
-spectra (the test corpus's measured files, cycled) through the same path in one
-process. Model loading is timed separately: it happens once per element and run.
+Latency is the median of repeated ``predict_file`` calls on one file after its models are
+loaded (reading, checks, pre_edge, autobk, xftf, models). Throughput predicts ``--n``
+spectra (the test corpus's measured files, cycled) twice: file by file (one model call
+per spectrum, as before 0.3) and as one batch (``predict_files``: one model call per
+element), and profiles a batch of 200 to say where the time goes. Model loading is timed apart: it
+happens once per element and run. Issue 23's goal is >= 150 spectra/s on 2 cores.
 
     python benchmarks/predict.py [--models-dir DIR] [--n 1000]
 """
@@ -11,19 +13,32 @@ process. Model loading is timed separately: it happens once per element and run.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
 import time
 from itertools import cycle, islice
 from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.datagen.dataset import now_iso, write_json_atomic
-from exafs_cn.measured.predict import ModelStore, predict_file
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import now_iso
+from exafs_cn.measured.predict import ModelStore, predict_file, predict_files
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = sorted((REPO / "tests" / "data" / "experimental").glob("*.xdi")) + sorted(
     (REPO / "tests" / "data" / "experimental").glob("*.dat")
 )
+#: Spectra of the profiled batch.
+PROFILED = 200
+#: Where a batch's time goes, by the function that owns it (cumulative seconds in the profile).
+STAGES = {
+    "reading and checks": "read_file",
+    "processing (pre_edge, autobk, xftf)": "process",
+    "features": "_features",
+    "models": "_predict_element",
+}
 
 
 def main() -> None:
@@ -45,26 +60,49 @@ def main() -> None:
         start = time.perf_counter()
         predict_file(one, store)
         latencies.append(time.perf_counter() - start)
-    for path in FILES:  # load every element's model before timing throughput
-        predict_file(path, store)
+    predict_files(FILES, store)  # load every element's models before timing throughput
+    inputs = list(islice(cycle(FILES), args.n))
+
     start = time.perf_counter()
-    for path in islice(cycle(FILES), args.n):
+    for path in inputs:
         predict_file(path, store)
-    seconds = time.perf_counter() - start
+    one_by_one = time.perf_counter() - start
+
+    start = time.perf_counter()
+    answers = predict_files(inputs, store)
+    batch = time.perf_counter() - start
+
+    profile = cProfile.Profile()  # apart from the timing: the profiler's overhead is not in the figures
+    profile.enable()
+    predict_files(inputs[:PROFILED], store)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    stages = {
+        stage: round(sum(entry[3] for (_, _, name), entry in stats.items() if name == function) / PROFILED * 1000, 2)
+        for stage, function in STAGES.items()
+    }
     result = {
+        "command": "python benchmarks/predict.py",
         "created": now_iso(),
+        "cores": len(os.sched_getaffinity(0)),
         "model": args.model,
         "file": one.name,
         "first_call_seconds_with_model_load": round(first, 3),
         "latency_ms_median": round(1000 * float(np.median(latencies)), 1),
         "latency_ms_p90": round(1000 * float(np.percentile(latencies, 90)), 1),
-        "throughput_spectra": args.n,
-        "throughput_seconds": round(seconds, 2),
-        "throughput_spectra_per_s": round(args.n / seconds, 1),
-        "note": "one process; a separate `exafs-cn predict` call also pays ~2 s for importing larch and ~0.3 s per model load",
+        "throughput_spectra": len(answers),
+        "one_by_one_spectra_per_s": round(len(answers) / one_by_one, 1),
+        "batch_spectra_per_s": round(len(answers) / batch, 1),
+        "batch_ms_per_spectrum_profiled": stages,
+        "goal_spectra_per_s": 150,
+        "note": "one process, one core; stages from a profiled batch of the first 200 (profiler overhead included there only); "
+        "a separate `exafs-cn predict` call also pays the start-up (benchmarks/startup.py)",
     }
     write_json_atomic(result, args.out)
-    print(result)
+    print(
+        f"latency {result['latency_ms_median']} ms; {len(answers)} spectra: one by one {result['one_by_one_spectra_per_s']}/s, "
+        f"batched {result['batch_spectra_per_s']}/s (goal {result['goal_spectra_per_s']}/s); ms per spectrum by stage (profiled): {stages}"
+    )
 
 
 if __name__ == "__main__":

@@ -177,18 +177,18 @@ def _cu_arrays() -> tuple[np.ndarray, np.ndarray]:
     ],
     ids=["text energies", "complex mu", "array with a file", "element not text", "complex expression"],
 )
-def test_python_api_returns_error_dicts_for_bad_arguments(models, call, message):
+def test_python_api_returns_failures_for_bad_arguments(models, call, message):
     (answer,) = call(models)
-    assert message in answer["error"], answer
+    assert isinstance(answer, exafs_cn.Failure) and message in answer.error, answer
 
 
-def test_python_api_takes_an_atomic_number_and_returns_an_error_dict_for_a_file_of_words(models, tmp_path):
+def test_python_api_takes_an_atomic_number_and_returns_a_failure_for_a_file_of_words(models, tmp_path):
     (answer,) = exafs_cn.predict(str(CU), element=29, models_dir=models)
-    assert answer["cn"] is not None
+    assert answer.cn is not None
     words = tmp_path / "words.txt"
     words.write_text("no numbers\n")
     (answer,) = exafs_cn.predict(str(words), models_dir=models)
-    assert "no numeric columns found" in answer["error"]
+    assert "no numeric columns found" in answer.error
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ model files: shipped, and refused when they are damaged, foreign or try to run c
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,9 @@ from typer.testing import CliRunner
 import exafs_cn
 from exafs_cn.cli import app
 from exafs_cn.datagen.structures import METALS_3D
-from exafs_cn.learn.model_files import MODEL_SUFFIX, TRUSTED_TYPES, ModelFileError, SavedModel
+from exafs_cn.learn import model_archive
+from exafs_cn.learn.model_checks import ALLOWED_TYPES
+from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel
 from exafs_cn.measured.predict import shipped_models_dir
 from exafs_cn.measured.readers import SpectrumFileError, read_file, read_spectra
 
@@ -186,12 +188,19 @@ def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(model
     assert "not a readable exafs-cn model file" in error["error"] and f"Cu/rf{MODEL_SUFFIX}" in error["error"]
     assert nickel["element"] == "Ni" and nickel["cn"] is not None
 
-    # A skops file that asks to build os.system: refused before anything is built.
-    import skops.io as sio
-
+    # A model file that asks to build os.system: refused before anything is built.
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
     saved = SavedModel.load(models / "Cu" / f"rf{MODEL_SUFFIX}")
-    payload = saved._as_dict() | {"estimator": functools.partial(os.system, f"touch {marker}")}
-    sio.dump(payload, crafted / "Cu" / f"rf{MODEL_SUFFIX}")
+    model_archive.dump(saved._as_dict() | {"estimator": None}, path, ALLOWED_TYPES)
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    document = json.loads(members["model.json"])
+    runs_code = {"object": "posix.system", "call": {"list": [f"touch {marker}"]}}
+    document["dict"] = [[key, runs_code if key == "estimator" else value] for key, value in document["dict"]]
+    members["model.json"] = json.dumps(document).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     with pytest.raises(ModelFileError, match="refused to load: it holds types exafs-cn never writes"):
         SavedModel.load(crafted / "Cu" / f"rf{MODEL_SUFFIX}")
     assert not marker.exists()
@@ -211,11 +220,9 @@ def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(model
         assert "Ni CN" in result.stdout, name
 
 
-def test_model_files_hold_only_trusted_types_and_report_short_k_calibration(models):
-    import skops.io as sio
-
+def test_model_files_hold_only_allowed_types_and_report_short_k_calibration(models):
     path = models / "Fe" / f"rf{MODEL_SUFFIX}"
-    assert set(sio.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
+    assert model_archive.class_names(path) <= ALLOWED_TYPES
     saved = SavedModel.load(path, element="Fe")
     holdout = saved.metadata["holdout"]
     assert {"accuracy_short_k", "ece_short_k"} <= set(holdout) and holdout["n_short_k"] > 0
@@ -223,15 +230,37 @@ def test_model_files_hold_only_trusted_types_and_report_short_k_calibration(mode
 
 
 def test_python_api_takes_files_groups_and_arrays(models):
-    from_file = exafs_cn.predict(CU, models_dir=models)
+    (from_file,) = exafs_cn.predict(CU, models_dir=models)
     energy, mu = _cu_arrays()
-    from_group = exafs_cn.predict(Group(energy=energy, mu=mu, atsym="Cu", filename="cu"), models_dir=models)
-    from_arrays = exafs_cn.predict(energy=energy, mu=mu, element="Cu", models_dir=models)
-    assert from_file[0]["cn"] == from_group[0]["cn"] == from_arrays[0]["cn"] is not None
-    assert from_file[0]["probabilities"] == from_arrays[0]["probabilities"]
-    assert set(from_file[0]) == set(json.loads(runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--json"]).stdout))
+    (from_group,) = exafs_cn.predict(Group(energy=energy, mu=mu, atsym="Cu", filename="cu"), models_dir=models)
+    (from_arrays,) = exafs_cn.predict(energy=energy, mu=mu, element="Cu", models_dir=models)
+    assert from_file.cn == from_group.cn == from_arrays.cn is not None
+    assert from_file.probabilities == from_arrays.probabilities
+    cli = json.loads(runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--json"]).stdout)
+    assert from_file.to_dict() == cli
     (missing,) = exafs_cn.predict("no-such-file.xdi", models_dir=models)
-    assert "no such file" in missing["error"]
+    assert isinstance(missing, exafs_cn.Failure) and "no such file" in missing.error
+    assert missing.to_dict() == {"file": "no-such-file.xdi", "group": None, "error": missing.error}
+
+
+def test_a_batch_is_predicted_as_each_file_alone_and_tabulated_in_order(models):
+    """One model call per element for many files gives what file-by-file calls give."""
+    files = [CU, NIO, Path("no-such-file.xdi"), FE, CU]
+    batch = exafs_cn.predict(files, models_dir=models)
+    alone = [exafs_cn.predict(path, models_dir=models)[0] for path in files]
+    assert [item.to_dict() for item in batch] == [item.to_dict() for item in alone]
+    table = exafs_cn.to_dataframe(batch)
+    assert list(table["file"]) == [str(p) for p in files]
+    assert list(table["cn"].isna()) == [getattr(item, "cn", None) is None for item in batch]
+    assert table.loc[2, "error"] == batch[2].error and table.loc[0, "cn"] == batch[0].cn
+    assert table.loc[0, "probability"] == batch[0].probabilities[str(batch[0].cn)]
+    assert set(table.columns) >= {f"p_{cn}" for cn in batch[0].probabilities}
+
+
+def test_the_public_surface_is_what_all_names():
+    assert sorted(exafs_cn.__all__) == sorted(["ExafsCnError", "Failure", "Prediction", "__version__", "predict", "to_dataframe"])
+    for name in exafs_cn.__all__:
+        assert getattr(exafs_cn, name) is not None
 
 
 def test_shipped_models_answer_from_any_folder_without_training(tmp_path, monkeypatch):
@@ -298,7 +327,7 @@ def test_a_group_without_a_model_is_an_error_line_naming_its_group(models, tmp_p
     assert nickel["group"] == "nickel" and nickel["cn"] is not None
     assert (zinc["file"], zinc["group"]) == (str(path), "zinc") and "no 'rf' model for Zn" in zinc["error"]
     api = exafs_cn.predict(path, models_dir=models)
-    assert api[1] == zinc
+    assert api[1].to_dict() == zinc
 
 
 # Files as other beamlines write them (tests/data/experimental, copied from the corpus).

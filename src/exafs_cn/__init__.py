@@ -1,14 +1,31 @@
 """exafs-cn: coordination numbers of 3d transition-metal absorbers from K-edge EXAFS.
 
-``exafs_cn.predict(...)`` gives the CN of measured spectra from a notebook (see
-:func:`exafs_cn.measured.predict.predict`); it is imported on first use, so that
-``import exafs_cn`` (and the command line's start-up) does not load Larch and
-scikit-learn. ``__version__`` is looked up on first use as well: the lookup scans the
-installed packages, and at start-up it would run before the command line can turn a
-Ctrl-C into one line.
+The supported Python surface is what ``__all__`` names:
+
+- ``predict`` — the CN of measured spectra (files, Larch Groups or arrays), a
+  ``Prediction`` or a ``Failure`` per spectrum;
+- ``to_dataframe`` — a table of a series of them;
+- ``ExafsCnError`` — the base of every error exafs-cn raises on purpose.
+
+Everything else (``exafs_cn.datagen``, ``exafs_cn.learn``, ``exafs_cn.measured``) is the
+command line's machinery: importable, documented, but free to change between releases.
+
+Names are imported on first use, so that ``import exafs_cn`` (and the command line's
+start-up) does not load Larch and scikit-learn. ``__version__`` is looked up on first use
+as well: the lookup scans the installed packages, and at start-up it would run before the
+command line can turn a Ctrl-C into one line.
 """
 
-__all__ = ["__version__", "predict"]
+from exafs_cn.exceptions import ExafsCnError
+
+__all__ = ["ExafsCnError", "Failure", "Prediction", "__version__", "predict", "to_dataframe"]
+
+_LAZY = {
+    "predict": "exafs_cn.measured.predict",
+    "Prediction": "exafs_cn.measured.prediction",
+    "Failure": "exafs_cn.measured.prediction",
+    "to_dataframe": "exafs_cn.measured.prediction",
+}
 
 
 def __getattr__(name: str):
@@ -21,8 +38,14 @@ def __getattr__(name: str):
             found = "0.0.0+unknown"
         globals()["__version__"] = found
         return found
-    if name == "predict":
-        from exafs_cn.measured.predict import predict
+    if name in _LAZY:
+        import importlib
 
-        return predict
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'exafs_cn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -23,6 +23,8 @@ dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset fol
 app.add_typer(dataset_app, name="dataset")
 
 DEFAULT_DATA = Path("data")
+#: Spectra predicted together by `predict` (one model call per element for each batch).
+PREDICT_BATCH = 64
 #: Expected problems: one line and a non-zero status (FileNotFoundError: a --source or --data that is not there).
 _EXPECTED = (ExafsCnError, FileNotFoundError)
 
@@ -250,8 +252,10 @@ def predict(
     import warnings
 
     from exafs_cn.learn.models import MODEL_NAMES
-    from exafs_cn.measured.predict import ModelStore, Prediction, error_json, plot_prediction, predict_file
-    from exafs_cn.measured.readers import Columns, SpectrumFileError
+    from exafs_cn.measured.plot import plot_prediction
+    from exafs_cn.measured.predict import ModelStore, predict_spectra, read_inputs
+    from exafs_cn.measured.prediction import Failure
+    from exafs_cn.measured.readers import Columns
 
     if model not in MODEL_NAMES:
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
@@ -265,36 +269,40 @@ def predict(
     figures = FigureNames(plot) if plot is not None else None
     failed = finished = 0
 
-    def report_error(file: str, group: str | None, message: str) -> None:
+    def report_error(failure: Failure) -> None:
         nonlocal failed
         failed += 1
-        typer.echo(f"exafs-cn: error: {printable(message)}", err=True)
+        typer.echo(f"exafs-cn: error: {printable(failure.error)}", err=True)
         if as_json:
-            typer.echo(json.dumps(error_json(file, group, message)))
+            typer.echo(json.dumps(failure.to_dict()))
 
-    def predict_one(path: Path) -> None:
-        try:
-            items = predict_file(path, store, element, columns)
-        except SpectrumFileError as exc:
-            report_error(str(path), None, str(exc))
+    def report(item) -> None:
+        if isinstance(item, Failure):
+            report_error(item)
             return
-        for item in items:
-            if not isinstance(item, Prediction):
-                report_error(item.file or str(path), item.group, str(item))
-                continue
-            typer.echo(json.dumps(item.to_json()) if as_json else printable(item.to_text()))
-            if figures is not None and item.processed is not None:
-                figure = figures.next(item.file, item.group)
-                try:
-                    plot_prediction(item, store.get(item.element), figure)
-                except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
-                    reason = getattr(exc, "strerror", None) or one_line(exc, 100)
-                    report_error(item.file, item.group, f"{figure}: figure not written: {reason}")
+        typer.echo(json.dumps(item.to_dict()) if as_json else printable(item.to_text()))
+        if figures is not None and item.processed is not None:
+            figure = figures.next(item.file, item.group)
+            try:
+                plot_prediction(item, store.get(item.element), figure)
+            except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
+                reason = getattr(exc, "strerror", None) or one_line(exc, 100)
+                report_error(Failure(item.file, item.group, f"{figure}: figure not written: {reason}"))
 
+    # Spectra are read one file at a time and predicted in batches (one model call per
+    # element for a batch): lines come out batch by batch, never half of a file's.
+    batch: list = []
+    batch_files = 0
     try:
         for path in paths:
-            predict_one(path)
-            finished += 1
+            batch.extend(read_inputs(path, element, columns))
+            batch_files += 1
+            if len(batch) >= PREDICT_BATCH:
+                for item in predict_spectra(batch, store):
+                    report(item)
+                finished, batch, batch_files = finished + batch_files, [], 0
+        for item in predict_spectra(batch, store):
+            report(item)
     except KeyboardInterrupt:
         typer.echo(f"exafs-cn: interrupted after {finished} of {len(paths)} inputs; the lines above are complete", err=True)
         raise typer.Exit(code=130) from None
@@ -424,8 +432,9 @@ def dataset_card(
     benchmark: Annotated[Path, typer.Option(help="JSON from benchmarks/simulate.py")] = Path("benchmarks/results/simulate.json"),
 ) -> None:
     """Write the dataset card PATH/README.md from the data itself."""
+    from exafs_cn.atomic import write_text_atomic
     from exafs_cn.datagen.card import load_benchmark, render_card
-    from exafs_cn.datagen.dataset import Dataset, write_text_atomic
+    from exafs_cn.datagen.dataset import Dataset
 
     if not path.is_dir():
         _fail(f"{path}: no such dataset folder")

@@ -1,7 +1,7 @@
 """The errors exafs-cn raises on purpose, under one base class.
 
 Every expected problem (bad input, a damaged or refused file, a missing dataset, an
-unreachable scheduler) is an :class:`ExafsCnError` whose message is one line naming what
+unreachable scheduler) is an ``ExafsCnError`` whose message is one line naming what
 is wrong and where; the command line prints it as such and exits non-zero, and a caller
 can catch the base class instead of a list. Each subclass also derives from the builtin
 it has always been (``ValueError`` for bad values, ``RuntimeError`` for failed runs), so

@@ -13,8 +13,8 @@ inside the package (trained by ``exafs-cn train`` on the committed dataset).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -24,8 +24,9 @@ from exafs_cn.exceptions import one_line
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, ShortDataError, featurizers_for, process
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
-from exafs_cn.learn.model_files import ModelFileError, SavedModel, model_path
+from exafs_cn.learn.model_files import OLD_MODEL_SUFFIX, ModelFileError, SavedModel, model_path
 from exafs_cn.learn.novelty import NoveltyCheck
+from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import (
     DEFAULT_COLUMNS,
     Columns,
@@ -59,67 +60,6 @@ def resolve_models_dir(models_dir: Path | str | None = None) -> Path:
     if os.environ.get("EXAFS_CN_MODELS"):
         return Path(os.environ["EXAFS_CN_MODELS"])
     return shipped_models_dir()
-
-
-@dataclass
-class Prediction:
-    """A CN with its probabilities, or no answer (``cn`` None) with the reason."""
-
-    file: str
-    group: str | None
-    element: str
-    element_source: str
-    cn: int | None
-    probabilities: dict[str, float] | None
-    model: str
-    e0: float | None
-    kmax: float
-    reason: str | None = None
-    notes: tuple[str, ...] = ()
-    cn_mean: float | None = None  # site-averaged CN (median of the regressor), where a cn_mean model exists
-    cn_interval: tuple[float, float] | None = None  # its 90% interval
-    processed: Processed | None = field(default=None, repr=False)
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}[{self.group}]" if self.group else self.file
-
-    def to_json(self) -> dict:
-        return {
-            "file": self.file,
-            "group": self.group,
-            "element": self.element,
-            "element_source": self.element_source,
-            "cn": self.cn,
-            "probabilities": self.probabilities,
-            "cn_mean": None if self.cn_mean is None else round(self.cn_mean, 2),
-            "cn_interval": None if self.cn_interval is None else [round(v, 2) for v in self.cn_interval],
-            "reason": self.reason,
-            "model": self.model,
-            "e0": None if self.e0 is None else round(self.e0, 2),
-            "kmax": round(self.kmax, 2),
-            "notes": list(self.notes),
-        }
-
-    def to_text(self) -> str:
-        notes = f" [{'; '.join(self.notes)}]" if self.notes else ""
-        if self.cn is None:
-            return f"{self.where}: {self.element} no answer: {self.reason} (kmax {self.kmax:.1f}/A){notes}"
-        p = self.probabilities or {}
-        likely = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in sorted(p.items(), key=lambda item: -item[1]) if prob >= 0.05)
-        mean = ""
-        if self.cn_mean is not None and self.cn_interval is not None:
-            low, high = self.cn_interval
-            mean = f"; mean CN {self.cn_mean:.1f}, 90% interval {low:.1f}-{high:.1f}"
-        return (
-            f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}{mean}; "
-            f"kmax {self.kmax:.1f}/A; model {self.model}){notes}"
-        )
-
-
-def error_json(file: str, group: str | None, error: str) -> dict:
-    """The --json line of an input that got neither a CN nor "no answer"."""
-    return {"file": file, "group": group, "error": error}
 
 
 class ModelStore:
@@ -172,6 +112,12 @@ class ModelStore:
         if (element, model_name) not in self._cache:
             path = model_path(self.models_dir, element, model_name)
             saved = None
+            old = path.with_suffix(OLD_MODEL_SUFFIX)
+            if not path.exists() and old.exists():
+                raise PredictError(
+                    f"{old}: a model file of exafs-cn 0.2 (skops), which this release does not read; "
+                    f"retrain with `exafs-cn train --models-dir {self.models_dir}`"
+                )
             if path.exists():
                 try:
                     saved = SavedModel.load(path, element=element)
@@ -195,7 +141,56 @@ def _single_threaded(estimator) -> None:
             model.set_params(n_jobs=1)
 
 
-def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Prediction:
+@dataclass
+class _Pending:
+    """A spectrum processed and featurized, waiting for its element's model call."""
+
+    answer: Prediction
+    features: np.ndarray
+    average_features: np.ndarray | None  # the average-CN regressor's inputs, where it has one
+    fills_window: bool  # the data reach the model's FT kmax: the measured calibration applies
+
+
+def predict_spectra(spectra: Iterable[MeasuredSpectrum | SpectrumFileError], store: ModelStore) -> list[Prediction | Failure]:
+    """A Prediction or a Failure for each spectrum, in order; one model call per element.
+
+    Reading, checks and processing run spectrum by spectrum; the models then predict all
+    spectra of an element at once (a forest's per-call overhead is ~10-20 ms, its
+    per-spectrum cost a fraction of that). An exception nobody foresaw becomes that
+    spectrum's Failure, so the others are still predicted.
+    """
+    results: list[Prediction | Failure | _Pending] = []
+    for item in spectra:
+        if isinstance(item, SpectrumFileError):
+            results.append(Failure(item.file, item.group, str(item)))
+            continue
+        try:
+            results.append(_prepare(item, store))
+        except PredictError as exc:
+            results.append(Failure(item.file, item.group, str(exc)))
+        except Exception as exc:
+            results.append(Failure(item.file, item.group, f"{item.where}: cannot be predicted ({_unforeseen(exc)})"))
+    by_element: dict[str, list[int]] = {}
+    for index, item in enumerate(results):
+        if isinstance(item, _Pending):
+            by_element.setdefault(item.answer.element, []).append(index)
+    for element, indices in by_element.items():
+        pending = [results[i] for i in indices]
+        try:
+            answers = _predict_element(element, pending, store)
+        except PredictError as exc:  # the folder's calibration file cannot be used
+            answers = [Failure(p.answer.file, p.answer.group, str(exc)) for p in pending]
+        except Exception as exc:  # a model that fails on these inputs: each of them says so
+            answers = [
+                Failure(p.answer.file, p.answer.group, f"{p.answer.where}: cannot be predicted ({_unforeseen(exc)})") for p in pending
+            ]
+        for index, answer in zip(indices, answers):
+            results[index] = answer
+    return results  # type: ignore[return-value]  # every _Pending was replaced
+
+
+def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pending:
+    """Process one spectrum for its element's models: no answer now, or what they need."""
     saved = store.get(measured.element)
     model = f"{saved.element}/{saved.model_name} (exafs-cn {saved.package_version}, {saved.metadata.get('trained', '?')})"
     answer = Prediction(
@@ -227,23 +222,7 @@ def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Predictio
         answer.reason = NoveltyCheck.from_dict(saved.novelty).reason(processed.chir_mag, settings)
         if answer.reason:
             return answer
-    proba = saved.estimator.predict_proba(features[None, :])[0]
-    if store.calibration is not None:
-        # The measured exponent was fitted on corpus scans, 221 of 234 of which fill the FT
-        # window. On the corpus cut at 7/A it made the answers look sure (mean confidence 0.90,
-        # right 0.67, 15 wrong at p >= 0.9); as trained they are 0.71 and 2. Data that end
-        # before the window does keep the as-trained probabilities (docs/measured.md).
-        if processed.kmax >= settings.kmax:
-            proba = store.calibration.apply(proba)
-        else:
-            answer.notes = (
-                *answer.notes,
-                f"measured calibration not applied: the data end at k = {processed.kmax:.1f}/A, short of the "
-                f"{settings.kmax:g}/A of the scans it was fitted on",
-            )
-    classes = [int(c) for c in saved.estimator.classes_]
-    answer.cn = classes[int(np.argmax(proba))]
-    answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
+    average_features = None
     regressor = store.average_cn(measured.element)
     if regressor is not None:
         if regressor.settings != saved.settings:  # trained apart from the classifier: its own processing
@@ -251,12 +230,40 @@ def predict_spectrum(measured: MeasuredSpectrum, store: ModelStore) -> Predictio
                 processed = process(measured.to_spectrum(), ProcessingSettings.from_dict(regressor.settings))
             except ProcessingError as exc:
                 raise PredictError(f"{measured.where}: {exc}") from None
-        if regressor.settings != saved.settings or regressor.feature_set != saved.feature_set:
-            features = _features(processed, regressor, measured)
-        median, low, high = regressor.estimator.predict_with_interval(features[None, :])
-        answer.cn_mean = float(median[0])
-        answer.cn_interval = (float(low[0]), float(high[0]))
-    return answer
+        same = regressor.settings == saved.settings and regressor.feature_set == saved.feature_set
+        average_features = features if same else _features(processed, regressor, measured)
+    return _Pending(answer, features, average_features, fills_window=answer.processed.kmax >= settings.kmax)
+
+
+def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -> list[Prediction]:
+    """The CN of every pending spectrum of ``element``, in one call of each model."""
+    saved = store.get(element)
+    settings = ProcessingSettings.from_dict(saved.settings)
+    probabilities = saved.estimator.predict_proba(np.stack([p.features for p in pending]))
+    classes = [int(c) for c in saved.estimator.classes_]
+    for item, proba in zip(pending, probabilities):
+        answer = item.answer
+        if store.calibration is not None:
+            # The measured exponent was fitted on corpus scans, 221 of 234 of which fill the FT
+            # window. On the corpus cut at 7/A it made the answers look sure (mean confidence 0.90,
+            # right 0.67, 15 wrong at p >= 0.9); as trained they are 0.71 and 2. Data that end
+            # before the window does keep the as-trained probabilities (docs/measured.md).
+            if item.fills_window:
+                proba = store.calibration.apply(proba)
+            else:
+                answer.notes = (
+                    *answer.notes,
+                    f"measured calibration not applied: the data end at k = {answer.processed.kmax:.1f}/A, short of the "
+                    f"{settings.kmax:g}/A of the scans it was fitted on",
+                )
+        answer.cn = classes[int(np.argmax(proba))]
+        answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
+    regressor = store.average_cn(element)
+    if regressor is not None:
+        median, low, high = regressor.estimator.predict_with_interval(np.stack([p.average_features for p in pending]))
+        for item, m, lo, hi in zip(pending, median, low, high):
+            item.answer.cn_mean, item.answer.cn_interval = float(m), (float(lo), float(hi))
+    return [item.answer for item in pending]
 
 
 def _features(processed: Processed, saved: SavedModel, measured: MeasuredSpectrum) -> np.ndarray:
@@ -268,33 +275,32 @@ def _features(processed: Processed, saved: SavedModel, measured: MeasuredSpectru
     return features
 
 
-def predict_file(
-    path: Path | str, store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
-) -> list[Prediction | SpectrumFileError | PredictError]:
-    """A prediction, or the error, for every spectrum in a file; a file that cannot be read raises.
+def read_inputs(path: Path | str, element: str | None = None, columns: Columns = DEFAULT_COLUMNS) -> list[MeasuredSpectrum | SpectrumFileError]:
+    """The spectra of a file, each checked, or the error in its place; never raises.
 
-    Whatever a file holds, the result is a list or a SpectrumFileError naming it: an
-    exception nobody foresaw becomes that file's (or group's) error, so that the files after
-    it in a batch are still predicted.
+    A file that cannot be read at all is one SpectrumFileError in the list; an exception
+    nobody foresaw becomes that file's error, so that the files after it are still read.
     """
     try:
-        items = read_file(path, element, columns)
-    except SpectrumFileError:
-        raise
+        return list(read_file(path, element, columns))
+    except SpectrumFileError as exc:
+        return [SpectrumFileError(str(exc), exc.file or str(path), exc.group)]
     except Exception as exc:  # MemoryError and RecursionError too: they cost one file, not the batch
-        raise SpectrumFileError(f"{path}: cannot be read ({_unforeseen(exc)})", str(path)) from None
-    out: list[Prediction | SpectrumFileError | PredictError] = []
-    for item in items:
-        if isinstance(item, SpectrumFileError):
-            out.append(item)
-            continue
-        try:
-            out.append(predict_spectrum(item, store))
-        except PredictError as exc:
-            out.append(PredictError(str(exc), item.file, item.group))
-        except Exception as exc:
-            out.append(PredictError(f"{item.where}: cannot be predicted ({_unforeseen(exc)})", item.file, item.group))
-    return out
+        return [SpectrumFileError(f"{path}: cannot be read ({_unforeseen(exc)})", str(path))]
+
+
+def predict_file(
+    path: Path | str, store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
+) -> list[Prediction | Failure]:
+    """A Prediction or a Failure for every spectrum in a file (one Failure if it cannot be read)."""
+    return predict_spectra(read_inputs(path, element, columns), store)
+
+
+def predict_files(
+    paths: Iterable[Path | str], store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
+) -> list[Prediction | Failure]:
+    """``predict_file`` for many files, with one model call per element for all of them."""
+    return predict_spectra([item for path in paths for item in read_inputs(path, element, columns)], store)
 
 
 def _unforeseen(exc: BaseException) -> str:
@@ -312,100 +318,71 @@ def predict(
     model: str = DEFAULT_MODEL,
     models_dir: Path | str | None = None,
     name: str = "spectrum",
-) -> list[dict]:
-    """CN of measured spectra, for notebooks: the fields of ``exafs-cn predict --json``.
+) -> list[Prediction | Failure]:
+    """CN of measured spectra: a ``Prediction`` or a ``Failure`` per spectrum.
 
-    ``source`` is a file (XDI, Athena project, columns; ``energy``/``mu`` then name
-    columns or expressions, as ``--energy``/``--mu``), a Larch Group with ``energy``
-    and ``mu``, or None with ``energy`` and ``mu`` as arrays. ``element`` is used
-    where the data do not say; with neither, the edge energy decides. Returns one dict
-    per spectrum: a CN and probabilities, ``"cn": None`` with a ``reason``, or an
-    ``error``.
+    Parameters
+    ----------
+    source : path, list of paths, Larch Group, or None
+        A file (XDI, Athena project, columns), several files (predicted together: one
+        model call per element), a Larch Group with ``energy`` and ``mu`` arrays, or
+        None with ``energy`` and ``mu`` given as arrays.
+    element : str, optional
+        The absorber (``"Cu"``) where the data do not say; with neither, the edge
+        energy decides.
+    energy, mu : str or array, optional
+        With a file: the columns or expressions to use (as ``--energy``/``--mu``). Without
+        one: the arrays (eV; absorption, any scale).
+    model : str
+        The CN classifier family (``"rf"``, as shipped; others as trained).
+    models_dir : path, optional
+        Models from ``exafs-cn train``; default ``$EXAFS_CN_MODELS``, else the shipped ones.
+    name : str
+        What arrays are called in messages.
+
+    Returns
+    -------
+    list of Prediction or Failure
+        One per spectrum, in order (an Athena project gives one per group). A Prediction
+        with ``cn`` None is "no answer" (its ``reason`` says why); a Failure is an input
+        that could not be predicted (its ``error`` names it). Nothing is raised for bad
+        input.
+
+    Examples
+    --------
+    >>> import exafs_cn
+    >>> (answer,) = exafs_cn.predict("tests/data/experimental/data__Cu__cu_metal_rt.xdi")
+    >>> answer.element, answer.cn
+    ('Cu', 12)
+    >>> exafs_cn.predict("no-such-file.xdi")[0].error
+    'no-such-file.xdi: no such file'
     """
     store = ModelStore(models_dir, model)
-    if isinstance(source, (str, os.PathLike)):
+    paths = [source] if isinstance(source, (str, os.PathLike)) else source if isinstance(source, (list, tuple)) else None
+    if paths is not None:
+        if not all(isinstance(p, (str, os.PathLike)) for p in paths):
+            return [Failure(str(p), None, f"{p}: not a file name") for p in paths if not isinstance(p, (str, os.PathLike))]
         if not all(e is None or isinstance(e, str) for e in (energy, mu)):
-            message = f"{source}: with a file, energy and mu name its columns or expressions (text); give arrays without a file"
-            return [error_json(str(source), None, message)]
-        try:
-            items = predict_file(source, store, element, Columns(energy=energy, mu=mu))
-        except SpectrumFileError as exc:
-            return [error_json(str(source), None, str(exc))]
-    else:
-        items = [_predict_arrays(source, element, energy, mu, store, name)]
-    return [_as_json(item) for item in items]
+            message = "with a file, energy and mu name its columns or expressions (text); give arrays without a file"
+            return [Failure(str(p), None, f"{p}: {message}") for p in paths]
+        return predict_files(paths, store, element, Columns(energy=energy, mu=mu))
+    return [_predict_arrays(source, element, energy, mu, store, name)]
 
 
-def _predict_arrays(group, element, energy, mu, store: ModelStore, name: str) -> Prediction | SpectrumFileError | PredictError:
+def _predict_arrays(group, element, energy, mu, store: ModelStore, name: str) -> Prediction | Failure:
     stated = None
     if group is not None:
         energy, mu = getattr(group, "energy", None), getattr(group, "mu", None)
         stated = getattr(group, "atsym", None) or getattr(group, "element", None)
         name = getattr(group, "filename", None) or getattr(group, "groupname", None) or name
         if energy is None or mu is None:
-            return SpectrumFileError(f"{name}: the group has no energy and mu arrays", name)
+            return Failure(name, None, f"{name}: the group has no energy and mu arrays")
     if energy is None or mu is None:
-        return SpectrumFileError(f"{name}: give a file, a Larch Group, or energy and mu arrays", name)
+        return Failure(name, None, f"{name}: give a file, a Larch Group, or energy and mu arrays")
     try:
         measured = checked(name, name, None, energy, mu, stated and str(stated).capitalize(), check_element_option(element, name))
-        return predict_spectrum(measured, store)
-    except SpectrumFileError as exc:  # PredictError too
-        return type(exc)(str(exc), name)
+    except SpectrumFileError as exc:
+        return Failure(name, None, str(exc))
     except Exception as exc:
-        return PredictError(f"{name}: cannot be predicted ({_unforeseen(exc)})", name)
-
-
-def _as_json(item: Prediction | SpectrumFileError | PredictError) -> dict:
-    if isinstance(item, Prediction):
-        return item.to_json()
-    return error_json(item.file, item.group, str(item))
-
-
-def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
-    """k^2 chi(k); |chi(R)| over the training data's band for the predicted CN; and, on one CN
-    axis, the class probabilities with the mean CN and its 90% interval (where a cn_mean model exists)."""
-    import matplotlib.pyplot as plt
-
-    from exafs_cn.features import r_grid
-    from exafs_cn.figures import save_figure
-
-    settings = ProcessingSettings.from_dict(saved.settings)
-    processed = prediction.processed
-    fig, (ax_k, ax_r, ax_cn) = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [1, 1, 0.8]})
-    ax_k.plot(processed.k, processed.chi * processed.k**settings.kweight, color="k", lw=1)
-    ax_k.axvspan(settings.kmin, min(settings.kmax, prediction.kmax), color="0.9", zorder=0, label="FT window")
-    ax_k.set(xlabel="k (1/A)", ylabel=f"k^{settings.kweight:g} chi(k)", title=f"{Path(prediction.file).name} {prediction.group or ''}".strip())
-    ax_k.legend(loc="upper right")
-    r = r_grid(settings)
-    bands = (saved.metadata or {}).get("bands") or {}
-    band = bands.get(str(prediction.cn)) if prediction.cn is not None else None
-    if band:
-        low, median, high = (np.asarray(b) for b in band)
-        ax_r.fill_between(r, low, high, color="tab:blue", alpha=0.25, label=f"training CN {prediction.cn}: 5-95%")
-        ax_r.plot(r, median, color="tab:blue", lw=1, label=f"training CN {prediction.cn}: median")
-    ax_r.plot(r, processed.chir_mag[: len(r)], color="k", lw=1.2, label="this spectrum")
-    if prediction.cn is None:
-        title = f"{prediction.element}: no answer"
-    else:
-        title = f"{prediction.element} CN {prediction.cn} (p = {prediction.probabilities[str(prediction.cn)]:.2f})"
-    ax_r.set(xlabel="R (A, not phase-corrected)", ylabel="|chi(R)|", xlim=(0, 6), title=title)
-    ax_r.legend(loc="upper right")
-    _cn_axis(ax_cn, prediction)
-    return save_figure(fig, path)
-
-
-def _cn_axis(ax, prediction: Prediction) -> None:
-    """Where the spectrum falls on the CN axis: class probabilities, mean CN and its interval."""
-    ax.set(xlabel="CN", ylabel="probability", ylim=(0, 1.05))
-    if prediction.probabilities:
-        cns = [int(c) for c in prediction.probabilities]
-        ax.bar(cns, list(prediction.probabilities.values()), width=0.6, color="tab:blue", alpha=0.6, label="CN class probabilities")
-    if prediction.cn_mean is not None and prediction.cn_interval is not None:
-        low, high = prediction.cn_interval
-        ax.axvspan(low, high, color="tab:orange", alpha=0.2, label=f"90% interval {low:.1f}-{high:.1f}")
-        ax.axvline(prediction.cn_mean, color="tab:orange", lw=2, label=f"mean CN {prediction.cn_mean:.1f}")
-        ax.set_title("mean CN (site-averaged) and CN classes")
-    else:
-        ax.set_title("CN classes (no cn_mean model)" if prediction.cn is not None else "no answer")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=8)
+        return Failure(name, None, f"{name}: cannot be predicted ({_unforeseen(exc)})")
+    return predict_spectra([measured], store)[0]

@@ -1,0 +1,63 @@
+"""The figure of one prediction (``exafs-cn predict --plot``): chi(k), |chi(R)| against the
+training band of the predicted CN, and the CN axis with the class probabilities and the
+average CN's interval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exafs_cn.learn.model_files import SavedModel
+from exafs_cn.measured.prediction import Prediction
+from exafs_cn.settings import ProcessingSettings
+
+
+def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
+    """k^2 chi(k); |chi(R)| over the training data's band for the predicted CN; and, on one CN
+    axis, the class probabilities with the mean CN and its 90% interval (where a cn_mean model exists)."""
+    import matplotlib.pyplot as plt
+
+    from exafs_cn.features import r_grid
+    from exafs_cn.figures import save_figure
+
+    settings = ProcessingSettings.from_dict(saved.settings)
+    processed = prediction.processed
+    fig, (ax_k, ax_r, ax_cn) = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [1, 1, 0.8]})
+    ax_k.plot(processed.k, processed.chi * processed.k**settings.kweight, color="k", lw=1)
+    ax_k.axvspan(settings.kmin, min(settings.kmax, prediction.kmax), color="0.9", zorder=0, label="FT window")
+    ax_k.set(xlabel="k (1/A)", ylabel=f"k^{settings.kweight:g} chi(k)", title=f"{Path(prediction.file).name} {prediction.group or ''}".strip())
+    ax_k.legend(loc="upper right")
+    r = r_grid(settings)
+    bands = (saved.metadata or {}).get("bands") or {}
+    band = bands.get(str(prediction.cn)) if prediction.cn is not None else None
+    if band:
+        low, median, high = (np.asarray(b) for b in band)
+        ax_r.fill_between(r, low, high, color="tab:blue", alpha=0.25, label=f"training CN {prediction.cn}: 5-95%")
+        ax_r.plot(r, median, color="tab:blue", lw=1, label=f"training CN {prediction.cn}: median")
+    ax_r.plot(r, processed.chir_mag[: len(r)], color="k", lw=1.2, label="this spectrum")
+    if prediction.cn is None:
+        title = f"{prediction.element}: no answer"
+    else:
+        title = f"{prediction.element} CN {prediction.cn} (p = {prediction.probabilities[str(prediction.cn)]:.2f})"
+    ax_r.set(xlabel="R (A, not phase-corrected)", ylabel="|chi(R)|", xlim=(0, 6), title=title)
+    ax_r.legend(loc="upper right")
+    _cn_axis(ax_cn, prediction)
+    return save_figure(fig, path)
+
+
+def _cn_axis(ax, prediction: Prediction) -> None:
+    """Where the spectrum falls on the CN axis: class probabilities, mean CN and its interval."""
+    ax.set(xlabel="CN", ylabel="probability", ylim=(0, 1.05))
+    if prediction.probabilities:
+        cns = [int(c) for c in prediction.probabilities]
+        ax.bar(cns, list(prediction.probabilities.values()), width=0.6, color="tab:blue", alpha=0.6, label="CN class probabilities")
+    if prediction.cn_mean is not None and prediction.cn_interval is not None:
+        low, high = prediction.cn_interval
+        ax.axvspan(low, high, color="tab:orange", alpha=0.2, label=f"90% interval {low:.1f}-{high:.1f}")
+        ax.axvline(prediction.cn_mean, color="tab:orange", lw=2, label=f"mean CN {prediction.cn_mean:.1f}")
+        ax.set_title("mean CN (site-averaged) and CN classes")
+    else:
+        ax.set_title("CN classes (no cn_mean model)" if prediction.cn is not None else "no answer")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8)

@@ -1,0 +1,193 @@
+"""What a prediction gives back: a ``Prediction`` per spectrum, or a ``Failure``.
+
+Both are plain values with ``to_dict()`` (the fields of one ``exafs-cn predict --json``
+line) and ``to_text()`` (its text line); ``to_dataframe`` makes a table of a series
+of them, one row per spectrum, for a notebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported only by to_dataframe
+    import pandas as pd
+
+    from exafs_cn.features import Processed
+
+
+@dataclass
+class Prediction:
+    """The CN of one spectrum with its probabilities, or no answer with the reason.
+
+    Attributes
+    ----------
+    file, group : str, str or None
+        Where the spectrum came from (``group``: the Athena project group, else None).
+    element : str
+        The absorber; ``element_source`` says how it was known: ``file``, ``option``
+        (given by the user) or ``edge`` (from the edge energy).
+    cn : int or None
+        The most probable CN class; None for "no answer" (then ``reason`` says why).
+    probabilities : dict of str to float, or None
+        Probability of each CN class the model knows (keys are the CNs as text, as in JSON).
+    cn_mean : float or None
+        Site-averaged CN (the average-CN regressor's median), where the models have one;
+        ``cn_interval`` its 90% interval ``(low, high)``.
+    model : str
+        Which model answered (element, family, release and training date).
+    e0 : float or None
+        The edge energy the processing used (eV).
+    kmax : float
+        Where the data end (1/A above the edge).
+    notes : tuple of str
+        What was done to the data that a user should know (glitches removed, calibration
+        not applied, ...).
+    processed : Processed or None
+        The processed spectrum (chi(k), |chi(R)|), for plotting; not part of ``to_dict()``.
+    """
+
+    file: str
+    group: str | None
+    element: str
+    element_source: str
+    cn: int | None
+    probabilities: dict[str, float] | None
+    model: str
+    e0: float | None
+    kmax: float
+    reason: str | None = None
+    notes: tuple[str, ...] = ()
+    cn_mean: float | None = None
+    cn_interval: tuple[float, float] | None = None
+    processed: Processed | None = field(default=None, repr=False)
+
+    @property
+    def where(self) -> str:
+        """``file[group]``, or ``file`` where there is no group."""
+        return f"{self.file}[{self.group}]" if self.group else self.file
+
+    @property
+    def probability(self) -> float | None:
+        """The probability of the answer ``cn`` (None for no answer)."""
+        return None if self.cn is None or not self.probabilities else self.probabilities[str(self.cn)]
+
+    def to_dict(self) -> dict:
+        """The fields of ``exafs-cn predict --json``: plain JSON types, numbers rounded."""
+        return {
+            "file": self.file,
+            "group": self.group,
+            "element": self.element,
+            "element_source": self.element_source,
+            "cn": self.cn,
+            "probabilities": self.probabilities,
+            "cn_mean": None if self.cn_mean is None else round(self.cn_mean, 2),
+            "cn_interval": None if self.cn_interval is None else [round(v, 2) for v in self.cn_interval],
+            "reason": self.reason,
+            "model": self.model,
+            "e0": None if self.e0 is None else round(self.e0, 2),
+            "kmax": round(self.kmax, 2),
+            "notes": list(self.notes),
+        }
+
+    def to_text(self) -> str:
+        """The line ``exafs-cn predict`` prints."""
+        notes = f" [{'; '.join(self.notes)}]" if self.notes else ""
+        if self.cn is None:
+            return f"{self.where}: {self.element} no answer: {self.reason} (kmax {self.kmax:.1f}/A){notes}"
+        p = self.probabilities or {}
+        likely = ", ".join(f"{cn}: {prob:.2f}" for cn, prob in sorted(p.items(), key=lambda item: -item[1]) if prob >= 0.05)
+        mean = ""
+        if self.cn_mean is not None and self.cn_interval is not None:
+            low, high = self.cn_interval
+            mean = f"; mean CN {self.cn_mean:.1f}, 90% interval {low:.1f}-{high:.1f}"
+        return (
+            f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}{mean}; "
+            f"kmax {self.kmax:.1f}/A; model {self.model}){notes}"
+        )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An input that gave neither a CN nor "no answer": ``error`` is one line naming it.
+
+    Attributes
+    ----------
+    file, group : str, str or None
+        The input (and Athena group) it concerns.
+    error : str
+        What is wrong, in one line that names the file.
+    """
+
+    file: str
+    group: str | None
+    error: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}[{self.group}]" if self.group else self.file
+
+    def to_dict(self) -> dict:
+        """The ``--json`` line of an input that failed: ``file``, ``group`` and ``error``."""
+        return {"file": self.file, "group": self.group, "error": self.error}
+
+    def to_text(self) -> str:
+        return self.error
+
+
+def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
+    """A table of a series of predictions, one row per spectrum, in their order.
+
+    Parameters
+    ----------
+    results : iterable of Prediction or Failure
+        What ``exafs_cn.predict`` returned (for one file or many).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``file``, ``group``, ``element``, ``cn``, ``probability`` (of that CN),
+        ``cn_mean``, ``cn_low``, ``cn_high`` (its 90% interval), ``e0``, ``kmax``,
+        ``reason`` (for no answer), ``error`` (for a failure), ``notes`` (joined by
+        ``"; "``), ``model``, then ``p_<CN>`` for every CN class that occurs. Missing
+        values are NaN (numbers) or None.
+
+    Examples
+    --------
+    >>> import exafs_cn
+    >>> table = exafs_cn.to_dataframe([exafs_cn.Failure("a.xdi", None, "a.xdi: no such file")])
+    >>> table[["file", "cn", "error"]].to_dict("records")
+    [{'file': 'a.xdi', 'cn': None, 'error': 'a.xdi: no such file'}]
+    """
+    import pandas as pd
+
+    rows = []
+    for item in results:
+        if isinstance(item, Failure):
+            rows.append({"file": item.file, "group": item.group, "error": item.error})
+            continue
+        low, high = item.cn_interval if item.cn_interval is not None else (None, None)
+        row = {
+            "file": item.file,
+            "group": item.group,
+            "element": item.element,
+            "cn": item.cn,
+            "probability": item.probability,
+            "cn_mean": item.cn_mean,
+            "cn_low": low,
+            "cn_high": high,
+            "e0": item.e0,
+            "kmax": item.kmax,
+            "reason": item.reason,
+            "notes": "; ".join(item.notes) or None,
+            "model": item.model,
+        }
+        row.update({f"p_{cn}": p for cn, p in (item.probabilities or {}).items()})
+        rows.append(row)
+    columns = ["file", "group", "element", "cn", "probability", "cn_mean", "cn_low", "cn_high", "e0", "kmax"]
+    columns += ["reason", "error", "notes", "model"]
+    classes = sorted({key for row in rows for key in row if key.startswith("p_")}, key=lambda key: int(key[2:]))
+    table = pd.DataFrame(rows, columns=columns + classes)
+    table["cn"] = table["cn"].astype("Int64")  # integers with missing values, not floats
+    return table

@@ -1,0 +1,41 @@
+"""The Examples sections of the docstrings run, and give what they show (the API pages quote them)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = [
+    "exafs_cn.atomic",
+    "exafs_cn.exceptions",
+    "exafs_cn.features",
+    "exafs_cn.learn.calibration",
+    "exafs_cn.learn.measured_calibration",
+    "exafs_cn.learn.model_archive",
+    "exafs_cn.learn.model_checks",
+    "exafs_cn.learn.models",
+    "exafs_cn.measured.predict",
+    "exafs_cn.measured.prediction",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name, monkeypatch):
+    monkeypatch.chdir(REPO)  # the examples name files of the repository's tests/data
+    monkeypatch.delenv("EXAFS_CN_MODELS", raising=False)
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (see the output above)"
+
+
+def test_every_module_with_examples_is_checked():
+    with_examples = {
+        ".".join(path.relative_to(REPO / "src").with_suffix("").parts)
+        for path in (REPO / "src" / "exafs_cn").rglob("*.py")
+        if ">>> " in path.read_text()
+    }
+    assert with_examples <= set(MODULES), sorted(with_examples - set(MODULES))
