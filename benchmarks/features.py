@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.features import FEATURE_SETS, featurize_many
 from exafs_cn.learn.corpus import pair_spectra
 from exafs_cn.learn.evaluate import ElementData, cross_validate

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.datagen.dataset import now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import now_iso
 from exafs_cn.datagen.feff import PRESETS
 from exafs_cn.datagen.simulate import SiteTask, simulate_one
 from exafs_cn.datagen.structures import absorbers_in, inequivalent_sites, read_bundled

@@ -25,7 +25,8 @@ from larch import Group
 from larch.xafs import xftf
 from larch.xafs.xafsutils import KTOE
 
-from exafs_cn.datagen.dataset import AVERAGE_K, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import AVERAGE_K, now_iso
 from exafs_cn.datagen.feff import PRESETS, FeffError, simulate_site
 from exafs_cn.datagen.structures import absorbers_in, inequivalent_sites, read_bundled
 

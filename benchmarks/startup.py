@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from exafs_cn.datagen.dataset import now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import now_iso
 
 REPO = Path(__file__).resolve().parents[1]
 SPECTRUM = REPO / "tests" / "data" / "experimental" / "data__Cu__cu_metal_rt.xdi"
@@ -32,14 +33,14 @@ def _seconds(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-#: Packages whose import cost the prediction path may pay; pymatgen, pyarrow, dask and torch should not appear.
+#: Packages whose import cost the prediction path may pay; skops, pymatgen, pyarrow, dask and torch should not appear.
 WATCHED = ("larch.xafs", "sklearn", "skops.io", "scipy", "pandas", "matplotlib", "pymatgen", "pyarrow", "dask", "torch")
 
 
 def _import_costs() -> dict[str, float]:
     """Cumulative import time (s) of each watched package the prediction path loads."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import exafs_cn.cli, exafs_cn.measured.predict, skops.io"],
+        [sys.executable, "-X", "importtime", "-c", "import exafs_cn.cli, exafs_cn.measured.predict, exafs_cn.learn.model_archive"],
         capture_output=True,
         text=True,
         check=True,

@@ -7,7 +7,7 @@ the quoted setup (RF, 300 trees, R space, per element, grouped stratified 5-fold
 differences are the variant's and not the split's. Features come from the same cache
 as ``reproduce`` (run that first, or this featurizes the dataset once).
 
-    python benchmarks/ablations.py [--data data] [--variants rf,rf_unweighted,...] [--elements Ni,Cu]
+    python studies/ablations.py [--data data] [--variants rf,rf_unweighted,...] [--elements Ni,Cu]
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
 from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, ModelSpec, cross_element_cv, plan_features
 from exafs_cn.parallel import default_workers

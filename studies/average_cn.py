@@ -11,7 +11,7 @@ R+k features, the mixtures' blocks as folds, seed 0), so the choice in
   the shipped variant that picks the narrowest starting quantile pair on the
   calibration block.
 
-    python benchmarks/average_cn.py [--data data] [--elements Fe,Ti] [--out benchmarks/results/average_cn_choice.json]
+    python studies/average_cn.py [--data data] [--elements Fe,Ti] [--out studies/results/average_cn_choice.json]
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import numpy as np
 from lightgbm import LGBMRegressor
 from sklearn.base import clone
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.learn.average_cn import ConformalQuantileForest, average_cn_metrics, cross_validate_average_cn
 from exafs_cn.learn.corpus import load_average_cn_features
 from exafs_cn.learn.reproduce import ExperimentPlan, select_subset

@@ -13,7 +13,7 @@ with a composition of the fold's test side:
 
 Both against extra trees on R+k+wavelet (``et_all`` of ``reproduce``) on the pairs alone.
 
-    python benchmarks/extra_rows.py [--data data] [--sources sites,other_elements] [--elements Sc,Mn]
+    python studies/extra_rows.py [--data data] [--sources sites,other_elements] [--elements Sc,Mn]
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.features import Spectrum
 from exafs_cn.learn.corpus import cached_features, dataset_fingerprint, feff_spectrum, short_hash
 from exafs_cn.learn.evaluate import ElementData, splitter

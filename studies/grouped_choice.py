@@ -4,9 +4,9 @@ Picking the variant (E0 rule, augmentation ranges, ...) that scores best on the 
 and reporting that score would tune to the corpus. Here each compound is scored with the
 variant that is best on all the *other* compounds (exact accuracy, spectra whose labels
 are not doubtful; ties go to the variant listed first), so the figure is what the choice
-gives on a compound it was not made on. Reads ``benchmarks/measured.py`` results.
+gives on a compound it was not made on. Reads ``studies/measured.py`` results.
 
-    python benchmarks/grouped_choice.py NAME=results/measured_a.json NAME=results/measured_b.json [--out FILE]
+    python studies/grouped_choice.py NAME=results/measured_a.json NAME=results/measured_b.json [--out FILE]
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from exafs_cn.datagen.dataset import now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import now_iso
 
 
 def main() -> None:

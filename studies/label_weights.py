@@ -9,7 +9,7 @@ R+k+wavelet) is fitted with that confidence (or its square) as sample weight. Ev
 pair stays in the test folds with its integer label: only the training side is weighed.
 Folds are reproduce's (grouped, seed 0).
 
-    python benchmarks/label_weights.py [--data data] [--elements Sc,Ni] [--workers 2]
+    python studies/label_weights.py [--data data] [--elements Sc,Ni] [--workers 2]
 
 The weights of every integer-CN pair's sites (~26k) take ~5 minutes on 2 cores the first
 time; they are cached next to the feature cache.
@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.datagen.labels import crystalnn_description, crystalnn_label_weight
 from exafs_cn.datagen.structures import StructureRecord, read_bundled
 from exafs_cn.learn.corpus import dataset_fingerprint, default_cache_dir

@@ -13,7 +13,7 @@ what the issue names as likely limits:
   every pair and cached), for a seeded sample of pairs per element;
 * class imbalance: recall of each element's commonest CN vs the others.
 
-    python benchmarks/limits.py [--data data] [--model rf_all] [--sample 200]
+    python studies/limits.py [--data data] [--model rf_all] [--sample 200]
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from label_weights import pair_confidence  # a sibling script: run as python benchmarks/limits.py
+from label_weights import pair_confidence  # a sibling script: run as python studies/limits.py
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.learn.evaluate import ElementData, cross_validate
 from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
 from exafs_cn.parallel import default_workers

@@ -8,7 +8,7 @@ that fails again with the index's loader columns and element as ``--energy``/``-
 within-1 accuracy against the textbook CN (a spectrum without an answer counts as
 wrong; a non-integer textbook CN is matched to its nearest integer), in total, per
 compound, per chemistry class, per first-shell neighbour and per CN (classes from
-``benchmarks/data/corpus_classes.csv``), each with and without the labels the corpus
+``studies/data/corpus_classes.csv``), each with and without the labels the corpus
 marks doubtful.
 
 Calibration: the probabilities as the models give them, and recalibrated by one
@@ -21,7 +21,7 @@ Where the models include the average-CN regressor, also its error against the te
 CN, how often the 90% interval holds it, and how often it lies within 1 of the class.
 The default models are the shipped ones (``--models-dir`` for others).
 
-    python benchmarks/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR] [--write-calibration]
+    python studies/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR] [--write-calibration]
 """
 
 from __future__ import annotations
@@ -38,12 +38,15 @@ from pathlib import Path
 import numpy as np
 from larch.xafs import find_e0
 from larch.xafs.xafsutils import ETOK
+from paths import portable  # a sibling module: run as python studies/<name>.py
 
-from exafs_cn.datagen.dataset import now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import now_iso
 from exafs_cn.learn.calibration import top_label_ece
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, PowerCalibration
 from exafs_cn.learn.novelty import NoveltyCheck
-from exafs_cn.measured.predict import ModelStore, PredictError, Prediction, predict_spectrum
+from exafs_cn.measured.predict import ModelStore, predict_spectra
+from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileError, read_file
 from exafs_cn.settings import ProcessingSettings
 
@@ -152,7 +155,7 @@ def main() -> None:
         path = calibration.save(store.models_dir / CALIBRATION_FILE)
         summary["calibration"]["shipped_exponent"] = calibration.exponent
         print(f"calibration exponent {calibration.exponent} (fitted on the whole corpus) written to {path}")
-    write_json_atomic(summary, args.out)
+    write_json_atomic(portable(summary), args.out)
     _print_summary(summary)
     print(f"written to {args.out}")
 
@@ -263,7 +266,7 @@ def _fit_all(table: list[dict], summary: dict, corpus: Path) -> PowerCalibration
         created=now_iso(),
         grouped_ece=grouped["ece"],
         grouped_wrong_at_p_0_9=grouped[f"wrong_at_p_{CONFIDENT:g}"],
-        scored_by="leave-one-compound-out: python benchmarks/measured.py",
+        scored_by="leave-one-compound-out: python studies/measured.py",
     )
 
 
@@ -298,9 +301,10 @@ def _run(
             return None, str(item)
         if truncate_k is not None:
             item = _truncated(item, truncate_k)
-        return predict_spectrum(item, store), None
-    except (SpectrumFileError, PredictError) as exc:
+    except SpectrumFileError as exc:
         return None, str(exc)
+    (answer,) = predict_spectra([item], store)
+    return (None, answer.error) if isinstance(answer, Failure) else (answer, None)
 
 
 def _truncated(spectrum: MeasuredSpectrum, kmax: float) -> MeasuredSpectrum:

@@ -5,11 +5,11 @@ absorbers, so a sample whose Fe atoms are a fraction w in bcc Fe and 1 - w in he
 has the normalised mu(E) w mu_metal + (1 - w) mu_oxide, and an average CN of
 8 w + 6 (1 - w). Each pair of a metal scan and an oxide scan (both as measured, at
 their own calibrated energies) is normalised by Larch's ``pre_edge``, mixed at
-w = 0.25, 0.5, 0.75, and predicted as a user's file would be (``predict_spectrum``
+w = 0.25, 0.5, 0.75, and predicted as a user's file would be (``predict_spectra``
 with the shipped models, or ``--models-dir``). Reports the mean CN's error against
 the weighted textbook CN and how often the 90% interval holds it.
 
-    python benchmarks/measured_mixtures.py [--corpus ../shared/data/experimental] [--models-dir DIR]
+    python studies/measured_mixtures.py [--corpus ../shared/data/experimental] [--models-dir DIR]
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 from larch import Group
 from larch.xafs import pre_edge
+from paths import portable  # a sibling module: run as python studies/<name>.py
 
-from exafs_cn.datagen.dataset import now_iso, write_json_atomic
-from exafs_cn.measured.predict import ModelStore, predict_spectrum
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import now_iso
+from exafs_cn.measured.predict import ModelStore, predict_spectra
 from exafs_cn.measured.readers import checked, read_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +64,7 @@ def main() -> None:
         energy = a.energy[(a.energy >= lo) & (a.energy <= hi)]
         mu = w * np.interp(energy, a.energy, normalised(a.energy, a.mu)) + (1 - w) * np.interp(energy, b.energy, normalised(b.energy, b.mu))
         name = f"{w:.2f} {metal} + {1 - w:.2f} {oxide}"
-        prediction = predict_spectrum(checked(name, name, None, energy, mu, "Fe", None), store)
+        (prediction,) = predict_spectra([checked(name, name, None, energy, mu, "Fe", None)], store)
         known = w * cn_a + (1 - w) * cn_b
         entry = {"metal": metal, "oxide": oxide, "metal_fraction": w, "known_cn": known, "cn": prediction.cn, "reason": prediction.reason}
         if prediction.cn_mean is not None:
@@ -90,7 +92,7 @@ def main() -> None:
         else {},
         "table": table,
     }
-    write_json_atomic(summary, args.out)
+    write_json_atomic(portable(summary), args.out)
     print({k: v for k, v in summary.items() if k != "table"})
 
 

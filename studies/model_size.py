@@ -6,13 +6,13 @@ file grows with its trees and their leaves; this trains the same RF models (same
 training features, augmentation, seed and calibration as ``exafs-cn train``) at several
 sizes and reports, per size: total file size, the grouped hold-out accuracy (clean,
 augmented, short-k) and ECE averaged over elements, and the measured corpus
-(``benchmarks/measured.py`` on the models).
+(``studies/measured.py`` on the models).
 
-    python benchmarks/model_size.py [--data data] [--variants 100x1,50x3,et:40x5,...] [--corpus ...]
+    python studies/model_size.py [--data data] [--variants 100x1,50x3,et:40x5,...] [--corpus ...]
 
 Each variant is [FAMILY:]TREESxMIN_LEAF, the family ``rf`` (what ships) unless named
 (``et``: extra trees, the CV winner of ``reproduce``). Results:
-``benchmarks/results/model_size.json``.
+``studies/results/model_size.json``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso
 from exafs_cn.learn.corpus import dataset_fingerprint
 from exafs_cn.learn.model_files import SavedModel
 from exafs_cn.learn.train import fit_models, training_set

@@ -7,9 +7,9 @@ copies of the held-out fifth, whose data end at a k drawn from the augmentation'
 The copies are binned by that k. A bin where the forest is right much less often than at
 full length, or where its confidence overstates how often it is right, is data too short
 to answer; ``features.MIN_KMAX`` is set from this table (simulated spectra only), and
-``benchmarks/measured.py --truncate-k K`` checks it on measured scans cut short.
+``studies/measured.py --truncate-k K`` checks it on measured scans cut short.
 
-    python benchmarks/short_data.py [--out benchmarks/results/short_data.json]
+    python studies/short_data.py [--out studies/results/short_data.json]
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
 
-from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.learn.calibration import calibrated, top_label_ece
 from exafs_cn.learn.measured_calibration import PowerCalibration
@@ -80,7 +81,7 @@ def main() -> None:
         print(f"{element}: {int(ok.sum())} held-out copies", flush=True)
     table = _binned({k: np.asarray(v) for k, v in rows_out.items()})
     write_json_atomic(
-        {"created": now_iso(), "seed": args.seed, "bins": table, "command": "python benchmarks/short_data.py"}, args.out
+        {"created": now_iso(), "seed": args.seed, "bins": table, "command": "python studies/short_data.py"}, args.out
     )
     print(
         f"{'kmax (1/A)':>12} {'copies':>7} {'accuracy':>9} {'confidence':>11} {'ECE':>6} {'conf. (measured cal.)':>22} {'ECE':>6}"

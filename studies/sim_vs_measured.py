@@ -23,7 +23,7 @@ that set the augmentation ranges) and one figure per compound (measured beside F
 k and in R) to ``--figures`` (default ``runs/sim_vs_measured/``, not committed: one
 command regenerates them).
 
-    python benchmarks/sim_vs_measured.py [--corpus ../shared/data/experimental] [--data data] [--preset fast]
+    python studies/sim_vs_measured.py [--corpus ../shared/data/experimental] [--data data] [--preset fast]
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ from pathlib import Path
 import numpy as np
 from larch import Group
 from larch.xafs import pre_edge, xftr
+from paths import portable  # a sibling module: run as python studies/<name>.py
 from scipy.signal import find_peaks, peak_widths
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.features import ProcessingError, Spectrum, background, first_shell_index, process, transform
 from exafs_cn.learn.corpus import feff_spectrum
 from exafs_cn.measured.readers import Columns, SpectrumFileError, read_file
@@ -117,7 +119,7 @@ def main() -> None:
         "per_compound": per_compound,
         "table": table,
     }
-    write_json_atomic(summary, args.out)
+    write_json_atomic(portable(summary), args.out)
     q = summary["quantiles_over_compounds"]
     print(f"\n{len(table)} spectra of {len(per_compound)} compounds; quantiles over compounds (5/25/50/75/95%):")
     for name, values in q.items():

@@ -32,7 +32,7 @@ STUDY_CITATION = "Zeng, Hu, Yao (NSRL/USTC), machine-learning CN from FEFF EXAFS
 
 #: Shortest chi(k) range answered: the floor of the augmentation's kmax (6.5-16/A), so
 #: no answer is given on data shorter than any the models were trained on. Above it the
-#: models' probabilities stay about calibrated (``benchmarks/short_data.py``: held-out
+#: models' probabilities stay about calibrated (``studies/short_data.py``: held-out
 #: simulated copies ending at 6.5-7/A are right 0.60 of the time at mean confidence 0.67;
 #: measured corpus scans cut at 7/A, 0.67 at 0.66 with the measured calibration).
 MIN_KMAX = 6.5

@@ -13,7 +13,7 @@ chi(k) as the EXAFS equation has them,
 with chi_1 the first shell and chi_out the rest (a Fourier filter, :func:`split_first_shell`),
 then the same xftf as every other spectrum. Shells beyond the first get their own extra
 damping because measured ones are damped more than the first, relative to FEFF's
-(``benchmarks/sim_vs_measured.py``); per path it would need FEFF's path list.
+(``studies/sim_vs_measured.py``); per path it would need FEFF's path list.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Augmentation:
     """Ranges each copy draws from (uniformly); recorded with every model trained on them.
 
     The amplitude ranges come from the measured corpus set beside FEFF for the same
-    material (``benchmarks/sim_vs_measured.py``, ratio method at the E0 the models use,
+    material (``studies/sim_vs_measured.py``, ratio method at the E0 the models use,
     one value per compound, 40 compounds; the 5th to 95th percentiles, cut where a value
     has no physical meaning relative to FEFF's sigma2 = 0):
 

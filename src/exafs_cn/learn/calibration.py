@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from exafs_cn.learn.measured_calibration import PowerCalibration
 
@@ -51,6 +53,8 @@ class PowerCalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> PowerCalibratedClassifier:
+        X, y = validate_data(self, X, y)
+        check_classification_targets(y)
         groups = np.arange(len(y)) if groups is None else groups
         splits = list(StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=self.random_state).split(X, y, groups))
         out_of_fold = cross_val_predict(clone(self.estimator), X, y, cv=splits, method="predict_proba")
@@ -61,10 +65,14 @@ class PowerCalibratedClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "exponent_")
+        # Files of 0.2 were fitted before n_features_in_ was set here: the forest inside checks.
+        X = validate_data(self, X, reset=False) if hasattr(self, "n_features_in_") else X
         return PowerCalibration(self.exponent_).apply(self.estimator_.predict_proba(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it says NotFittedError where the model is not fitted
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 def calibrated(estimator, X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int, n_splits: int = 3):

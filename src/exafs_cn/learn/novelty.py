@@ -14,9 +14,9 @@ and short ones), stand in front of it:
   (training median 0.01); the ceiling is twice the training spectra's 99.9% quantile.
 
 The thresholds come from training rows alone, never from measured spectra;
-``benchmarks/measured.py`` checks that no measured reference spectrum is refused (the
+``studies/measured.py`` checks that no measured reference spectrum is refused (the
 closest: 6.9 times the amplitude floor, 0.63 of the noise ceiling; `min_amplitude_over_floor`
-and `max_noise_over_ceiling` in `benchmarks/results/measured.json`).
+and `max_noise_over_ceiling` in `studies/results/measured.json`).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class ModelSpec:
 
 
 #: What ``--models`` may name. The study's three read |chi(R)| only; ``rf_all`` and
-#: ``et_all`` are ours. The ablations (benchmarks/ablations.py) found that dropping class
+#: ``et_all`` are ours. The ablations (studies/ablations.py) found that dropping class
 #: weights (accuracy is the goal, and weights trade it for the rare classes) and adding the
 #: k-space and wavelet features each help on most elements (``rf_all``), and that extra
 #: trees on the same inputs beat that forest on most elements at less than half its fit

@@ -8,7 +8,7 @@ grouped hold-out (a fifth of the materials) measures what the model file reports
 accuracy on clean, augmented and short-k (< 9/A) held-out spectra, and the expected
 calibration error of each.
 
-Files land in ``<models_dir>/<element>/<model>.skops`` (:mod:`exafs_cn.learn.model_files`)
+Files land in ``<models_dir>/<element>/<model>.model`` (:mod:`exafs_cn.learn.model_files`)
 with the feature set, the processing settings, the augmentation ranges, the CN classes
 and the novelty check that lets ``predict`` say "no answer".
 """
@@ -26,7 +26,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
 
-from exafs_cn.datagen.dataset import Dataset, now_iso, write_json_atomic
+from exafs_cn.atomic import write_json_atomic
+from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
@@ -56,7 +57,7 @@ DEFAULT_COPIES = 3
 #: Ensemble size and leaf size of a prediction model: what the shipped models use. The
 #: models ship in the package, so size counts: 40 trees with 5+ rows per leaf are 17 MB for
 #: the ten elements against 57 MB for 100 full-depth trees, at 0.023 less held-out accuracy
-#: on clean spectra and the same on measured ones (``benchmarks/model_size.py``, README).
+#: on clean spectra and the same on measured ones (``studies/model_size.py``, README).
 PREDICT_TREES = 40
 PREDICT_MIN_LEAF = 5
 #: Percentiles of the training |chi(R)| per CN kept with a model, for predict's plots.
@@ -445,24 +446,11 @@ class _AverageRows:
 
     def holdout(self, fitted: ConformalQuantileForest, test: np.ndarray) -> dict:
         """MAE, coverage and width on the held-out block: clean, augmented and short-k copies."""
-        n_copies = self.copies.shape[1]
-        X_aug = self.copies[test].reshape(-1, self.clean.shape[1])
-        y_aug, kind_aug = np.repeat(self.y[test], n_copies), np.repeat(self.kind[test], n_copies)
-        kmax = self.copy_kmax[test].ravel()
-        ok = np.all(np.isfinite(X_aug), axis=1)
-        passes = {"clean": (self.clean[test], self.y[test], self.kind[test]), "augmented": (X_aug[ok], y_aug[ok], kind_aug[ok])}
-        short = ok & (kmax < SHORT_K)
-        if short.any():
-            passes["short_k"] = (X_aug[short], y_aug[short], kind_aug[short])
-        out: dict = {"n_test_spectra": int(test.sum())}
-        for label, (X, y, kind) in passes.items():
-            if not len(y):
-                continue
-            metrics = average_cn_metrics(y, *fitted.predict_with_interval(X), kind)
-            out.update({f"{key}_{label}": value for key, value in metrics.items()})
-        if "mae_augmented" not in out:  # no copies: the clean pass stands in
-            out.update({k.replace("_clean", "_augmented"): v for k, v in list(out.items()) if k.endswith("_clean")})
-        return out
+
+        def score(label: str, X: np.ndarray, y: np.ndarray, kind: np.ndarray) -> dict:
+            return average_cn_metrics(y, *fitted.predict_with_interval(X), kind)
+
+        return _holdout(_holdout_passes(self.clean, self.copies, self.copy_kmax, test, self.y, self.kind), score)
 
 
 def _prediction_params(name: str, n_estimators: int, min_samples_leaf: int) -> dict:
@@ -472,7 +460,7 @@ def _prediction_params(name: str, n_estimators: int, min_samples_leaf: int) -> d
     Class weights (the study's RF) lift rare CNs in every vote; on measured spectra the
     unweighted forest's answer was right more often (190 of the corpus's 206 spectra with
     sound labels against 172, same training rows), as on simulated folds (CV .796 against
-    .787, ``benchmarks/results/ablations.json``).
+    .787, ``studies/results/ablations.json``).
     """
     if name in ("rf", "et"):
         return {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf, "class_weight": None}
@@ -514,28 +502,46 @@ def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> 
     train, test = next(StratifiedGroupKFold(n_splits=HOLDOUT_FOLDS, shuffle=True, random_state=seed).split(clean, y, groups))
     X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
     fitted = calibrated(clone(template), X_tr, y_tr, g_tr, seed)
-    out = {"n_test_spectra": int(len(test))}
-    X_aug = copies[test].reshape(-1, clean.shape[1])
-    y_aug = np.repeat(y[test], copies.shape[1])
-    kmax_aug = copy_kmax[test].ravel()
-    ok = np.all(np.isfinite(X_aug), axis=1)
-    X_aug, y_aug, kmax_aug = X_aug[ok], y_aug[ok], kmax_aug[ok]
-    short = kmax_aug < SHORT_K
-    passes = [("clean", clean[test], y[test]), ("augmented", X_aug, y_aug)] if len(y_aug) else [("clean", clean[test], y[test])]
-    if short.any():
-        passes.append(("short_k", X_aug[short], y_aug[short]))
-    results = {}
-    for label, X, y_true in passes:
+    hits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def score(label: str, X: np.ndarray, y_true: np.ndarray) -> dict:
         proba = fitted.predict_proba(X)
-        confidence, correct = proba.max(axis=1), fitted.classes_[proba.argmax(axis=1)] == y_true
-        results[label] = (confidence, correct)
-        out[f"accuracy_{label}"] = round(float(np.mean(correct)), 4)
-        out[f"ece_{label}"] = round(expected_calibration_error(proba, y_true, fitted.classes_), 4)
-        out[f"n_{label}"] = int(len(y_true))
-    if "augmented" not in results:  # no copies: the clean pass stands in
-        out["accuracy_augmented"], out["ece_augmented"] = out["accuracy_clean"], out["ece_clean"]
-        results["augmented"] = results["clean"]
-    return (out, *results["augmented"])
+        hits[label] = (proba.max(axis=1), fitted.classes_[proba.argmax(axis=1)] == y_true)
+        return {
+            "accuracy": round(float(np.mean(hits[label][1])), 4),
+            "ece": round(expected_calibration_error(proba, y_true, fitted.classes_), 4),
+            "n": int(len(y_true)),
+        }
+
+    out = _holdout(_holdout_passes(clean, copies, copy_kmax, test, y), score)
+    return (out, *hits.get("augmented", hits["clean"]))
+
+
+def _holdout_passes(clean, copies, copy_kmax, test, *columns: np.ndarray) -> dict[str, tuple]:
+    """The held-out rows three ways, each ``(X, *columns)``: clean, their augmented copies, and
+    the copies whose data end before ``SHORT_K``; copies that gave NaN features left out."""
+    n_copies = copies.shape[1]
+    X_aug = copies[test].reshape(-1, clean.shape[1])
+    copied = [np.repeat(column[test], n_copies) for column in columns]
+    ok = np.all(np.isfinite(X_aug), axis=1)
+    short = ok & (copy_kmax[test].ravel() < SHORT_K)
+    passes = {"clean": (clean[test], *(column[test] for column in columns))}
+    if ok.any():
+        passes["augmented"] = (X_aug[ok], *(column[ok] for column in copied))
+    if short.any():
+        passes["short_k"] = (X_aug[short], *(column[short] for column in copied))
+    return passes
+
+
+def _holdout(passes: dict[str, tuple], score) -> dict:
+    """``score(label, X, *columns)``'s figures for every pass, named ``<figure>_<pass>``; where
+    there are no copies the clean pass stands in for the augmented one."""
+    out = {"n_test_spectra": int(len(passes["clean"][0]))}
+    for label, args in passes.items():
+        out.update({f"{key}_{label}": value for key, value in score(label, *args).items()})
+    if "augmented" not in passes:
+        out.update({key.replace("_clean", "_augmented"): value for key, value in list(out.items()) if key.endswith("_clean")})
+    return out
 
 
 def _bands(X: np.ndarray, y: np.ndarray, classes: list[int], settings: ProcessingSettings) -> dict[str, list[list[float]]]:
