@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from crafted import RunsCode, rewrite_members, rewrite_model_json  # tests/crafted.py
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
@@ -108,17 +107,6 @@ def test_a_tampered_tree_is_refused_in_one_line_and_the_other_files_are_answered
     assert ni["element"] == "Ni" and ni["cn"] is not None
 
 
-def _rewrite_model_json(path: Path, change) -> None:
-    """Edit a model file's ``model.json``, as a hand-crafted file would."""
-    with zipfile.ZipFile(path) as archive:
-        members = {info.filename: archive.read(info) for info in archive.infolist()}
-    changed = change(json.loads(members["model.json"]))
-    members["model.json"] = (changed if isinstance(changed, str) else json.dumps(changed)).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-
-
 def _first_tree_entry(document):
     stack = [document]
     while stack:
@@ -137,7 +125,7 @@ def _more_outputs_than_class_counts(document):
 def test_a_tree_with_more_outputs_than_class_counts_is_refused_before_it_is_built(crafted):
     """scikit-learn's Tree constructor would read 50 class counts from an array of one."""
     path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
-    _rewrite_model_json(path, _more_outputs_than_class_counts)
+    rewrite_model_json(path, _more_outputs_than_class_counts)
     with pytest.raises(ModelFileError, match="refused to load: a tree's class counts"):
         SavedModel.load(path)
 
@@ -180,7 +168,7 @@ HAND_MADE = {
 def test_hand_made_model_json_is_refused_in_one_line(case, crafted):
     change, message = HAND_MADE[case]
     path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
-    _rewrite_model_json(path, change)
+    rewrite_model_json(path, change)
     with pytest.raises(ModelFileError, match=message) as raised:
         SavedModel.load(path)
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
@@ -190,25 +178,12 @@ def test_an_array_of_python_objects_is_refused_without_unpickling(crafted, tmp_p
     """``np.load`` of an object array would unpickle it; the loader reads arrays with allow_pickle=False."""
     path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
     marker = tmp_path / "ran"
-    with zipfile.ZipFile(path) as archive:
-        members = {info.filename: archive.read(info) for info in archive.infolist()}
     buffer = io.BytesIO()
-    np.save(buffer, np.array([_RunsCode(marker)], dtype=object), allow_pickle=True)
-    members["0.npy"] = buffer.getvalue()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    np.save(buffer, np.array([RunsCode(marker)], dtype=object), allow_pickle=True)
+    rewrite_members(path, lambda members: {**members, "0.npy": buffer.getvalue()})
     with pytest.raises(ModelFileError, match="not a plain numpy array"):
         SavedModel.load(path)
     assert not marker.exists()
-
-
-class _RunsCode:
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def test_a_model_file_of_release_0_2_says_to_retrain(models, tmp_path):

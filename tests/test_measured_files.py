@@ -10,13 +10,12 @@ model files: shipped, and refused when they are damaged, foreign or try to run c
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from crafted import RunsCode, rewrite_model_json  # tests/crafted.py
 from larch import Group
 from larch.io import AthenaProject, read_ascii, read_xdi
 from larch.xafs.xafsutils import ETOK
@@ -166,14 +165,6 @@ def test_expressions_cannot_reach_the_system(models, tmp_path):
     assert opened.exit_code == 1 and "cannot evaluate" in opened.stderr
 
 
-class _RunsCode:
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(models, tmp_path):
     crafted = tmp_path / "crafted"
     marker = tmp_path / "ran"
@@ -181,7 +172,7 @@ def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(model
     (crafted / "Ni" / f"rf{MODEL_SUFFIX}").write_bytes((models / "Ni" / f"rf{MODEL_SUFFIX}").read_bytes())
     # A pickle (what joblib writes) whose loading would run a shell command.
     (crafted / "Cu").mkdir()
-    (crafted / "Cu" / f"rf{MODEL_SUFFIX}").write_bytes(pickle.dumps({"estimator": _RunsCode(marker)}))
+    (crafted / "Cu" / f"rf{MODEL_SUFFIX}").write_bytes(pickle.dumps({"estimator": RunsCode(marker)}))
     result = runner.invoke(app, ["predict", str(CU), str(NIO), "--models-dir", str(crafted), "--json"])
     assert result.exit_code == 1 and not marker.exists()
     error, nickel = _json_lines(result.stdout)
@@ -192,15 +183,13 @@ def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(model
     path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
     saved = SavedModel.load(models / "Cu" / f"rf{MODEL_SUFFIX}")
     model_archive.dump(saved._as_dict() | {"estimator": None}, path, ALLOWED_TYPES)
-    with zipfile.ZipFile(path) as archive:
-        members = {info.filename: archive.read(info) for info in archive.infolist()}
-    document = json.loads(members["model.json"])
     runs_code = {"object": "posix.system", "call": {"list": [f"touch {marker}"]}}
-    document["dict"] = [[key, runs_code if key == "estimator" else value] for key, value in document["dict"]]
-    members["model.json"] = json.dumps(document).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+
+    def estimator_runs_code(document):
+        document["dict"] = [[key, runs_code if key == "estimator" else value] for key, value in document["dict"]]
+        return document
+
+    rewrite_model_json(path, estimator_runs_code)
     with pytest.raises(ModelFileError, match="refused to load: it holds types exafs-cn never writes"):
         SavedModel.load(crafted / "Cu" / f"rf{MODEL_SUFFIX}")
     assert not marker.exists()
