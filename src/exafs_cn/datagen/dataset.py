@@ -54,6 +54,24 @@ LABEL_SCHEMA = pa.schema(
     ]
 )
 
+#: One row per labelled site: its first shell from the CrystalNN neighbours that give its CN
+#: (exafs_cn.datagen.first_shell); ``neighbours`` is a JSON object {element: count}; a site
+#: CrystalNN could not take has NaN distances and a ``reason``.
+FIRST_SHELL_SCHEMA = pa.schema(
+    [
+        ("material_id", pa.string()),
+        ("absorber", pa.string()),
+        ("site_index", pa.int32()),
+        ("cn", pa.int32()),
+        ("r1", pa.float64()),
+        ("r1_std", pa.float64()),
+        ("r1_min", pa.float64()),
+        ("r1_max", pa.float64()),
+        ("neighbours", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
 FAILURE_SCHEMA = pa.schema(
     [
         ("material_id", pa.string()),
@@ -180,6 +198,11 @@ class Dataset:
     def shard_dir(self, kind: str, preset: str) -> Path:
         return self.root / kind / preset
 
+    @property
+    def first_shell_dir(self) -> Path:
+        """Shards of first-shell labels (``part-*.parquet``), beside ``labels.parquet``."""
+        return self.root / "first_shell"
+
     # -- provenance ----------------------------------------------------------
     def provenance(self) -> dict:
         if not self.provenance_path.exists():
@@ -221,6 +244,28 @@ class Dataset:
             pa.Table.from_pandas(failures.reset_index(drop=True), FAILURE_SCHEMA, preserve_index=False),
             self.label_failures_path,
         )
+
+    # -- first-shell labels ----------------------------------------------------
+    def first_shell(self) -> pd.DataFrame:
+        """First-shell rows of every site labelled so far (a later row for a site replaces an earlier)."""
+        parts = sorted(self.first_shell_dir.glob("part-*.parquet")) if self.first_shell_dir.is_dir() else []
+        if not parts:
+            return FIRST_SHELL_SCHEMA.empty_table().to_pandas()
+        tables = []
+        for part in parts:
+            try:
+                tables.append(pq.read_table(part, schema=FIRST_SHELL_SCHEMA))
+            except (OSError, pa.ArrowException) as exc:
+                raise DatasetError(_damaged(part, exc, "delete it and run `exafs-cn dataset first-shell` again")) from None
+        return pa.concat_tables(tables).to_pandas().drop_duplicates(SITE_KEY, keep="last").reset_index(drop=True)
+
+    def append_first_shell(self, rows: list[dict]) -> Path:
+        """Write one shard of first-shell rows; return its path."""
+        parts = sorted(self.first_shell_dir.glob("part-*.parquet")) if self.first_shell_dir.is_dir() else []
+        number = max((int(p.stem.split("-")[1]) for p in parts), default=-1) + 1
+        path = self.first_shell_dir / f"part-{number:05d}.parquet"
+        write_table_atomic(pa.Table.from_pylist(sorted(rows, key=_site_sort_key), FIRST_SHELL_SCHEMA), path)
+        return path
 
     # -- shards --------------------------------------------------------------
     def _parts(self, kind: str, preset: str) -> list[Path]:

@@ -25,7 +25,8 @@ INTEGER_TOLERANCE = 1e-6
 
 
 @lru_cache(maxsize=1)
-def _crystalnn() -> CrystalNN:
+def crystalnn() -> CrystalNN:
+    """The one CrystalNN of the process, with :data:`CRYSTALNN_SETTINGS`."""
     return CrystalNN(**CRYSTALNN_SETTINGS)
 
 
@@ -37,7 +38,7 @@ def crystalnn_cn(structure: Structure, site_index: int) -> int:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return int(round(_crystalnn().get_cn(structure, site_index, use_weights=False)))
+        return int(round(crystalnn().get_cn(structure, site_index, use_weights=False)))
 
 
 def crystalnn_label_weight(structure: Structure, site_index: int, cn: int) -> float:
@@ -49,12 +50,12 @@ def crystalnn_label_weight(structure: Structure, site_index: int, cn: int) -> fl
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(_crystalnn().get_nn_data(structure, site_index).cn_weights.get(int(cn), 0.0))
+        return float(crystalnn().get_nn_data(structure, site_index).cn_weights.get(int(cn), 0.0))
 
 
 def crystalnn_description() -> str:
     """Human-readable settings for provenance records."""
-    nn = _crystalnn()
+    nn = crystalnn()
     params = {
         "weighted_cn": nn.weighted_cn,
         "cation_anion": nn.cation_anion,

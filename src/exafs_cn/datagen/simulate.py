@@ -25,6 +25,7 @@ import pandas as pd
 from exafs_cn import __version__
 from exafs_cn.datagen.dataset import TRANSIENT_STAGE, Dataset, DatasetError, now_iso
 from exafs_cn.datagen.feff import PRESETS, FeffError, FeffPreset, simulate_site
+from exafs_cn.datagen.first_shell_labels import ensure_first_shell
 from exafs_cn.datagen.labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
 from exafs_cn.datagen.structures import (
     BUNDLED_SOURCE,
@@ -230,6 +231,7 @@ def simulate(
         _update_provenance(dataset, source, preset, records)
 
         labelled_now = ensure_labels(dataset, records, workers, progress, scheduler)
+        ensure_first_shell(dataset, records, workers, progress, scheduler)
         plan = plan_sites(dataset.labels(), [r.material_id for r in records], elements, integer_only)
         done = dataset.done_keys(preset)
         is_done = [(m, a, int(s)) in done for m, a, s in zip(plan["material_id"], plan["absorber"], plan["site_index"])]
