@@ -179,7 +179,7 @@ def train(
         Path | None, typer.Option(help="dataset folder (default: $EXAFS_CN_DATA, ./data, or the source checkout's data/)")
     ] = None,
     models: Annotated[
-        str, typer.Option(help="comma-separated: rf, bagging, nn, hgb (CN classifiers), cn_mean (average CN with interval)")
+        str, typer.Option(help="comma-separated: rf, bagging, nn, hgb (CN classifiers), cn_mean (average CN with interval), r1 and neighbour (first shell)")
     ] = "rf,cn_mean",
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     seed: Annotated[int, typer.Option()] = 0,
@@ -200,10 +200,11 @@ def train(
     """Fit the final models on all data and save them with their settings."""
     from exafs_cn.datagen.dataset import Dataset, locate_dataset
     from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
+    from exafs_cn.learn.first_shell import FIRST_SHELL_MODELS
     from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.learn.train import train_models
 
-    model_names = _parse_models(models, (*MODEL_NAMES, AVERAGE_CN_MODEL))
+    model_names = _parse_models(models, (*MODEL_NAMES, AVERAGE_CN_MODEL, *FIRST_SHELL_MODELS))
     sizes = {k: v for k, v in (("n_estimators", trees), ("min_samples_leaf", min_leaf)) if v is not None}
     target = models_dir or (Path(os.environ["EXAFS_CN_MODELS"]) if os.environ.get("EXAFS_CN_MODELS") else None)
     if target is None:
@@ -444,6 +445,29 @@ def dataset_card(
         _fail(str(exc))
     write_text_atomic(text, path / "README.md")
     typer.echo(f"wrote {path / 'README.md'}")
+
+
+@dataset_app.command("first-shell")
+def dataset_first_shell(
+    path: Annotated[Path, typer.Argument(help="dataset folder")] = DEFAULT_DATA,
+    source: Annotated[str | None, typer.Option(help="where its structures are (default: the source it was made from)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or a scheduler address")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """First-shell labels (distance, spread, neighbour elements) for every labelled site; resumable."""
+    from exafs_cn.datagen.dataset import Dataset
+    from exafs_cn.datagen.first_shell_labels import label_dataset
+
+    if not (path / "labels.parquet").is_file():
+        _fail(f"{path}: no labels.parquet (run `exafs-cn simulate --out {path}` first)")
+    try:
+        done = label_dataset(Dataset(path), source, workers, progress, scheduler)
+        table = Dataset(path).first_shell()
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    failed = int(table["reason"].notna().sum())
+    typer.echo(f"{done} sites labelled now; {len(table)} in {path / 'first_shell'} ({failed} that CrystalNN could not take)")
 
 
 def format_summary(summary: dict, preset: str) -> str:

@@ -33,6 +33,11 @@ from exafs_cn.learn.model_checks import ALLOWED_TYPES, CONSTRUCTOR_CHECKS, Model
 #: change. 3: arrays + JSON (:mod:`~exafs_cn.learn.model_archive`); 2: skops files of 0.2.
 MODEL_FORMAT = 3
 MODEL_SUFFIX = ".model"
+#: The first-shell models beside each element's CN models (``exafs_cn.learn.first_shell``): the
+#: mean first-shell distance with its interval, and the neighbour class.
+R1_MODEL = "r1"
+NEIGHBOUR_MODEL = "neighbour"
+FIRST_SHELL_MODELS = (R1_MODEL, NEIGHBOUR_MODEL)
 #: The suffix of exafs-cn 0.2's skops files, recognised to say what to do with one.
 OLD_MODEL_SUFFIX = ".skops"
 

@@ -198,8 +198,10 @@ def train_models(
         "augmentation": augmentation.to_dict(),
     }
     sizes = dict(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf)
+    from exafs_cn.learn.first_shell import FIRST_SHELL_MODELS, fit_first_shell_models, pair_labels
+
     classifiers = []
-    for name in (name for name in model_names if name != AVERAGE_CN_MODEL):
+    for name in (name for name in model_names if name != AVERAGE_CN_MODEL and name not in FIRST_SHELL_MODELS):
         reason = missing_extra(name)
         if reason:
             log(f"{name}: skipped: {reason}")
@@ -232,6 +234,25 @@ def train_models(
             workers=workers,
             log=log,
         )
+    first_shell = [name for name in model_names if name in FIRST_SHELL_MODELS]
+    if first_shell:
+        labels = pair_labels(dataset)
+        if labels.empty:
+            log(f"{', '.join(first_shell)}: skipped: {dataset.root} has no first-shell labels (run `exafs-cn dataset first-shell {dataset.root}`)")
+        else:
+            written += fit_first_shell_models(
+                training_set(dataset, **options),
+                labels,
+                models_dir,
+                names=first_shell,
+                elements=elements,
+                settings=settings,
+                seed=seed,
+                **sizes,
+                provenance=provenance,
+                workers=workers,
+                log=log,
+            )
     if written:
         write_manifest(models_dir)
     return written
@@ -450,7 +471,7 @@ class _AverageRows:
         def score(label: str, X: np.ndarray, y: np.ndarray, kind: np.ndarray) -> dict:
             return average_cn_metrics(y, *fitted.predict_with_interval(X), kind)
 
-        return _holdout(_holdout_passes(self.clean, self.copies, self.copy_kmax, test, self.y, self.kind), score)
+        return score_holdout(holdout_passes(self.clean, self.copies, self.copy_kmax, test, self.y, self.kind), score)
 
 
 def _prediction_params(name: str, n_estimators: int, min_samples_leaf: int) -> dict:
@@ -484,14 +505,20 @@ def _dropped(meta, element: str, classes: list[int]) -> dict[str, int]:
     return {str(cn): int(n) for cn, n in cns.value_counts().sort_index().items() if cn not in classes}
 
 
-def _stack(clean: np.ndarray, copies: np.ndarray, y: np.ndarray, groups: np.ndarray):
-    """Clean rows then every copy; copies that failed to process (NaN) are left out."""
+def stack_copies(clean: np.ndarray, copies: np.ndarray, targets: tuple[np.ndarray, ...], groups: np.ndarray):
+    """Clean rows then every copy, with each target and the groups repeated to match:
+    ``(X, targets, groups)``; copies that failed to process (NaN) are left out."""
     n_copies = copies.shape[1]
     X = np.vstack([clean, copies.reshape(-1, clean.shape[1])])
-    y_all = np.concatenate([y, np.repeat(y, n_copies)])
-    g_all = np.concatenate([groups, np.repeat(groups, n_copies)])
     ok = np.all(np.isfinite(X), axis=1)
-    return X[ok], y_all[ok], g_all[ok]
+    repeated = tuple(np.concatenate([y, np.repeat(y, n_copies)])[ok] for y in targets)
+    return X[ok], repeated, np.concatenate([groups, np.repeat(groups, n_copies)])[ok]
+
+
+def _stack(clean: np.ndarray, copies: np.ndarray, y: np.ndarray, groups: np.ndarray):
+    """:func:`stack_copies` of one target: ``(X, y, groups)``."""
+    X, (y_all,), g_all = stack_copies(clean, copies, (y,), groups)
+    return X, y_all, g_all
 
 
 def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -513,11 +540,11 @@ def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> 
             "n": int(len(y_true)),
         }
 
-    out = _holdout(_holdout_passes(clean, copies, copy_kmax, test, y), score)
+    out = score_holdout(holdout_passes(clean, copies, copy_kmax, test, y), score)
     return (out, *hits.get("augmented", hits["clean"]))
 
 
-def _holdout_passes(clean, copies, copy_kmax, test, *columns: np.ndarray) -> dict[str, tuple]:
+def holdout_passes(clean, copies, copy_kmax, test, *columns: np.ndarray) -> dict[str, tuple]:
     """The held-out rows three ways, each ``(X, *columns)``: clean, their augmented copies, and
     the copies whose data end before ``SHORT_K``; copies that gave NaN features left out."""
     n_copies = copies.shape[1]
@@ -533,7 +560,7 @@ def _holdout_passes(clean, copies, copy_kmax, test, *columns: np.ndarray) -> dic
     return passes
 
 
-def _holdout(passes: dict[str, tuple], score) -> dict:
+def score_holdout(passes: dict[str, tuple], score) -> dict:
     """``score(label, X, *columns)``'s figures for every pass, named ``<figure>_<pass>``; where
     there are no copies the clean pass stands in for the augmented one."""
     out = {"n_test_spectra": int(len(passes["clean"][0]))}
