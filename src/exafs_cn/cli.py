@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -265,6 +266,11 @@ def predict(
     # numpy's "invalid value" and "mean of empty slice" from inside Larch's fits: noise for a
     # user, whose spectrum's verdict is its own line.
     warnings.simplefilter("ignore", RuntimeWarning)
+    # A line per answer as soon as it is known, also into a pipe (`| tee`, a notebook reading
+    # --json): block buffering would hold a batch's lines back in 8 KB pieces.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(line_buffering=True)
     store = ModelStore(models_dir, model)
     columns = Columns(energy=energy, mu=mu)
     figures = FigureNames(plot) if plot is not None else None
