@@ -89,6 +89,7 @@ def data_slice(tmp_path_factory) -> Path:
         shutil.copy(REPO / "data" / name, folder / name)
     for name in SLICE_PARTS:
         shutil.copy(REPO / "data" / "spectra" / "fast" / name, folder / "spectra" / "fast" / name)
+    shutil.copytree(REPO / "data" / "first_shell", folder / "first_shell")
     return folder
 
 
@@ -111,4 +112,30 @@ def models(data_slice, tmp_path_factory) -> Path:
         log=lambda m: None,
     )
     assert {p.parent.name for p in written} == {"Ni", "Fe", "Cu"}
+    return folder
+
+
+@pytest.fixture(scope="session")
+def first_shell_models(models, data_slice, tmp_path_factory) -> Path:
+    """The models folder above with first-shell models (r1, neighbour) for Ni, Fe and Cu added."""
+    import shutil
+
+    from exafs_cn.datagen.dataset import Dataset
+    from exafs_cn.learn.train import train_models
+
+    folder = tmp_path_factory.mktemp("first_shell_models") / "models"
+    shutil.copytree(models, folder)
+    written = train_models(
+        Dataset(data_slice),
+        folder,
+        model_names=("r1", "neighbour"),
+        elements=("Ni", "Fe", "Cu"),
+        augment_copies=2,
+        n_estimators=60,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        workers=1,
+        progress=False,
+        log=lambda m: None,
+    )
+    assert {p.stem for p in written} == {"r1", "neighbour"}
     return folder

@@ -11,6 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MODULES = [
     "exafs_cn.atomic",
+    "exafs_cn.datagen.first_shell",
     "exafs_cn.exceptions",
     "exafs_cn.features",
     "exafs_cn.learn.calibration",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,3 +79,47 @@ def test_simulate_labels_first_shells_and_the_pass_resumes(references, tmp_path)
     assert dataset.first_shell().drop(columns="reason").equals(table.drop(columns="reason"))
     done = runner.invoke(app, ["dataset", "first-shell", str(out), "--workers", "1", "--no-progress"])
     assert done.exit_code == 0 and "0 sites labelled now" in done.stdout
+
+
+MEASURED = Path(__file__).parent / "data" / "experimental"
+CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
+NIO = MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat"
+
+
+def test_first_shell_models_report_held_out_coverage_and_answer_measured_spectra(first_shell_models):
+    from exafs_cn.learn.model_files import SavedModel
+
+    r1 = SavedModel.load(first_shell_models / "Ni" / "r1.model", element="Ni")
+    holdout = r1.metadata["holdout"]
+    # The 90% interval on compositions the model never saw (one grouped fold of the slice).
+    assert 0.8 <= holdout["coverage_90_clean"] <= 1.0 and holdout["n_clean"] >= 20
+    assert holdout["mae_r1_clean"] < 0.15
+    neighbour = SavedModel.load(first_shell_models / "Ni" / "neighbour.model", element="Ni")
+    assert neighbour.metadata["holdout"]["accuracy_clean"] > 0.5
+
+    result = runner.invoke(app, ["predict", str(CU), str(NIO), "--models-dir", str(first_shell_models), "--json"])
+    assert result.exit_code == 0, result.output
+    for answer in map(json.loads, result.stdout.splitlines()):
+        low, high = answer["r1_interval"]
+        assert low <= answer["r1"] <= high and 1.5 < answer["r1"] < 3.5
+        assert sum(answer["neighbour_probabilities"].values()) == pytest.approx(1, abs=1e-3)
+        assert answer["neighbour"] in answer["neighbour_probabilities"]
+
+
+def test_shipped_first_shell_models_on_measured_spectra(monkeypatch, tmp_path):
+    """The models that ship: a Cu foil has metal neighbours at ~2.55 A, NiO oxygens at ~2.09 A."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXAFS_CN_MODELS", raising=False)
+    result = runner.invoke(app, ["predict", str(CU), str(NIO), "--json"])
+    assert result.exit_code == 0, result.output
+    cu, ni = (json.loads(line) for line in result.stdout.splitlines())
+    assert cu["neighbour"] == "metal" and abs(cu["r1"] - 2.55) < 0.1
+    assert ni["neighbour"] == "O" and abs(ni["r1"] - 2.09) < 0.1
+    text = runner.invoke(app, ["predict", str(NIO)]).stdout
+    assert "first shell: R1 " in text and "neighbour O (p " in text
+
+
+def test_without_first_shell_models_the_fields_are_empty(models):
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--json"])
+    answer = json.loads(result.stdout)
+    assert answer["r1"] is None and answer["r1_interval"] is None and answer["neighbour"] is None

@@ -58,8 +58,8 @@ def site_first_shell(structure: Structure, site_index: int) -> dict:
     >>> from pymatgen.core import Lattice
     >>> nio = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.177), ["Ni", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     >>> shell = site_first_shell(nio, 0)
-    >>> shell["cn"], round(shell["r1"], 3), shell["neighbours"]
-    (6, 2.089, {'O': 6})
+    >>> shell["cn"], round(shell["r1"], 2), shell["neighbours"]
+    (6, 2.09, {'O': 6})
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # CrystalNN warns on every structure without oxidation states

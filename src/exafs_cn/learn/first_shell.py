@@ -21,6 +21,11 @@ from exafs_cn.learn.model_files import FIRST_SHELL_MODELS, R1_MODEL, SavedModel,
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
+#: The inputs of the first-shell models: Re and Im of chi(R) below 6 A, which carry the phase
+#: (|chi(R)| drops it). Chosen against |chi(R)| on grouped 5-fold CV, where it was better on
+#: every figure (studies/first_shell.py; studies/results/first_shell_r*.json).
+FIRST_SHELL_FEATURE_SET = "r_complex"
+
 
 def pair_labels(dataset: Dataset) -> pd.DataFrame:
     """One row per (material, absorber) pair: ``r1``, ``r1_std`` (A), ``neighbour`` (dominant

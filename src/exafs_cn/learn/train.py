@@ -198,7 +198,7 @@ def train_models(
         "augmentation": augmentation.to_dict(),
     }
     sizes = dict(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf)
-    from exafs_cn.learn.first_shell import FIRST_SHELL_MODELS, fit_first_shell_models, pair_labels
+    from exafs_cn.learn.first_shell import FIRST_SHELL_FEATURE_SET, FIRST_SHELL_MODELS, fit_first_shell_models, pair_labels
 
     classifiers = []
     for name in (name for name in model_names if name != AVERAGE_CN_MODEL and name not in FIRST_SHELL_MODELS):
@@ -241,7 +241,7 @@ def train_models(
             log(f"{', '.join(first_shell)}: skipped: {dataset.root} has no first-shell labels (run `exafs-cn dataset first-shell {dataset.root}`)")
         else:
             written += fit_first_shell_models(
-                training_set(dataset, **options),
+                training_set(dataset, **{**options, "feature_set": FIRST_SHELL_FEATURE_SET}),
                 labels,
                 models_dir,
                 names=first_shell,

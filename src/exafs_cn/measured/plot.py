@@ -14,8 +14,9 @@ from exafs_cn.settings import ProcessingSettings
 
 
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
-    """k^2 chi(k); |chi(R)| over the training data's band for the predicted CN; and, on one CN
-    axis, the class probabilities with the mean CN and its 90% interval (where a cn_mean model exists)."""
+    """k^2 chi(k); |chi(R)| over the training data's band for the predicted CN, with R1 and its
+    interval beside the first peak where a first-shell model exists; and, on one CN axis, the
+    class probabilities with the mean CN and its 90% interval (where a cn_mean model exists)."""
     import matplotlib.pyplot as plt
 
     from exafs_cn.features import r_grid
@@ -36,6 +37,13 @@ def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Pa
         ax_r.fill_between(r, low, high, color="tab:blue", alpha=0.25, label=f"training CN {prediction.cn}: 5-95%")
         ax_r.plot(r, median, color="tab:blue", lw=1, label=f"training CN {prediction.cn}: median")
     ax_r.plot(r, processed.chir_mag[: len(r)], color="k", lw=1.2, label="this spectrum")
+    if prediction.r1 is not None and prediction.r1_interval is not None:
+        # The peak sits ~0.3-0.5 A below the distance: the scattering phase shift is not removed.
+        first = (r > 0.8) & (r < 3.2)
+        peak = float(r[first][np.argmax(processed.chir_mag[: len(r)][first])])
+        ax_r.axvline(peak, color="0.5", ls=":", lw=1, label=f"first peak {peak:.2f} A (not phase-corrected)")
+        ax_r.axvspan(*prediction.r1_interval, color="tab:green", alpha=0.15)
+        ax_r.axvline(prediction.r1, color="tab:green", lw=1.5, label=f"R1 {prediction.r1:.2f} A (distance), 90% interval")
     if prediction.cn is None:
         title = f"{prediction.element}: no answer"
     else:

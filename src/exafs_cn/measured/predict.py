@@ -12,6 +12,7 @@ inside the package (trained by ``exafs-cn train`` on the committed dataset).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from exafs_cn.elements import NEIGHBOUR_CLASSES
 from exafs_cn.exceptions import one_line
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, ShortDataError, featurizers_for, process
 from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
-from exafs_cn.learn.model_files import OLD_MODEL_SUFFIX, ModelFileError, SavedModel, model_path
+from exafs_cn.learn.model_files import NEIGHBOUR_MODEL, OLD_MODEL_SUFFIX, R1_MODEL, ModelFileError, SavedModel, model_path
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import (
@@ -99,14 +101,20 @@ class ModelStore:
             raise PredictError(f"{path}: not a CN classifier (holds a {type(saved.estimator).__name__}); retrain with `exafs-cn train`")
         return saved
 
-    def average_cn(self, element: str) -> SavedModel | None:
-        """The average-CN regressor for ``element``, or None where the folder has none
-        (models trained with ``--models rf`` only): the CN is then given without it."""
-        saved = self._load(element, AVERAGE_CN_MODEL)
-        if saved is not None and not hasattr(saved.estimator, "predict_with_interval"):
-            path = model_path(self.models_dir, element, AVERAGE_CN_MODEL)
-            raise PredictError(f"{path}: not an average-CN model (holds a {type(saved.estimator).__name__}); retrain with `exafs-cn train`")
-        return saved
+    def companions(self, element: str) -> dict[str, SavedModel]:
+        """The models that answer beside the CN classifier, where the folder has them: the
+        average-CN regressor (``cn_mean``) and the first-shell models (``r1``, ``neighbour``);
+        a folder without them gives the CN without those fields."""
+        found = {}
+        for name, needs, what in _COMPANIONS:
+            saved = self._load(element, name)
+            if saved is None:
+                continue
+            if not hasattr(saved.estimator, needs):
+                path = model_path(self.models_dir, element, name)
+                raise PredictError(f"{path}: not {what} (holds a {type(saved.estimator).__name__}); retrain with `exafs-cn train`")
+            found[name] = saved
+        return found
 
     def _load(self, element: str, model_name: str) -> SavedModel | None:
         if (element, model_name) not in self._cache:
@@ -128,6 +136,14 @@ class ModelStore:
         return self._cache[element, model_name]
 
 
+#: Companion models: file name, the method it must have, what it is (for the message).
+_COMPANIONS = (
+    (AVERAGE_CN_MODEL, "predict_with_interval", "an average-CN model"),
+    (R1_MODEL, "predict_with_interval", "a first-shell distance model"),
+    (NEIGHBOUR_MODEL, "predict_proba", "a neighbour classifier"),
+)
+
+
 def _single_threaded(estimator) -> None:
     """One spectrum at a time: joblib's start-up per call would cost more than the trees."""
     calibrated = getattr(estimator, "calibrated_classifiers_", None)
@@ -147,7 +163,7 @@ class _Pending:
 
     answer: Prediction
     features: np.ndarray
-    average_features: np.ndarray | None  # the average-CN regressor's inputs, where it has one
+    companion_features: dict[str, np.ndarray]  # each companion model's inputs (ModelStore.companions)
     fills_window: bool  # the data reach the model's FT kmax: the measured calibration applies
 
 
@@ -222,17 +238,22 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         answer.reason = NoveltyCheck.from_dict(saved.novelty).reason(processed.chir_mag, settings)
         if answer.reason:
             return answer
-    average_features = None
-    regressor = store.average_cn(measured.element)
-    if regressor is not None:
-        if regressor.settings != saved.settings:  # trained apart from the classifier: its own processing
+    # A companion trained apart from the classifier (the shipped cn_mean models: another E0
+    # rule) gets its own processing; the others share the classifier's.
+    processed_by_settings = {json.dumps(saved.settings, sort_keys=True): processed}
+    companion_features = {}
+    for name, companion in store.companions(measured.element).items():
+        if companion.settings == saved.settings and companion.feature_set == saved.feature_set:
+            companion_features[name] = features
+            continue
+        key = json.dumps(companion.settings, sort_keys=True)
+        if key not in processed_by_settings:
             try:
-                processed = process(measured.to_spectrum(), ProcessingSettings.from_dict(regressor.settings))
+                processed_by_settings[key] = process(measured.to_spectrum(), ProcessingSettings.from_dict(companion.settings))
             except ProcessingError as exc:
                 raise PredictError(f"{measured.where}: {exc}") from None
-        same = regressor.settings == saved.settings and regressor.feature_set == saved.feature_set
-        average_features = features if same else _features(processed, regressor, measured)
-    return _Pending(answer, features, average_features, fills_window=answer.processed.kmax >= settings.kmax)
+        companion_features[name] = _features(processed_by_settings[key], companion, measured)
+    return _Pending(answer, features, companion_features, fills_window=answer.processed.kmax >= settings.kmax)
 
 
 def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -> list[Prediction]:
@@ -258,11 +279,21 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
                 )
         answer.cn = classes[int(np.argmax(proba))]
         answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
-    regressor = store.average_cn(element)
-    if regressor is not None:
-        median, low, high = regressor.estimator.predict_with_interval(np.stack([p.average_features for p in pending]))
+    for name, companion in store.companions(element).items():
+        X = np.stack([p.companion_features[name] for p in pending])
+        if name == NEIGHBOUR_MODEL:
+            names = companion.metadata.get("neighbour_classes") or NEIGHBOUR_CLASSES
+            labels = [str(names[int(c)]) for c in companion.estimator.classes_]
+            for item, proba in zip(pending, companion.estimator.predict_proba(X)):
+                item.answer.neighbour = labels[int(np.argmax(proba))]
+                item.answer.neighbour_probabilities = {label: round(float(p), 4) for label, p in zip(labels, proba)}
+            continue
+        median, low, high = companion.estimator.predict_with_interval(X)
         for item, m, lo, hi in zip(pending, median, low, high):
-            item.answer.cn_mean, item.answer.cn_interval = float(m), (float(lo), float(hi))
+            if name == AVERAGE_CN_MODEL:
+                item.answer.cn_mean, item.answer.cn_interval = float(m), (float(lo), float(hi))
+            else:
+                item.answer.r1, item.answer.r1_interval = float(m), (float(lo), float(hi))
     return [item.answer for item in pending]
 
 

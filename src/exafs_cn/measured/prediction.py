@@ -41,6 +41,13 @@ class Prediction:
         The edge energy the processing used (eV).
     kmax : float
         Where the data end (1/A above the edge).
+    r1 : float or None
+        The mean first-shell distance (A, phase-corrected: the absorber-neighbour distance,
+        not the peak position in |chi(R)|), where the models have a first-shell model;
+        ``r1_interval`` its 90% interval ``(low, high)``.
+    neighbour : str or None
+        The dominant neighbour class (``O``, ``S``, ``N``, ``halogen``, ``P``, ``C``, ``Se/As``,
+        ``metal``, ``other``), with ``neighbour_probabilities`` for each class the model knows.
     notes : tuple of str
         What was done to the data that a user should know (glitches removed, calibration
         not applied, ...).
@@ -61,6 +68,10 @@ class Prediction:
     notes: tuple[str, ...] = ()
     cn_mean: float | None = None
     cn_interval: tuple[float, float] | None = None
+    r1: float | None = None
+    r1_interval: tuple[float, float] | None = None
+    neighbour: str | None = None
+    neighbour_probabilities: dict[str, float] | None = None
     processed: Processed | None = field(default=None, repr=False)
 
     @property
@@ -84,6 +95,10 @@ class Prediction:
             "probabilities": self.probabilities,
             "cn_mean": None if self.cn_mean is None else round(self.cn_mean, 2),
             "cn_interval": None if self.cn_interval is None else [round(v, 2) for v in self.cn_interval],
+            "r1": None if self.r1 is None else round(self.r1, 3),
+            "r1_interval": None if self.r1_interval is None else [round(v, 3) for v in self.r1_interval],
+            "neighbour": self.neighbour,
+            "neighbour_probabilities": self.neighbour_probabilities,
             "reason": self.reason,
             "model": self.model,
             "e0": None if self.e0 is None else round(self.e0, 2),
@@ -103,9 +118,18 @@ class Prediction:
             low, high = self.cn_interval
             mean = f"; mean CN {self.cn_mean:.1f}, 90% interval {low:.1f}-{high:.1f}"
         return (
-            f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}{mean}; "
+            f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}{mean}{self._shell_text()}; "
             f"kmax {self.kmax:.1f}/A; model {self.model}){notes}"
         )
+
+
+    def _shell_text(self) -> str:
+        parts = []
+        if self.r1 is not None and self.r1_interval is not None:
+            parts.append(f"R1 {self.r1:.2f} A, 90% interval {self.r1_interval[0]:.2f}-{self.r1_interval[1]:.2f}")
+        if self.neighbour is not None and self.neighbour_probabilities:
+            parts.append(f"neighbour {self.neighbour} (p {self.neighbour_probabilities[self.neighbour]:.2f})")
+        return f"; first shell: {', '.join(parts)}" if parts else ""
 
 
 @dataclass(frozen=True)
@@ -148,7 +172,8 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``file``, ``group``, ``element``, ``cn``, ``probability`` (of that CN),
-        ``cn_mean``, ``cn_low``, ``cn_high`` (its 90% interval), ``e0``, ``kmax``,
+        ``cn_mean``, ``cn_low``, ``cn_high`` (its 90% interval), ``r1``, ``r1_low``,
+        ``r1_high``, ``neighbour``, ``neighbour_probability``, ``e0``, ``kmax``,
         ``reason`` (for no answer), ``error`` (for a failure), ``notes`` (joined by
         ``"; "``), ``model``, then ``p_<CN>`` for every CN class that occurs. Missing
         values are NaN (numbers) or None.
@@ -168,6 +193,8 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
             rows.append({"file": item.file, "group": item.group, "error": item.error})
             continue
         low, high = item.cn_interval if item.cn_interval is not None else (None, None)
+        r1_low, r1_high = item.r1_interval if item.r1_interval is not None else (None, None)
+        neighbour_p = item.neighbour_probabilities[item.neighbour] if item.neighbour and item.neighbour_probabilities else None
         row = {
             "file": item.file,
             "group": item.group,
@@ -177,6 +204,11 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
             "cn_mean": item.cn_mean,
             "cn_low": low,
             "cn_high": high,
+            "r1": item.r1,
+            "r1_low": r1_low,
+            "r1_high": r1_high,
+            "neighbour": item.neighbour,
+            "neighbour_probability": neighbour_p,
             "e0": item.e0,
             "kmax": item.kmax,
             "reason": item.reason,
@@ -185,7 +217,8 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
         }
         row.update({f"p_{cn}": p for cn, p in (item.probabilities or {}).items()})
         rows.append(row)
-    columns = ["file", "group", "element", "cn", "probability", "cn_mean", "cn_low", "cn_high", "e0", "kmax"]
+    columns = ["file", "group", "element", "cn", "probability", "cn_mean", "cn_low", "cn_high"]
+    columns += ["r1", "r1_low", "r1_high", "neighbour", "neighbour_probability", "e0", "kmax"]
     columns += ["reason", "error", "notes", "model"]
     classes = sorted({key for row in rows for key in row if key.startswith("p_")}, key=lambda key: int(key[2:]))
     table = pd.DataFrame(rows, columns=columns + classes)
