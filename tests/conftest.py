@@ -93,24 +93,23 @@ def data_slice(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def models(data_slice, tmp_path_factory) -> Path:
-    """RF models for Ni, Fe and Cu trained (with augmentation, calibration, novelty check) on the data slice."""
+def _train_test_models(data_slice: Path, folder: Path, cache: Path, model_names: tuple[str, ...] | None = None) -> list[Path]:
+    """Models for Ni, Fe and Cu trained on the data slice, small and fast (2 copies, 60 trees, one worker)."""
     from exafs_cn.datagen.dataset import Dataset
     from exafs_cn.learn.train import train_models
 
+    names = {"model_names": model_names} if model_names else {}
+    return train_models(
+        Dataset(data_slice), folder, elements=("Ni", "Fe", "Cu"), augment_copies=2, n_estimators=60, cache_dir=cache,
+        workers=1, progress=False, log=lambda m: None, **names,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def models(data_slice, tmp_path_factory) -> Path:
+    """RF models for Ni, Fe and Cu trained (with augmentation, calibration, novelty check) on the data slice."""
     folder = tmp_path_factory.mktemp("models")
-    written = train_models(
-        Dataset(data_slice),
-        folder,
-        elements=("Ni", "Fe", "Cu"),
-        augment_copies=2,
-        n_estimators=60,
-        cache_dir=tmp_path_factory.mktemp("cache"),
-        workers=1,
-        progress=False,
-        log=lambda m: None,
-    )
+    written = _train_test_models(data_slice, folder, tmp_path_factory.mktemp("cache"))
     assert {p.parent.name for p in written} == {"Ni", "Fe", "Cu"}
     return folder
 
@@ -120,22 +119,8 @@ def first_shell_models(models, data_slice, tmp_path_factory) -> Path:
     """The models folder above with first-shell models (r1, neighbour) for Ni, Fe and Cu added."""
     import shutil
 
-    from exafs_cn.datagen.dataset import Dataset
-    from exafs_cn.learn.train import train_models
-
     folder = tmp_path_factory.mktemp("first_shell_models") / "models"
     shutil.copytree(models, folder)
-    written = train_models(
-        Dataset(data_slice),
-        folder,
-        model_names=("r1", "neighbour"),
-        elements=("Ni", "Fe", "Cu"),
-        augment_copies=2,
-        n_estimators=60,
-        cache_dir=tmp_path_factory.mktemp("cache"),
-        workers=1,
-        progress=False,
-        log=lambda m: None,
-    )
+    written = _train_test_models(data_slice, folder, tmp_path_factory.mktemp("cache"), ("r1", "neighbour"))
     assert {p.stem for p in written} == {"r1", "neighbour"}
     return folder
