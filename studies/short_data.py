@@ -33,8 +33,8 @@ from exafs_cn.learn.train import (
     PREDICT_MIN_LEAF,
     PREDICT_TREES,
     _prediction_params,
-    _stack,
     _usable_rows,
+    stack_copies,
     training_set,
 )
 from exafs_cn.measured.predict import shipped_models_dir
@@ -66,7 +66,7 @@ def main() -> None:
         template = make_model("rf", random_state=args.seed, n_jobs=args.workers).set_params(
             **_prediction_params("rf", PREDICT_TREES, PREDICT_MIN_LEAF)
         )
-        X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
+        X_tr, (y_tr,), g_tr = stack_copies(clean[train], copies[train], (y[train],), groups[train])
         fitted = calibrated(clone(template), X_tr, y_tr, g_tr, args.seed)
         X = copies[test].reshape(-1, clean.shape[1])
         y_true = np.repeat(y[test], copies.shape[1])

@@ -76,8 +76,8 @@ def fit_first_shell_models(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from exafs_cn.learn.calibration import calibrated, expected_calibration_error
-    from exafs_cn.learn.train import HOLDOUT_FOLDS, holdout_passes, score_holdout, stack_copies
+    from exafs_cn.learn.calibration import calibrated
+    from exafs_cn.learn.train import HOLDOUT_FOLDS, classifier_scores, holdout_passes, score_holdout, stack_copies
 
     n_jobs = workers or default_workers()
     meta = data.meta.merge(labels, on=["material_id", "absorber"], how="left", validate="many_to_one")
@@ -116,12 +116,7 @@ def fit_first_shell_models(
                 fitted = calibrated(clone(template), X_tr, y_tr, g_tr, seed)
 
                 def score(label, X, _r, y, fitted=fitted):
-                    proba = fitted.predict_proba(X)
-                    return {
-                        "accuracy": round(float(np.mean(fitted.classes_[proba.argmax(axis=1)] == y)), 4),
-                        "ece": round(expected_calibration_error(proba, y, fitted.classes_), 4),
-                        "n": int(len(y)),
-                    }
+                    return classifier_scores(fitted.predict_proba(X), y, fitted.classes_)
 
                 holdout = score_holdout(passes, score)
                 estimator = calibrated(clone(template), X_all, neighbour_all, groups_all, seed)

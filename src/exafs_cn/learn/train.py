@@ -339,7 +339,7 @@ def fit_models(
             holdout, confidence, correct = _holdout_check(template, clean[rows], copies, copy_kmax, y, groups, seed)
             pooled["confidence"].append(confidence)
             pooled["correct"].append(correct)
-            X_all, y_all, g_all = _stack(clean[rows], copies, y, groups)
+            X_all, (y_all,), g_all = stack_copies(clean[rows], copies, (y,), groups)
             estimator = calibrated(clone(template), X_all, y_all, g_all, seed)
             saved = SavedModel(
                 element=element,
@@ -462,7 +462,7 @@ class _AverageRows:
 
     def training(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Clean rows and every copy of the spectra in ``mask``: X, y and blocks, NaN rows left out."""
-        X, y, blocks = _stack(self.clean[mask], self.copies[mask], self.y[mask], self.blocks[mask])
+        X, (y,), blocks = stack_copies(self.clean[mask], self.copies[mask], (self.y[mask],), self.blocks[mask])
         return X, y, blocks
 
     def holdout(self, fitted: ConformalQuantileForest, test: np.ndarray) -> dict:
@@ -515,10 +515,13 @@ def stack_copies(clean: np.ndarray, copies: np.ndarray, targets: tuple[np.ndarra
     return X[ok], repeated, np.concatenate([groups, np.repeat(groups, n_copies)])[ok]
 
 
-def _stack(clean: np.ndarray, copies: np.ndarray, y: np.ndarray, groups: np.ndarray):
-    """:func:`stack_copies` of one target: ``(X, y, groups)``."""
-    X, (y_all,), g_all = stack_copies(clean, copies, (y,), groups)
-    return X, y_all, g_all
+def classifier_scores(proba: np.ndarray, y_true: np.ndarray, classes: np.ndarray) -> dict:
+    """A classifier's hold-out figures from its probabilities: accuracy, top-label ECE, count."""
+    return {
+        "accuracy": round(float(np.mean(np.asarray(classes)[proba.argmax(axis=1)] == y_true)), 4),
+        "ece": round(expected_calibration_error(proba, y_true, classes), 4),
+        "n": int(len(y_true)),
+    }
 
 
 def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -527,18 +530,14 @@ def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> 
     Also returns the augmented hold-out's confidences and hits, for an ECE pooled over elements.
     """
     train, test = next(StratifiedGroupKFold(n_splits=HOLDOUT_FOLDS, shuffle=True, random_state=seed).split(clean, y, groups))
-    X_tr, y_tr, g_tr = _stack(clean[train], copies[train], y[train], groups[train])
+    X_tr, (y_tr,), g_tr = stack_copies(clean[train], copies[train], (y[train],), groups[train])
     fitted = calibrated(clone(template), X_tr, y_tr, g_tr, seed)
     hits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def score(label: str, X: np.ndarray, y_true: np.ndarray) -> dict:
         proba = fitted.predict_proba(X)
         hits[label] = (proba.max(axis=1), fitted.classes_[proba.argmax(axis=1)] == y_true)
-        return {
-            "accuracy": round(float(np.mean(hits[label][1])), 4),
-            "ece": round(expected_calibration_error(proba, y_true, fitted.classes_), 4),
-            "n": int(len(y_true)),
-        }
+        return classifier_scores(proba, y_true, fitted.classes_)
 
     out = score_holdout(holdout_passes(clean, copies, copy_kmax, test, y), score)
     return (out, *hits.get("augmented", hits["clean"]))

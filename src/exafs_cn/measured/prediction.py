@@ -148,10 +148,6 @@ class Failure:
     group: str | None
     error: str
 
-    @property
-    def where(self) -> str:
-        return f"{self.file}[{self.group}]" if self.group else self.file
-
     def to_dict(self) -> dict:
         """The ``--json`` line of an input that failed: ``file``, ``group`` and ``error``."""
         return {"file": self.file, "group": self.group, "error": self.error}
