@@ -81,6 +81,21 @@ def test_simulate_labels_first_shells_and_the_pass_resumes(references, tmp_path)
     assert done.exit_code == 0 and "0 sites labelled now" in done.stdout
 
 
+def test_the_pass_reads_every_folder_a_dataset_was_simulated_from(references, tmp_path):
+    out = tmp_path / "dataset"
+    for name in ("Cu", "NiO"):  # two simulate runs, each from its own folder, into one dataset
+        folder = write_cif_folder(tmp_path / name, references, [name])
+        result = runner.invoke(app, ["simulate", "--source", str(folder), "--out", str(out), "--workers", "1", "--no-progress"])
+        assert result.exit_code == 0, result.output
+    dataset = Dataset(out)
+    labels = dataset.labels()
+    assert set(labels["absorber"]) >= {"Cu", "Ni"}
+    for part in dataset.first_shell_dir.glob("part-*.parquet"):
+        part.unlink()
+    again = runner.invoke(app, ["dataset", "first-shell", str(out), "--workers", "1", "--no-progress"])
+    assert again.exit_code == 0 and f"{len(labels)} sites labelled now" in again.stdout, again.output
+
+
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
 NIO = MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat"

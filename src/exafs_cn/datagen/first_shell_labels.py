@@ -17,7 +17,7 @@ from importlib.metadata import version
 from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.datagen.first_shell import site_first_shell
 from exafs_cn.datagen.labels import crystalnn_description
-from exafs_cn.datagen.structures import StructureRecord, read_source
+from exafs_cn.datagen.structures import BUNDLED_SOURCE, FOLDER_SOURCE, StructureRecord, read_source
 from exafs_cn.exceptions import one_line
 from exafs_cn.parallel import lost_reason, map_unordered
 
@@ -100,13 +100,19 @@ def ensure_first_shell(
 def label_dataset(
     dataset: Dataset, source: str | None = None, workers: int | None = None, progress: bool = True, scheduler: str | None = None
 ) -> int:
-    """:func:`ensure_first_shell` for a whole dataset folder, its structures read from the source it was made from."""
+    """:func:`ensure_first_shell` for a whole dataset folder, its structures read from ``source``, else
+    from every source it was made from (a folder dataset may have been simulated from several)."""
     provenance = dataset.provenance()
-    folders = provenance.get("source_folders") or []
-    source = source or (folders[0] if provenance.get("source") == "folder" and len(folders) == 1 else "bundled")
+    if source:
+        sources = [source]
+    elif provenance.get("source") == FOLDER_SOURCE:
+        sources = provenance.get("source_folders") or []
+    else:
+        sources = [BUNDLED_SOURCE]
     with dataset.writer_lock():
         dataset.remove_stale_temporaries()
-        return ensure_first_shell(dataset, read_source(source), workers, progress, scheduler)
+        records = [record for name in sources for record in read_source(name)]
+        return ensure_first_shell(dataset, records, workers, progress, scheduler)
 
 
 def _record_provenance(dataset: Dataset) -> None:
