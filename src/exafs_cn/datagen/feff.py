@@ -152,12 +152,12 @@ def build_cluster(
     return Cluster(symbols, coords, covered, trimmed)
 
 
-def feff_input(cluster: Cluster, preset: FeffPreset, title: str) -> str:
-    """feff.inp text: preset cards, one potential per element, the cluster."""
+def feff_input(cluster: Cluster, preset: FeffPreset, title: str, extra_cards: tuple[str, ...] = ()) -> str:
+    """feff.inp text: preset cards (then ``extra_cards``), one potential per element, the cluster."""
     absorber = cluster.symbols[0]
     others = sorted(set(cluster.symbols[1:]), key=lambda s: Element(s).Z)
     ipot = {symbol: i + 1 for i, symbol in enumerate(others)}
-    lines = [f"TITLE {title}", *preset.cards(), "", "POTENTIALS", "*  ipot   Z  tag  lmax1 lmax2 xnatph"]
+    lines = [f"TITLE {title}", *preset.cards(), *extra_cards, "", "POTENTIALS", "*  ipot   Z  tag  lmax1 lmax2 xnatph"]
     lines.append(f"   0  {Element(absorber).Z:3d}  {absorber:<3s}  -1  -1  0.001")
     for symbol in others:
         count = sum(1 for s in cluster.symbols[1:] if s == symbol)
