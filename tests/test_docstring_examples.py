@@ -12,13 +12,16 @@ REPO = Path(__file__).resolve().parents[1]
 MODULES = [
     "exafs_cn.atomic",
     "exafs_cn.datagen.first_shell",
+    "exafs_cn.datagen.fit_references",
     "exafs_cn.exceptions",
     "exafs_cn.features",
     "exafs_cn.learn.calibration",
+    "exafs_cn.learn.first_shell",
     "exafs_cn.learn.measured_calibration",
     "exafs_cn.learn.model_archive",
     "exafs_cn.learn.model_checks",
     "exafs_cn.learn.models",
+    "exafs_cn.measured.fit",
     "exafs_cn.measured.predict",
     "exafs_cn.measured.prediction",
 ]

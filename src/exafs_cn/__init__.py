@@ -5,6 +5,8 @@ The supported Python surface is what ``__all__`` names:
 - ``predict`` — the CN of measured spectra (files, Larch Groups or arrays), a
   ``Prediction`` or a ``Failure`` per spectrum;
 - ``to_dataframe`` — a table of a series of them;
+- ``fit_first_shell`` — a first-shell Larch fit started from a ``Prediction``, giving a
+  ``FirstShellFit`` (or ``predict(..., fit=True)`` for all of them);
 - ``ExafsCnError`` — the base of every error exafs-cn raises on purpose.
 
 Everything else (``exafs_cn.datagen``, ``exafs_cn.learn``, ``exafs_cn.measured``) is the
@@ -18,13 +20,15 @@ command line can turn a Ctrl-C into one line.
 
 from exafs_cn.exceptions import ExafsCnError
 
-__all__ = ["ExafsCnError", "Failure", "Prediction", "__version__", "predict", "to_dataframe"]
+__all__ = ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version__", "fit_first_shell", "predict", "to_dataframe"]
 
 _LAZY = {
     "predict": "exafs_cn.measured.predict",
     "Prediction": "exafs_cn.measured.prediction",
     "Failure": "exafs_cn.measured.prediction",
     "to_dataframe": "exafs_cn.measured.prediction",
+    "fit_first_shell": "exafs_cn.measured.fit",
+    "FirstShellFit": "exafs_cn.measured.fit",
 }
 
 

@@ -201,7 +201,7 @@ def train(
     """Fit the final models on all data and save them with their settings."""
     from exafs_cn.datagen.dataset import Dataset, locate_dataset
     from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
-    from exafs_cn.learn.first_shell import FIRST_SHELL_MODELS
+    from exafs_cn.learn.model_files import FIRST_SHELL_MODELS
     from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.learn.train import train_models
 
@@ -249,6 +249,9 @@ def predict(
     mu: Annotated[str | None, typer.Option(help="mu column or expression, e.g. 'log(i0/itrans)' or 'ifluor/i0'")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per spectrum (or error) per line")] = False,
     plot: Annotated[Path | None, typer.Option(help="folder for one figure per spectrum")] = None,
+    fit: Annotated[bool, typer.Option("--fit", help="a first-shell Larch fit started from each answer (N, R, sigma2, E0)")] = False,
+    s02: Annotated[float | None, typer.Option(min=0.1, max=1.5, help="S02 held fixed in --fit (default 0.9)")] = None,
+    foil: Annotated[Path | None, typer.Option(help="a metal foil of the same element: --fit takes S02 from a fit of it")] = None,
 ) -> None:
     """CN of measured spectra, with class probabilities, or "no answer" with the reason."""
     import warnings
@@ -263,6 +266,10 @@ def predict(
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
     if plot is not None:
         _check_output_folder(plot, "--plot")
+    if (s02 is not None or foil is not None) and not fit:
+        _fail("--s02 and --foil are settings of --fit; add --fit")
+    if s02 is not None and foil is not None:
+        _fail("give --s02 or --foil, not both")
     # numpy's "invalid value" and "mean of empty slice" from inside Larch's fits: noise for a
     # user, whose spectrum's verdict is its own line.
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -275,6 +282,7 @@ def predict(
     columns = Columns(energy=energy, mu=mu)
     figures = FigureNames(plot) if plot is not None else None
     failed = finished = 0
+    fits = _fit_settings(store, s02, foil) if fit else None
 
     def report_error(failure: Failure) -> None:
         nonlocal failed
@@ -283,11 +291,24 @@ def predict(
         if as_json:
             typer.echo(json.dumps(failure.to_dict()))
 
+    def predicted(batch: list) -> list:
+        results = predict_spectra(batch, store)
+        if fits is not None:
+            from exafs_cn.measured.fit import add_fits  # Larch's fitting and pymatgen: only for --fit
+
+            add_fits(results, *fits)
+        return results
+
     def report(item) -> None:
         if isinstance(item, Failure):
             report_error(item)
             return
-        typer.echo(json.dumps(item.to_dict()) if as_json else printable(item.to_text()))
+        if as_json:
+            typer.echo(json.dumps(item.to_dict()))
+        else:
+            typer.echo(printable(item.answer_line()))
+            if item.fit_line():  # printable line by line: a newline in a file name stays escaped
+                typer.echo(f"  {printable(item.fit_line())}")
         if figures is not None and item.processed is not None:
             figure = figures.next(item.file, item.group)
             try:
@@ -305,16 +326,42 @@ def predict(
             batch.extend(read_inputs(path, element, columns))
             batch_files += 1
             if len(batch) >= PREDICT_BATCH:
-                for item in predict_spectra(batch, store):
+                for item in predicted(batch):
                     report(item)
                 finished, batch, batch_files = finished + batch_files, [], 0
-        for item in predict_spectra(batch, store):
+        for item in predicted(batch):
             report(item)
     except KeyboardInterrupt:
         typer.echo(f"exafs-cn: interrupted after {finished} of {len(paths)} inputs; the lines above are complete", err=True)
         raise typer.Exit(code=130) from None
+    finally:
+        if fits is not None:
+            fits[1].close()
     if failed:
         raise typer.Exit(code=1)
+
+
+def _fit_settings(store, s02: float | None, foil: Path | None) -> tuple:
+    """``add_fits``'s S02 choice and FEFF paths for a ``predict --fit`` run; one line and exit 2
+    where the foil cannot give an S02."""
+    from exafs_cn.measured.fit import FitError, ReferencePaths, S02Choice, foil_s02
+    from exafs_cn.measured.predict import predict_file
+    from exafs_cn.measured.prediction import Failure
+
+    paths = ReferencePaths()
+    if foil is None:
+        return (S02Choice() if s02 is None else S02Choice(s02, "given")), paths
+    results = predict_file(foil, store)
+    if len(results) != 1:
+        _fail(f"--foil {foil}: holds {len(results)} spectra; give a file of one")
+    (answer,) = results
+    if isinstance(answer, Failure):
+        _fail(f"--foil {printable(answer.error)}")
+    try:
+        return foil_s02(answer, paths), paths
+    except FitError as exc:
+        paths.close()
+        _fail(f"--foil {printable(str(exc))}")
 
 
 def printable(text: str) -> str:
@@ -474,6 +521,25 @@ def dataset_first_shell(
         _fail(str(exc))
     failed = int(table["reason"].notna().sum())
     typer.echo(f"{done} sites labelled now; {len(table)} in {path / 'first_shell'} ({failed} that CrystalNN could not take)")
+
+
+@dataset_app.command("fit-references")
+def dataset_fit_references(
+    path: Annotated[Path, typer.Argument(help="dataset folder made from the bundled structures, with first-shell labels")] = DEFAULT_DATA,
+    out: Annotated[Path | None, typer.Option(help="where to write the table (default: the package's own, for a release)")] = None,
+) -> None:
+    """The reference sites `predict --fit` takes FEFF paths from: single-element first shells."""
+    from exafs_cn.datagen.dataset import Dataset
+    from exafs_cn.datagen.fit_references import shipped_references_path, write_references
+
+    if not (path / "labels.parquet").is_file():
+        _fail(f"{path}: no labels.parquet (run `exafs-cn simulate --out {path}` first)")
+    target = out or shipped_references_path()
+    try:
+        rows = write_references(Dataset(path), target)
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    typer.echo(f"{rows} reference sites -> {target}")
 
 
 def format_summary(summary: dict, preset: str) -> str:

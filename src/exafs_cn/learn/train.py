@@ -198,7 +198,8 @@ def train_models(
         "augmentation": augmentation.to_dict(),
     }
     sizes = dict(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf)
-    from exafs_cn.learn.first_shell import FIRST_SHELL_FEATURE_SET, FIRST_SHELL_MODELS, fit_first_shell_models, pair_labels
+    from exafs_cn.learn.first_shell import FIRST_SHELL_FEATURE_SET, fit_first_shell_models, pair_labels
+    from exafs_cn.learn.model_files import FIRST_SHELL_MODELS
 
     classifiers = []
     for name in (name for name in model_names if name != AVERAGE_CN_MODEL and name not in FIRST_SHELL_MODELS):

@@ -349,6 +349,9 @@ def predict(
     model: str = DEFAULT_MODEL,
     models_dir: Path | str | None = None,
     name: str = "spectrum",
+    fit: bool = False,
+    s02: float | None = None,
+    foil: Path | str | None = None,
 ) -> list[Prediction | Failure]:
     """CN of measured spectra: a ``Prediction`` or a ``Failure`` per spectrum.
 
@@ -370,6 +373,13 @@ def predict(
         Models from ``exafs-cn train``; default ``$EXAFS_CN_MODELS``, else the shipped ones.
     name : str
         What arrays are called in messages.
+    fit : bool
+        Also fit each answer's first shell with Larch (``Prediction.fit``, or
+        ``Prediction.fit_error`` where it cannot be made; see :mod:`exafs_cn.measured.fit`).
+    s02 : float, optional
+        S02 held fixed in the fits (default 0.9).
+    foil : path, optional
+        A metal foil of the spectra's element: the fits take S02 from a fit of it.
 
     Returns
     -------
@@ -389,6 +399,33 @@ def predict(
     'no-such-file.xdi: no such file'
     """
     store = ModelStore(models_dir, model)
+    results = _predict_source(store, source, element, energy, mu, name)
+    if fit:
+        _add_fits(results, store, s02, foil)
+    return results
+
+
+def _add_fits(results: list[Prediction | Failure], store: ModelStore, s02: float | None, foil: Path | str | None) -> None:
+    """Fits for ``predict(fit=True)``; a foil that gives no S02 is every fit's error."""
+    from exafs_cn.measured.fit import FitError, ReferencePaths, S02Choice, add_fits, foil_s02
+
+    with ReferencePaths() as paths:
+        choice = S02Choice() if s02 is None else S02Choice(float(s02), "given")
+        if foil is not None:
+            (answer, *more) = predict_file(foil, store)
+            try:
+                if isinstance(answer, Failure) or more:
+                    raise FitError(answer.error if isinstance(answer, Failure) else f"{foil}: holds more than one spectrum")
+                choice = foil_s02(answer, paths)
+            except FitError as exc:
+                for item in results:
+                    if isinstance(item, Prediction):
+                        item.fit_error = f"foil {exc}"
+                return
+        add_fits(results, choice, paths)
+
+
+def _predict_source(store: ModelStore, source, element, energy, mu, name: str) -> list[Prediction | Failure]:
     paths = [source] if isinstance(source, (str, os.PathLike)) else source if isinstance(source, (list, tuple)) else None
     if paths is not None:
         if not all(isinstance(p, (str, os.PathLike)) for p in paths):

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pandas is imported only by to_dataframe
     import pandas as pd
 
     from exafs_cn.features import Processed
+    from exafs_cn.measured.fit import FirstShellFit
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Prediction:
     neighbour : str or None
         The dominant neighbour class (``O``, ``S``, ``N``, ``halogen``, ``P``, ``C``, ``Se/As``,
         ``metal``, ``other``), with ``neighbour_probabilities`` for each class the model knows.
+    fit : FirstShellFit or None
+        The first-shell Larch fit started from this answer, where one was asked for
+        (``predict --fit``) and converged; else ``fit_error`` says why not, where one was asked for.
     notes : tuple of str
         What was done to the data that a user should know (glitches removed, calibration
         not applied, ...).
@@ -72,6 +76,8 @@ class Prediction:
     r1_interval: tuple[float, float] | None = None
     neighbour: str | None = None
     neighbour_probabilities: dict[str, float] | None = None
+    fit: FirstShellFit | None = None
+    fit_error: str | None = None
     processed: Processed | None = field(default=None, repr=False)
 
     @property
@@ -99,6 +105,7 @@ class Prediction:
             "r1_interval": None if self.r1_interval is None else [round(v, 3) for v in self.r1_interval],
             "neighbour": self.neighbour,
             "neighbour_probabilities": self.neighbour_probabilities,
+            "fit": self.fit.to_dict() if self.fit is not None else {"error": self.fit_error} if self.fit_error else None,
             "reason": self.reason,
             "model": self.model,
             "e0": None if self.e0 is None else round(self.e0, 2),
@@ -107,7 +114,19 @@ class Prediction:
         }
 
     def to_text(self) -> str:
-        """The line ``exafs-cn predict`` prints."""
+        """What ``exafs-cn predict`` prints: the answer's line, and the fit's indented below it
+        where one was asked for."""
+        fit = self.fit_line()
+        return self.answer_line() + (f"\n  {fit}" if fit else "")
+
+    def fit_line(self) -> str | None:
+        """The fit's line (its values, or why it was not made); None where no fit was asked for."""
+        if self.fit is not None:
+            return self.fit.to_text()
+        return f"fit not made: {self.fit_error}" if self.fit_error else None
+
+    def answer_line(self) -> str:
+        """The answer's line: the CN with its probabilities, the average CN and the first shell."""
         notes = f" [{'; '.join(self.notes)}]" if self.notes else ""
         if self.cn is None:
             return f"{self.where}: {self.element} no answer: {self.reason} (kmax {self.kmax:.1f}/A){notes}"
@@ -169,8 +188,9 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``file``, ``group``, ``element``, ``cn``, ``probability`` (of that CN),
         ``cn_mean``, ``cn_low``, ``cn_high`` (its 90% interval), ``r1``, ``r1_low``,
-        ``r1_high``, ``neighbour``, ``neighbour_probability``, ``e0``, ``kmax``,
-        ``reason`` (for no answer), ``error`` (for a failure), ``notes`` (joined by
+        ``r1_high``, ``neighbour``, ``neighbour_probability``, ``e0``, ``kmax``, the fit's
+        ``fit_n``, ``fit_n_error``, ``fit_r``, ``fit_r_error``, ``fit_sigma2``, ``fit_e0``,
+        ``fit_r_factor`` and ``fit_error`` (where one was asked for), ``reason`` (for no answer), ``error`` (for a failure), ``notes`` (joined by
         ``"; "``), ``model``, then ``p_<CN>`` for every CN class that occurs. Missing
         values are NaN (numbers) or None.
 
@@ -207,6 +227,7 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
             "neighbour_probability": neighbour_p,
             "e0": item.e0,
             "kmax": item.kmax,
+            **_fit_columns(item),
             "reason": item.reason,
             "notes": "; ".join(item.notes) or None,
             "model": item.model,
@@ -214,9 +235,20 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
         row.update({f"p_{cn}": p for cn, p in (item.probabilities or {}).items()})
         rows.append(row)
     columns = ["file", "group", "element", "cn", "probability", "cn_mean", "cn_low", "cn_high"]
-    columns += ["r1", "r1_low", "r1_high", "neighbour", "neighbour_probability", "e0", "kmax"]
+    columns += ["r1", "r1_low", "r1_high", "neighbour", "neighbour_probability", "e0", "kmax", *_FIT_COLUMNS]
     columns += ["reason", "error", "notes", "model"]
     classes = sorted({key for row in rows for key in row if key.startswith("p_")}, key=lambda key: int(key[2:]))
     table = pd.DataFrame(rows, columns=columns + classes)
     table["cn"] = table["cn"].astype("Int64")  # integers with missing values, not floats
     return table
+
+
+_FIT_COLUMNS = ("fit_n", "fit_n_error", "fit_r", "fit_r_error", "fit_sigma2", "fit_e0", "fit_r_factor", "fit_error")
+
+
+def _fit_columns(item: Prediction) -> dict:
+    fit = item.fit
+    if fit is None:
+        return {"fit_error": item.fit_error}
+    values = (fit.n, fit.n_error, fit.r, fit.r_error, fit.sigma2, fit.e0, fit.r_factor, None)
+    return dict(zip(_FIT_COLUMNS, values))
