@@ -95,7 +95,9 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     # et_all reads R, k and wavelet features; the study's models only R. Best-of is over both.
     assert stored["per_element"]["Co"]["et_all"]["n"] == stored["per_element"]["Co"]["rf"]["n"]
     assert stored["mean_best_study_model_accuracy"] <= stored["mean_best_accuracy"]
-    assert stored["feature_sets"]["Ni"]["r"] == stored["per_element"]["Ni"]["rf"]["accuracy"]
+    # the feature sets are compared with 100-tree forests: R space is scored anew, not reused from the 300-tree one
+    assert stored["plan"]["comparison_trees"] == 100 and set(stored["feature_sets"]["Ni"]) == {"r", "k"}
+    assert all(0 < v <= 1 for v in stored["feature_sets"]["Ni"].values())
     assert set(stored["importance"]["Ni"]) == {"rf"}  # importance over R only for models that read R alone
     joint = stored["cross_element"]
     assert set(joint["per_element"]) == {"Ni", "Co"} and joint["n"] == sum(stored["per_element"][e]["n"] for e in ("Ni", "Co"))
@@ -105,21 +107,32 @@ def test_experiments_write_a_report(data_slice, tmp_path):
     for part in (joint["per_element_models"], joint["vote"]):
         assert {e: m["n"] for e, m in part["per_element"].items()} == {e: m["n"] for e, m in joint["per_element"].items()}
     assert stored["mean_accuracy_vote"] == joint["vote"]["mean_accuracy"]
-    assert set(stored["random_split"]["Ni"]) >= {"rf"} and "et_all" not in stored["random_split"]["Ni"]  # study's models only
+    assert "rf" in stored["random_split"]["Ni"] and "et_all" not in stored["random_split"]["Ni"]  # the random forest only
     average = stored["average_cn"]
     assert set(average["per_element"]) == {"Ni", "Co"} and average["counts"]["mixture"] > 0
     for metrics in average["per_element"].values():
         assert 0 < metrics["mae"] < 3 and 0.5 < metrics["coverage_90"] <= 1 and metrics["n_mixtures"] > 0
     assert len(average["scatter"]["Ni"]["true"]) == len(average["scatter"]["Ni"]["kind"]) > 0
-    for png in ("accuracy_per_element", "confusion_matrices", "importance_over_r", "feature_sets", "average_cn"):
+    shell = stored["first_shell"]
+    assert set(shell["per_element"]) == {"Ni", "Co"} and shell["features"] == "r_complex"
+    for metrics in shell["per_element"].values():
+        # held-out R1 and its interval on FEFF spectra of compositions the models never saw
+        assert 0 < metrics["mae_r1"] < 0.3 and 0.6 <= metrics["coverage_90"] <= 1 and metrics["median_width_90"] > 0
+        assert 0 < metrics["neighbour_accuracy"] <= 1 and 0 <= metrics["within_0_02"] <= 1
+        assert np.asarray(metrics["confusion"]).sum() == metrics["n"] == len(metrics["r1_true"]) == len(metrics["r1_predicted"])
+        assert len(metrics["confusion"]) == len(metrics["neighbour_classes"])
+    assert shell["mean_mae_r1"] == pytest.approx(np.mean([m["mae_r1"] for m in shell["per_element"].values()]), abs=1e-4)
+    assert {"mean_neighbour_accuracy", "mean_coverage_90"} <= set(shell)
+    for png in ("accuracy_per_element", "confusion_matrices", "importance_over_r", "feature_sets", "average_cn", "first_shell_r1", "first_shell_neighbours"):
         assert (tmp_path / f"{png}.png").stat().st_size > 5000
     text = page.read_text()
-    assert "Confusion matrices" in text and "study (Zeng, Hu, Yao 2025)" in text and "Average CN" in text
+    assert "Confusion matrices" in text and "study (Zeng, Hu, Yao 2025)" in text and "Average CN" in text and "First shell" in text
 
     # The second run finds the features in the cache and gives the same numbers.
     cached = list((tmp_path / "cache").glob("features-*.npy"))
-    # r, k and the wavelet features et_all reads; r and k of all pairs, and of the mixtures, for the average CN
-    assert len(cached) == 7
+    # r, k, the wavelet features et_all reads and r_complex for the first shell; r and k of all
+    # pairs, and of the mixtures, for the average CN
+    assert len(cached) == 8
     again = run_experiments(
         Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache"
     )
@@ -139,14 +152,16 @@ def test_a_plan_without_the_studys_models_has_no_random_split_and_still_reports(
         n_splits=3,
         cross_element=False,
         average_cn=False,
+        first_shell=False,
     )
     results = run_experiments(
         Dataset(data_slice), plan, workers=2, progress=False, log=lambda m: None, cache_dir=tmp_path / "cache"
     )
     assert results["random_split"] == {} and results["mean_best_accuracy_random_split"] is None
     assert results["importance"] == {} and "average_cn" not in results  # rf_all reads more than R; no regression asked for
+    assert "first_shell" not in results
     text = write_report(results, tmp_path).read_text()
-    assert "random split (the study's models)</td><td>-</td>" in text
+    assert "random split (random forest; the study's protocol)</td><td>-</td>" in text and "First shell" not in text
 
 
 @pytest.mark.skipif(

@@ -94,8 +94,9 @@ def dominant_class(neighbours: Mapping[str, float]) -> str:
     return max(shares, key=lambda name: (shares[name], -NEIGHBOUR_CLASSES.index(name)))
 
 
-def pair_first_shell(sites: Sequence[Mapping], multiplicities: Sequence[int]) -> dict:
-    """The first shell of a (material, element) pair from its sites' (:func:`site_first_shell`).
+def pair_first_shell(sites: Sequence[Mapping], multiplicities: Sequence[float]) -> dict:
+    """The first shell of a (material, element) pair from its sites' (:func:`site_first_shell`);
+    of a mixture from its pairs', with the absorber shares as ``multiplicities``.
 
     ``r1`` is the multiplicity-weighted mean of the sites' mean distances; ``r1_std`` the
     spread of all the pair's neighbour distances around it (within and between sites);

@@ -50,6 +50,57 @@ def pair_labels(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["material_id", "absorber", "r1", "r1_std", "neighbour", "neighbour_shares", "neighbours"])
 
 
+def mixture_labels(mixtures: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The first shell of designed mixtures: absorber-count-weighted over their components.
+
+    A mixture's absorbers are split ``weights`` between its component pairs, as a pair's are
+    between its sites by multiplicity, so the same average applies
+    (:func:`~exafs_cn.datagen.first_shell.pair_first_shell`): ``r1`` the weighted mean of the
+    components' R1, ``r1_std`` the spread of all neighbour distances, the neighbour counts
+    weighted, and the dominant class of those.
+
+    Parameters
+    ----------
+    mixtures : DataFrame
+        ``design_mixtures``' rows: ``components`` (row numbers of ``pairs``) and ``weights``.
+    pairs : DataFrame
+        The component pairs' labels (:func:`pair_labels` rows, in the numbering of ``components``).
+
+    Returns
+    -------
+    DataFrame
+        One row per mixture, in order: ``r1``, ``r1_std``, ``neighbour``, ``neighbour_shares``
+        and ``neighbours`` (JSON), as :func:`pair_labels` gives for a pair; NaN and None where a
+        component has no label.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"r1": [2.0, 2.4], "r1_std": [0.0, 0.0], "neighbours": ['{"O": 6}', '{"Cl": 4}']})
+    >>> mixes = pd.DataFrame({"components": [[0, 1]], "weights": [[0.75, 0.25]]})
+    >>> row = mixture_labels(mixes, pairs).iloc[0]
+    >>> round(float(row["r1"]), 3), row["neighbour"], row["neighbours"]
+    (2.1, 'O', '{"Cl": 1.0, "O": 4.5}')
+    """
+    records = pairs.to_dict("records")
+    rows = []
+    for components, weights in zip(mixtures["components"], mixtures["weights"]):
+        parts = [records[i] for i in components]
+        if any(not isinstance(p.get("neighbours"), str) or not np.isfinite(p.get("r1", np.nan)) for p in parts):
+            rows.append({"r1": np.nan, "r1_std": np.nan, "neighbour": None, "neighbour_shares": None, "neighbours": None})
+            continue
+        shell = pair_first_shell(parts, weights)
+        rows.append(
+            {
+                "r1": shell["r1"],
+                "r1_std": shell["r1_std"],
+                "neighbour": dominant_class(shell["neighbours"]),
+                "neighbour_shares": json.dumps(class_shares(shell["neighbours"])),
+                "neighbours": json.dumps(shell["neighbours"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["r1", "r1_std", "neighbour", "neighbour_shares", "neighbours"])
+
+
 def fit_first_shell_models(
     data,
     labels: pd.DataFrame,
@@ -164,4 +215,74 @@ def r1_metrics(r1: np.ndarray, median: np.ndarray, low: np.ndarray, high: np.nda
         "coverage_90": round(float(np.mean((r1 >= low) & (r1 <= high))), 4),
         "median_width_90": round(float(np.median(high - low)), 4),
         "n": int(len(r1)),
+    }
+
+
+def first_shell_cv(
+    X: np.ndarray,
+    r1: np.ndarray,
+    neighbour: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_splits: int = 5,
+    seed: int = 0,
+    n_estimators: int = 40,
+    min_samples_leaf: int = 5,
+    n_jobs: int | None = None,
+) -> dict:
+    """Grouped CV of one element's first-shell models on FEFF spectra: the ``first_shell`` entry
+    of ``reproduce``'s results.json for that element.
+
+    Folds are StratifiedGroupKFold over compositions, stratified by neighbour class, shuffled
+    with ``seed``. The models are the shipped ones' kinds and sizes: a conformalized quantile
+    forest for R1 (median, 90% interval) and a random forest for the neighbour class.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+        The spectra's features (``FIRST_SHELL_FEATURE_SET``).
+    r1 : ndarray of shape (n,)
+        The pairs' mean first-shell distance (A).
+    neighbour : ndarray of shape (n,)
+        The pairs' dominant neighbour class (names of ``NEIGHBOUR_CLASSES``).
+    groups : ndarray of shape (n,)
+        Compositions: no composition is on both sides of a split.
+
+    Returns
+    -------
+    dict
+        ``mae_r1``, ``within_0_02``, ``coverage_90``, ``median_width_90``, ``neighbour_accuracy``,
+        ``neighbour_commonest`` (always the training folds' commonest class), ``n``, the
+        ``confusion`` matrix over ``neighbour_classes`` (rows true, columns predicted) and
+        ``r1_true`` / ``r1_predicted`` (for the report's scatter), ``fit_seconds``.
+    """
+    import time
+
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import confusion_matrix
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    started = time.perf_counter()
+    predicted, low, high = np.full(len(r1), np.nan), np.full(len(r1), np.nan), np.full(len(r1), np.nan)
+    neighbour_predicted = np.empty(len(r1), dtype=object)
+    commonest_hit = np.zeros(len(r1), bool)
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for train, test in folds.split(X, neighbour, groups):
+        forest = ConformalQuantileForest(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, random_state=seed, n_jobs=n_jobs)
+        forest.fit(X[train], r1[train], groups[train])
+        predicted[test], low[test], high[test] = forest.predict_with_interval(X[test])
+        classifier = RandomForestClassifier(n_estimators, min_samples_leaf=min_samples_leaf, random_state=seed, n_jobs=n_jobs)
+        neighbour_predicted[test] = classifier.fit(X[train], neighbour[train]).predict(X[test])
+        commonest_hit[test] = neighbour[test] == pd.Series(neighbour[train]).mode()[0]
+    classes = [c for c in NEIGHBOUR_CLASSES if c in set(neighbour) | set(neighbour_predicted)]
+    scores = r1_metrics(r1, predicted, low, high)
+    return {
+        **scores,
+        "neighbour_accuracy": round(float(np.mean(neighbour_predicted == neighbour)), 4),
+        "neighbour_commonest": round(float(commonest_hit.mean()), 4),
+        "neighbour_classes": classes,
+        "confusion": confusion_matrix(neighbour, neighbour_predicted.astype(str), labels=classes).tolist(),
+        "r1_true": np.round(r1, 4).tolist(),
+        "r1_predicted": np.round(predicted, 4).tolist(),
+        "fit_seconds": round(time.perf_counter() - started, 1),
     }
