@@ -291,6 +291,16 @@ def _print_summary(summary: dict) -> None:
         )
 
 
+def predict_as_user(row: dict, corpus: Path, store: ModelStore) -> Prediction | None:
+    """The index row's spectrum predicted as a user would: the bare file, then with the index's
+    columns and element where that fails; None where neither gives an answer."""
+    prediction, _ = _run(corpus / row["file"], store, None, Columns(), None)
+    if prediction is None:
+        loader = json.loads(row["loader"])
+        prediction, _ = _run(corpus / row["file"], store, row["element"], Columns(loader.get("energy"), loader.get("mu")), None)
+    return prediction
+
+
 def _run(
     path: Path, store: ModelStore, element: str | None, columns: Columns, truncate_k: float | None
 ) -> tuple[Prediction | None, str | None]:

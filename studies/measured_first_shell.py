@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
-from measured import _run  # a sibling script: the corpus read as a user would
+from measured import predict_as_user  # a sibling script: the corpus read as a user would
 from paths import REPO, portable
 
 from exafs_cn.atomic import write_json_atomic
 from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.learn.first_shell import pair_labels
 from exafs_cn.measured.predict import ModelStore
-from exafs_cn.measured.readers import Columns
 
 
 def main() -> None:
@@ -46,10 +44,7 @@ def main() -> None:
         if key not in truth.index:
             no_truth.add(row["compound"])
             continue
-        prediction, _ = _run(args.corpus / row["file"], store, None, Columns(), None)
-        if prediction is None:
-            loader = json.loads(row["loader"])
-            prediction, _ = _run(args.corpus / row["file"], store, row["element"], Columns(loader.get("energy"), loader.get("mu")), None)
+        prediction = predict_as_user(row, args.corpus, store)
         known = truth.loc[key]
         entry = {
             "file": row["file"],

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from measured import _run  # a sibling script: the corpus read as a user would
+from measured import predict_as_user  # a sibling script: the corpus read as a user would
 from paths import REPO, portable
 from tqdm import tqdm
 
@@ -39,7 +38,6 @@ from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.learn.first_shell import pair_labels
 from exafs_cn.measured.fit import DEFAULT_S02, FOIL_CLASS, FitError, ReferencePaths, fit_first_shell, fit_foil_s02
 from exafs_cn.measured.predict import ModelStore
-from exafs_cn.measured.readers import Columns
 
 
 def main() -> None:
@@ -59,7 +57,7 @@ def main() -> None:
     with ReferencePaths() as paths, ReferencePaths(own_metal=False) as any_metal:
         foils = _foil_s02(rows, args.corpus, store, paths)
         for row in tqdm(rows, desc="fits", unit="spectrum"):
-            prediction = _predicted(row, args.corpus, store)
+            prediction = predict_as_user(row, args.corpus, store)
             entry = {
                 "file": row["file"],
                 "compound": row["compound"],
@@ -117,22 +115,13 @@ def main() -> None:
     print(f"written to {args.out}")
 
 
-def _predicted(row: dict, corpus: Path, store: ModelStore):
-    """The spectrum predicted as a user would: the bare file, else with the index's columns and element."""
-    prediction, _ = _run(corpus / row["file"], store, None, Columns(), None)
-    if prediction is None:
-        loader = json.loads(row["loader"])
-        prediction, _ = _run(corpus / row["file"], store, row["element"], Columns(loader.get("energy"), loader.get("mu")), None)
-    return prediction
-
-
 def _foil_s02(rows: list[dict], corpus: Path, store: ModelStore, paths: ReferencePaths) -> dict:
     """Per element, S02 from the first (by file name) spectrum of a metal foil whose label is not doubtful."""
     foils = {}
     for row in sorted(rows, key=lambda r: r["file"]):
         if " metal (" not in row["compound"] or "doubtful" in row["notes"].lower() or row["element"] in foils:
             continue
-        prediction = _predicted(row, corpus, store)
+        prediction = predict_as_user(row, corpus, store)
         foil = {"file": row["file"], "compound": row["compound"]}
         try:
             if prediction is None:
