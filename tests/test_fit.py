@@ -1,8 +1,10 @@
 """The first-shell fit started from the ML answer: Larch's feffit on measured spectra with a FEFF
 path of a bundled reference site, run for real (feff8l and the fit take about a second)."""
 
+import contextlib
 import dataclasses
 import gzip
+import io
 import json
 import subprocess
 import sys
@@ -147,3 +149,10 @@ def test_cli_writes_the_reference_table_of_a_dataset(data_slice, tmp_path):
     assert f"{len(reference_sites(Dataset(data_slice).first_shell()))} reference sites" in run.stdout
     run = _cli("dataset", "fit-references", str(tmp_path), "--out", str(tmp_path / "x.csv.gz"), cwd=tmp_path)
     assert run.returncode == 2 and "no labels.parquet" in run.stderr and not (tmp_path / "x.csv.gz").exists()
+
+
+def test_fit_runs_where_stdout_has_no_encoding(paths):
+    # a notebook's or a capturing tool's stdout: Larch's path code reads sys.stdout.encoding
+    with contextlib.redirect_stdout(io.StringIO()) as captured:
+        fit = fit_first_shell(_answer(CU_FOIL), paths)
+    assert fit.reference.neighbour == "Cu" and captured.getvalue() == ""

@@ -18,6 +18,7 @@ uncertainties cannot be estimated, N is undetermined) raises :class:`FitError` w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import io
@@ -71,6 +72,7 @@ class Reference:
     neighbour: str
     cn: int
     r1: float  # the reference's mean first-shell distance (A)
+    r1_max: float  # its longest first-shell distance (A)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,9 @@ class ReferencePaths:
         if cn is not None and (table["cn"] == cn).any():
             table = table[table["cn"] == cn]
         row = table.iloc[int(np.argmin(np.abs(table["r1"].to_numpy() - r1)))]
-        return Reference(row["material_id"], int(row["site_index"]), absorber, row["neighbour"], int(row["cn"]), float(row["r1"]))
+        return Reference(
+            row["material_id"], int(row["site_index"]), absorber, row["neighbour"], int(row["cn"]), float(row["r1"]), float(row["r1_max"])
+        )
 
     def paths(self, reference: Reference) -> list[tuple[Path, float]]:
         """The first shell's feffNNNN.dat files of ``reference`` with each one's share of its degeneracy."""
@@ -208,8 +212,8 @@ class ReferencePaths:
         cif = self._cif(reference.material_id)
         structure = Structure.from_str(cif, fmt="cif")
         fast = PRESETS["fast"]
-        # RPATH just past the shell, two legs: FEFF writes the first shell's paths and nothing else.
-        preset = dataclasses.replace(fast, name="first-shell path", rpath=round(reference.r1 + 3 * 0.02 + 0.05, 3), nleg=2)
+        # RPATH just past the shell's longest bond, two legs: FEFF writes the first shell's paths only.
+        preset = dataclasses.replace(fast, name="first-shell path", rpath=round(reference.r1_max + 0.05, 3), nleg=2)
         cluster = build_cluster(structure, reference.site_index, fast.cluster_radius, omit_elements=fast.omit_elements)
         text = feff_input(cluster, preset, f"{reference.material_id} site {reference.site_index}", extra_cards=("PRINT 0 0 0 0 0 3",))
         if self._folder is None:
@@ -286,7 +290,8 @@ def fit_first_shell(
     paths = paths or ReferencePaths()
     try:
         reference = paths.choose(prediction.element, prediction.neighbour, prediction.r1, prediction.cn)
-        return _fit(prediction, reference, paths.paths(reference), s02, s02_source, vary_s02_with_n)
+        with _quiet_stdout():
+            return _fit(prediction, reference, paths.paths(reference), s02, s02_source, vary_s02_with_n)
     except FitError as exc:
         raise FitError(f"{prediction.where}: {exc}") from None
     finally:
@@ -308,7 +313,8 @@ def fit_foil_s02(foil: Prediction, paths: ReferencePaths | None = None) -> tuple
     paths = paths or ReferencePaths()
     try:
         reference = paths.choose(foil.element, FOIL_CLASS, foil.r1, foil.cn)
-        fit = _fit(foil, reference, paths.paths(reference), DEFAULT_S02, "foil", vary_s02_with_n=float(reference.cn))
+        with _quiet_stdout():
+            fit = _fit(foil, reference, paths.paths(reference), DEFAULT_S02, "foil", vary_s02_with_n=float(reference.cn))
     except FitError as exc:
         raise FitError(f"{foil.where}: {exc}") from None
     finally:
@@ -380,6 +386,15 @@ def _fit(
         r_range=(rmin, rmax),
         reference=reference,
     )
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Larch's path code encodes text with ``sys.stdout.encoding``, which a notebook's or a
+    doctest's stdout may not have (None: TypeError), and prints remarks nobody asked for: both
+    go to a UTF-8 sink while it runs."""
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        yield
 
 
 def _window(r: np.ndarray, mag: np.ndarray, r1: float) -> tuple[float, float]:
