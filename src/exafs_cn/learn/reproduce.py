@@ -149,7 +149,7 @@ class ExperimentPlan:
         )
 
 
-#: Small enough for a first look in under 3 minutes on 2 cores, features included.
+#: A small fixed subset for a first look: minutes on 2 cores (the time measured is in docs/commands/reproduce.md).
 QUICK_PLAN = ExperimentPlan(
     per_element_limit=120, min_class_count=10, rf_trees=50, average_cn_trees=50, first_shell_trees=20, comparison_trees=None
 )
