@@ -344,21 +344,11 @@ def predict(
 def _fit_settings(store, s02: float | None, foil: Path | None) -> tuple:
     """``add_fits``'s S02 choice and FEFF paths for a ``predict --fit`` run; one line and exit 2
     where the foil cannot give an S02."""
-    from exafs_cn.measured.fit import FitError, ReferencePaths, S02Choice, foil_s02
-    from exafs_cn.measured.predict import predict_file
-    from exafs_cn.measured.prediction import Failure
+    from exafs_cn.measured.fit import FitError, ReferencePaths, s02_choice
 
     paths = ReferencePaths()
-    if foil is None:
-        return (S02Choice() if s02 is None else S02Choice(s02, "given")), paths
-    results = predict_file(foil, store)
-    if len(results) != 1:
-        _fail(f"--foil {foil}: holds {len(results)} spectra; give a file of one")
-    (answer,) = results
-    if isinstance(answer, Failure):
-        _fail(f"--foil {printable(answer.error)}")
     try:
-        return foil_s02(answer, paths), paths
+        return s02_choice(store, s02, foil, paths), paths
     except FitError as exc:
         paths.close()
         _fail(f"--foil {printable(str(exc))}")

@@ -286,17 +286,13 @@ def fit_first_shell(
         raise FitError(f"{prediction.where}: the models give no neighbour class and R1 (no first-shell models in the folder)")
     if not 0.1 <= s02 <= 1.5:
         raise FitError(f"S02 = {s02:g} is outside 0.1-1.5")
-    owned = paths is None
-    paths = paths or ReferencePaths()
     try:
-        reference = paths.choose(prediction.element, prediction.neighbour, prediction.r1, prediction.cn)
-        with _quiet_stdout():
-            return _fit(prediction, reference, paths.paths(reference), s02, s02_source, vary_s02_with_n)
+        with _paths_for(paths) as paths:
+            reference = paths.choose(prediction.element, prediction.neighbour, prediction.r1, prediction.cn)
+            with _quiet_stdout():
+                return _fit(prediction, reference, paths.paths(reference), s02, s02_source, vary_s02_with_n)
     except FitError as exc:
         raise FitError(f"{prediction.where}: {exc}") from None
-    finally:
-        if owned:
-            paths.close()
 
 
 def fit_foil_s02(foil: Prediction, paths: ReferencePaths | None = None) -> tuple[float, float]:
@@ -309,18 +305,24 @@ def fit_foil_s02(foil: Prediction, paths: ReferencePaths | None = None) -> tuple
         raise FitError(f"{foil.where}: not a metal foil (the models read its neighbours as {foil.neighbour})")
     if foil.cn is None or foil.r1 is None:
         raise FitError(f"{foil.where}: no ML answer to start a foil fit from ({foil.reason or 'no first-shell models'})")
-    owned = paths is None
-    paths = paths or ReferencePaths()
     try:
-        reference = paths.choose(foil.element, FOIL_CLASS, foil.r1, foil.cn)
-        with _quiet_stdout():
-            fit = _fit(foil, reference, paths.paths(reference), DEFAULT_S02, "foil", vary_s02_with_n=float(reference.cn))
+        with _paths_for(paths) as paths:
+            reference = paths.choose(foil.element, FOIL_CLASS, foil.r1, foil.cn)
+            with _quiet_stdout():
+                fit = _fit(foil, reference, paths.paths(reference), DEFAULT_S02, "foil", vary_s02_with_n=float(reference.cn))
     except FitError as exc:
         raise FitError(f"{foil.where}: {exc}") from None
-    finally:
-        if owned:
-            paths.close()
     return fit.s02, float(fit.s02_error)
+
+
+@contextlib.contextmanager
+def _paths_for(paths: ReferencePaths | None):
+    """``paths``, or a ReferencePaths of the call's own, removed when the call ends."""
+    if paths is not None:
+        yield paths
+        return
+    with ReferencePaths() as own:
+        yield own
 
 
 def _fit(
@@ -457,9 +459,7 @@ class S02Choice:
 def add_fits(results: list, s02: S02Choice = S02Choice(), paths: ReferencePaths | None = None) -> None:
     """Fit the first shell of every Prediction in ``results`` in place: its ``fit``, or its
     ``fit_error`` (one line) where the fit could not be made; Failures are left as they are."""
-    owned = paths is None
-    paths = paths or ReferencePaths()
-    try:
+    with _paths_for(paths) as paths:
         for item in results:
             if not isinstance(item, Prediction):
                 continue
@@ -470,12 +470,26 @@ def add_fits(results: list, s02: S02Choice = S02Choice(), paths: ReferencePaths 
                 item.fit_error = str(exc)
             except Exception as exc:  # one spectrum's unforeseen failure must not stop the others
                 item.fit_error = f"{item.where}: the fit failed ({type(exc).__name__}: {one_line(exc, 100)}; please report this)"
-    finally:
-        if owned:
-            paths.close()
 
 
 def foil_s02(foil: Prediction, paths: ReferencePaths | None = None) -> S02Choice:
     """The S02Choice of a run given a foil: its element's fits use the S02 fitted on it."""
     value, error = fit_foil_s02(foil, paths)
     return S02Choice(foil_element=foil.element, foil_value=value, foil_source=f"+- {error:.2f} from foil {Path(foil.file).name}")
+
+
+def s02_choice(store, s02: float | None, foil: Path | str | None, paths: ReferencePaths) -> S02Choice:
+    """The S02 of a run's fits: the default, ``s02`` as given, or fitted on the ``foil`` file
+    (predicted with ``store``'s models); FitError in one line where the foil gives none."""
+    from exafs_cn.measured.predict import predict_file  # predict imports this module for --fit
+    from exafs_cn.measured.prediction import Failure
+
+    if foil is None:
+        return S02Choice() if s02 is None else S02Choice(float(s02), "given")
+    results = predict_file(foil, store)
+    if len(results) != 1:
+        raise FitError(f"{foil}: holds {len(results)} spectra; give a file of one")
+    (answer,) = results
+    if isinstance(answer, Failure):
+        raise FitError(answer.error)
+    return foil_s02(answer, paths)

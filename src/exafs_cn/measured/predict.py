@@ -407,21 +407,16 @@ def predict(
 
 def _add_fits(results: list[Prediction | Failure], store: ModelStore, s02: float | None, foil: Path | str | None) -> None:
     """Fits for ``predict(fit=True)``; a foil that gives no S02 is every fit's error."""
-    from exafs_cn.measured.fit import FitError, ReferencePaths, S02Choice, add_fits, foil_s02
+    from exafs_cn.measured.fit import FitError, ReferencePaths, add_fits, s02_choice
 
     with ReferencePaths() as paths:
-        choice = S02Choice() if s02 is None else S02Choice(float(s02), "given")
-        if foil is not None:
-            (answer, *more) = predict_file(foil, store)
-            try:
-                if isinstance(answer, Failure) or more:
-                    raise FitError(answer.error if isinstance(answer, Failure) else f"{foil}: holds more than one spectrum")
-                choice = foil_s02(answer, paths)
-            except FitError as exc:
-                for item in results:
-                    if isinstance(item, Prediction):
-                        item.fit_error = f"foil {exc}"
-                return
+        try:
+            choice = s02_choice(store, s02, foil, paths)
+        except FitError as exc:
+            for item in results:
+                if isinstance(item, Prediction):
+                    item.fit_error = f"foil {exc}"
+            return
         add_fits(results, choice, paths)
 
 
