@@ -15,15 +15,19 @@ MODULES = [
     "exafs_cn.datagen.fit_references",
     "exafs_cn.exceptions",
     "exafs_cn.features",
+    "exafs_cn.larch_output",
     "exafs_cn.learn.calibration",
     "exafs_cn.learn.first_shell",
     "exafs_cn.learn.measured_calibration",
     "exafs_cn.learn.model_archive",
     "exafs_cn.learn.model_checks",
     "exafs_cn.learn.models",
+    "exafs_cn.measured.athena",
+    "exafs_cn.measured.expressions",
     "exafs_cn.measured.fit",
     "exafs_cn.measured.predict",
     "exafs_cn.measured.prediction",
+    "exafs_cn.regular_files",
 ]
 
 

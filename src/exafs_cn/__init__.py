@@ -19,6 +19,9 @@ command line can turn a Ctrl-C into one line.
 """
 
 from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.larch_home import prepare_larch_home
+
+prepare_larch_home()  # before anything imports Larch: a missing or read-only home must not stop it
 
 __all__ = ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version__", "fit_first_shell", "predict", "to_dataframe"]
 

@@ -55,6 +55,36 @@ def write_atomic(path: Path | str, write: Callable[[Path], object]) -> Path:
     return path
 
 
+def write_new_atomic(path: Path | str, write: Callable[[Path], object]) -> Path:
+    """Like :func:`write_atomic`, but never replaces a file: FileExistsError where ``path`` exists.
+
+    The finished temporary is hard-linked to ``path`` (which fails if anything is there,
+    even a file another process made a moment ago), then removed.
+
+    Examples
+    --------
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "mine.txt").write_text("a user's")
+    >>> write_new_atomic(folder / "mine.txt", lambda tmp: tmp.write_text("ours"))
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...
+    >>> (folder / "mine.txt").read_text()
+    "a user's"
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o644)
+        write(tmp)
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def write_text_atomic(text: str, path: Path | str) -> Path:
     """Write ``text`` (UTF-8) atomically, creating the folder if needed."""
     path = Path(path)

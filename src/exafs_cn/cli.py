@@ -258,9 +258,9 @@ def predict(
 
     from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.measured.plot import plot_prediction
-    from exafs_cn.measured.predict import ModelStore, predict_spectra, read_inputs
+    from exafs_cn.measured.predict import ModelStore, PredictError, predict_spectra, read_inputs
     from exafs_cn.measured.prediction import Failure
-    from exafs_cn.measured.readers import Columns
+    from exafs_cn.measured.readers import Columns, SpectrumFileError, check_element_option
 
     if model not in MODEL_NAMES:
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
@@ -278,7 +278,15 @@ def predict(
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(line_buffering=True)
+    try:
+        element = check_element_option(element, "--element")
+    except SpectrumFileError as exc:
+        _fail(printable(str(exc).split(": ", 1)[1]))
     store = ModelStore(models_dir, model)
+    try:
+        store.check()  # a missing folder or an unusable calibration: said once, not per spectrum
+    except PredictError as exc:
+        _fail(f"--models-dir: {printable(str(exc))}")
     columns = Columns(energy=energy, mu=mu)
     figures = FigureNames(plot) if plot is not None else None
     failed = finished = 0
@@ -310,9 +318,18 @@ def predict(
             if item.fit_line():  # printable line by line: a newline in a file name stays escaped
                 typer.echo(f"  {printable(item.fit_line())}")
         if figures is not None and item.processed is not None:
+            figures.existing = None
             figure = figures.next(item.file, item.group)
             try:
-                plot_prediction(item, store.get(item.element), figure)
+                while True:  # a file of that name that this run did not write is never replaced
+                    try:
+                        plot_prediction(item, store.get(item.element), figure, replace=False)
+                        break
+                    except FileExistsError:  # made by another process since the name was chosen
+                        figure = figures.next(item.file, item.group)
+                if figures.existing is not None:
+                    taken = printable(str(figures.existing))
+                    typer.echo(f"exafs-cn: note: {taken} exists (not written by this run): figure saved as {figure.name}", err=True)
             except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
                 reason = getattr(exc, "strerror", None) or one_line(exc, 100)
                 report_error(Failure(item.file, item.group, f"{figure}: figure not written: {reason}"))
@@ -385,6 +402,8 @@ class FigureNames:
     def __init__(self, folder: Path):
         self.folder = folder
         self.used: set[str] = set()
+        #: The first file of a wanted name that was there already (not this run's), if any.
+        self.existing: Path | None = None
 
     def next(self, file: str, group: str | None) -> Path:
         stem = _safe_name(Path(file).name + (f"__{group}" if group else ""))
@@ -392,7 +411,9 @@ class FigureNames:
             digest = hashlib.sha1(stem.encode()).hexdigest()[:8]
             stem = f"{stem[: self.MAX_STEM - 9]}-{digest}"
         name, number = stem, 1
-        while name in self.used:
+        while name in self.used or (self.folder / f"{name}.png").exists():  # a user's file is never replaced
+            if name not in self.used and self.existing is None:
+                self.existing = self.folder / f"{name}.png"
             number += 1
             name = f"{stem}-{number}"
         self.used.add(name)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exafs_cn.atomic import write_atomic
+from exafs_cn.atomic import write_atomic, write_new_atomic
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, replace: bool = True) -> Path:
     """PNG written to a temporary name, then renamed: never a half-written figure.
 
+    ``replace=False``: FileExistsError where ``path`` exists (a file this run did not write).
     The figure is closed in any case, so a failed write (a full disk) leaks nothing.
     """
     import matplotlib.pyplot as plt
@@ -22,6 +23,7 @@ def save_figure(fig, path: Path) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
+        write = write_atomic if replace else write_new_atomic
+        return write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
     finally:
         plt.close(fig)

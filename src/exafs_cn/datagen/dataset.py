@@ -566,6 +566,13 @@ def _read_parts(parts: Iterable[Path], schema: pa.Schema, columns: list[str] | N
 def _read_table(path: Path, schema: pa.Schema, columns: list[str] | None, remedy: str) -> pa.Table:
     """One Parquet file of ours; a truncated or foreign file is a one-line DatasetError naming it."""
     try:
+        # Read with our schema, Arrow fills the columns a foreign file lacks with nulls: a
+        # file of another layout must be refused here, not fail later in pandas.
+        present = set(pq.read_schema(path).names)
+        missing = [name for name in (columns or schema.names) if name not in present]
+        if missing:
+            listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            raise DatasetError(f"{path}: not an exafs-cn file of this kind (it lacks the columns {listed}); {remedy}")
         return pq.read_table(path, columns=columns, schema=schema)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise DatasetError(_damaged(path, exc, remedy)) from None

@@ -28,6 +28,8 @@ from exafs_cn.exceptions import ExafsCnError
 
 #: Name of the file beside the models.
 CALIBRATION_FILE = "measured_calibration.json"
+#: Largest calibration file read (ours is a few hundred bytes; a link to /dev/zero is refused).
+MAX_CALIBRATION_BYTES = 2**20
 #: Exponents outside this range are refused when a file is read (a hand-edited or damaged file).
 EXPONENT_RANGE = (0.1, 10.0)
 
@@ -120,8 +122,12 @@ class PowerCalibration:
     @classmethod
     def load(cls, path: Path) -> PowerCalibration:
         """Read and check ``path``; CalibrationFileError (one line) if it cannot be used."""
+        from exafs_cn.regular_files import NotRegularFileError, read_regular
+
         try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            values = json.loads(read_regular(path, MAX_CALIBRATION_BYTES).decode("utf-8"))
+        except NotRegularFileError as exc:
+            raise CalibrationFileError(f"{path}: unusable calibration file: {exc}") from None
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise CalibrationFileError(f"{path}: unreadable calibration file: {' '.join(str(exc).split())[:120]}") from None
         return cls.from_dict(values, str(path))

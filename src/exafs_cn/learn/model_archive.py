@@ -26,6 +26,7 @@ import importlib
 import io
 import json
 import math
+import os
 import re
 import zipfile
 from collections.abc import Callable, Collection
@@ -34,10 +35,15 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.regular_files import NotRegularFileError, describe_size, open_regular
 
-#: Largest ``model.json`` and largest total we unpack (a shipped file is 2-4 MB packed).
+#: Largest model file, largest ``model.json`` and largest total we unpack. A shipped file is
+#: 1-3 MB packed and at most 5 MB unpacked; a forest trained with `--trees 1000 --min-leaf 1`
+#: on the whole dataset stays below 200 MB. A crafted file must not make a prediction hold
+#: gigabytes.
+MAX_FILE_BYTES = 512 * 2**20
 MAX_JSON_BYTES = 64 * 2**20
-MAX_UNPACKED_BYTES = 4 * 2**30
+MAX_UNPACKED_BYTES = 512 * 2**20
 #: Deepest nesting of values read back (our estimators nest a few levels; a crafted file
 #: nested 10,000 deep must not exhaust the stack).
 MAX_DEPTH = 64
@@ -103,22 +109,34 @@ def load(path: Path | str, allowed: Collection[str], guards: dict[str, Callable]
 
 
 def _open(path: Path | str) -> tuple[object, Callable[[int], np.ndarray]]:
-    """The decoded ``model.json`` and a reader of numbered arrays; size checks first."""
+    """The decoded ``model.json`` and a reader of numbered arrays; size checks first.
+
+    Only a regular file of bounded size is opened, and an array member is unpacked only when
+    the document refers to it: a member nothing refers to costs nothing but its size check.
+    """
     try:
-        archive = zipfile.ZipFile(path)
+        fd = open_regular(path, MAX_FILE_BYTES)
+    except NotRegularFileError as exc:
+        raise NotAnArchiveError(str(exc)) from None
+    handle = os.fdopen(fd, "rb")
+    try:
+        archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        handle.close()
         raise NotAnArchiveError(f"not a model archive ({type(exc).__name__}: {one_line(exc, 80)})") from None
-    with archive:
+    with handle, archive:
         infos = {info.filename: info for info in archive.infolist()}
         if "model.json" not in infos or not all(name == "model.json" or _ARRAY_NAME.match(name) for name in infos):
             raise NotAnArchiveError("not a model archive (no model.json, or members that are not numbered arrays)")
-        if sum(info.file_size for info in infos.values()) > MAX_UNPACKED_BYTES:
-            raise ArchiveError(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**30} GB")
+        unpacked = sum(info.file_size for info in infos.values())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise ArchiveError(f"unpacks to {describe_size(unpacked)}, more than the {describe_size(MAX_UNPACKED_BYTES)} a model needs")
         if infos["model.json"].file_size > MAX_JSON_BYTES:
             raise ArchiveError(f"its model.json is larger than {MAX_JSON_BYTES // 2**20} MB")
         try:
             document = json.loads(archive.read("model.json"))
-            arrays = {int(name[:-4]): archive.read(name) for name in infos if name != "model.json"}
+            referenced = _referenced_arrays(document)
+            arrays = {number: archive.read(f"{number}.npy") for number in referenced if f"{number}.npy" in infos}
         except (
             zipfile.BadZipFile,
             json.JSONDecodeError,
@@ -139,6 +157,23 @@ def _open(path: Path | str) -> tuple[object, Callable[[int], np.ndarray]]:
             raise ArchiveError(f"array {number} is not a plain numpy array ({one_line(exc, 80)})") from None
 
     return document, array
+
+
+def _referenced_arrays(document: object) -> set[int]:
+    """The numbers of the arrays a decoded ``model.json`` refers to; iterative, whatever its depth."""
+    found: set[int] = set()
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if len(node) == 1:
+                ((form, content),) = node.items()
+                if form in ("array", "scalar") and type(content) is int:
+                    found.add(content)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _named_classes(document: object):

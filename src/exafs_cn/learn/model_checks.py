@@ -107,12 +107,24 @@ def check_estimator(estimator: object) -> None:
         raise ModelCheckError(f"its estimators take different numbers of inputs ({', '.join(map(str, sorted(inputs)))})")
     n_features = inputs.pop() if inputs else None
     for obj in members:
+        _check_quiet(obj)
         if _is_type(obj, "sklearn.tree._tree.Tree"):
             _check_tree(obj, n_features)
         elif _is_type(obj, "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"):
             _check_hgb_predictor(obj, n_features)
         elif _is_type(obj, "exafs_cn.learn.average_cn.ConformalQuantileForest"):
             _check_quantile_forest(obj)
+
+
+def _check_quiet(obj: object) -> None:
+    """Nothing a model file sets may print: ``verbose`` (joblib's and the trees' progress lines,
+    which would land in ``--json`` stdout) must be off in every estimator inside."""
+    state = getattr(obj, "__dict__", None)
+    if not isinstance(state, dict) or "verbose" not in state or not hasattr(obj, "get_params"):
+        return
+    verbose = state["verbose"]
+    if not (isinstance(verbose, (bool, int, np.integer)) and int(verbose) == 0):
+        raise ModelCheckError(f"{type(obj).__name__}.verbose is {verbose!r}; exafs-cn's models are saved with 0 (nothing may print)")
 
 
 def _n_inputs(estimator: object) -> int:

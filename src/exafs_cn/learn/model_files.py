@@ -135,6 +135,27 @@ def _check_fields(saved: SavedModel) -> None:
         raise ModelCheckError(f"unusable settings or classes ({one_line(exc, 100)})") from None
     if not same_classes:
         raise ModelCheckError(f"its estimator's classes are not the file's {saved.classes}")
+    if saved.model_name == NEIGHBOUR_MODEL:
+        _check_neighbour_classes(saved)
+
+
+def _check_neighbour_classes(saved: SavedModel) -> None:
+    """A neighbour classifier's outputs are indices into its ``neighbour_classes`` names: every
+    one must name a class, or each spectrum would fail on it later."""
+    from exafs_cn.elements import NEIGHBOUR_CLASSES
+
+    names = saved.metadata.get("neighbour_classes") or NEIGHBOUR_CLASSES
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise ModelCheckError("its neighbour_classes are not a list of names")
+    outputs = getattr(saved.estimator, "classes_", None)
+    try:
+        indices = [int(c) for c in outputs] if outputs is not None else []
+    except (TypeError, ValueError):
+        raise ModelCheckError("its neighbour classifier's classes are not class numbers") from None
+    if outputs is None or not all(0 <= i < len(names) and i == c for i, c in zip(indices, outputs)):
+        raise ModelCheckError(
+            f"its neighbour classifier gives classes {indices[:8]}, but its neighbour_classes name {len(names)} ({', '.join(names[:8])})"
+        )
 
 
 def _check_calibration(estimator, path: Path) -> None:

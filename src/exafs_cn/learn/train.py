@@ -44,7 +44,7 @@ from exafs_cn.learn.corpus import (
 )
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
-from exafs_cn.learn.model_files import MODEL_SUFFIX, SavedModel, model_path
+from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel, model_path
 from exafs_cn.learn.models import make_model, missing_extra
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.parallel import default_workers
@@ -255,20 +255,29 @@ def train_models(
                 log=log,
             )
     if written:
-        write_manifest(models_dir)
+        write_manifest(models_dir, written, log=log)
     return written
 
 
-def write_manifest(models_dir: Path) -> Path:
+def write_manifest(models_dir: Path, written: Sequence[Path] = (), log=print) -> Path:
     """``MANIFEST.json`` beside the models: what each file is, how it was made and how it scored.
 
     Read by people (and README), not by ``predict``: every figure in it is also inside
-    the model file it describes.
+    the model file it describes. Its header (release, dataset, seed, augmentation) describes
+    the models ``written`` by this run, the newest of them, not whichever file sorts first; a
+    file in the folder that cannot be read is listed with its error and said in one line,
+    and does not stop the manifest of the models that were just written.
     """
-    entries, first = [], None
-    for path in sorted(Path(models_dir).glob(f"*/*{MODEL_SUFFIX}")):
-        saved = SavedModel.load(path)
-        first = first or saved
+    models_dir = Path(models_dir)
+    entries, loaded = [], {}
+    for path in sorted(models_dir.glob(f"*/*{MODEL_SUFFIX}")):
+        try:
+            saved = SavedModel.load(path)
+        except ModelFileError as exc:
+            log(f"exafs-cn: warning: {exc} (listed in MANIFEST.json as unreadable)")
+            entries.append({"file": str(path.relative_to(models_dir)), "bytes": path.stat().st_size, "error": str(exc)})
+            continue
+        loaded[path] = saved
         meta = saved.metadata
         entries.append(
             {
@@ -285,9 +294,11 @@ def write_manifest(models_dir: Path) -> Path:
                 "trained": meta.get("trained"),
             }
         )
-    meta = first.metadata if first else {}
+    this_run = [loaded[Path(p)] for p in written if Path(p) in loaded] or list(loaded.values())
+    newest = max(this_run, key=lambda saved: str(saved.metadata.get("trained") or ""), default=None)
+    meta = newest.metadata if newest else {}
     manifest = {
-        "exafs_cn": first.package_version if first else None,
+        "exafs_cn": newest.package_version if newest else None,
         "dataset_fingerprint": meta.get("dataset_fingerprint"),
         "preset": meta.get("preset"),
         "seed": meta.get("seed"),

@@ -35,6 +35,7 @@ from exafs_cn.datagen.feff import PRESETS, FeffError, build_cluster, feff_input,
 from exafs_cn.datagen.fit_references import read_references
 from exafs_cn.datagen.structures import bundled_path
 from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.larch_output import captured
 from exafs_cn.measured.prediction import Prediction
 
 #: S02 when no foil is given: the middle of the 0.8-1.0 usual for 3d-metal K edges.
@@ -394,8 +395,8 @@ def _fit(
 def _quiet_stdout():
     """Larch's path code encodes text with ``sys.stdout.encoding``, which a notebook's or a
     doctest's stdout may not have (None: TypeError), and prints remarks nobody asked for: both
-    go to a UTF-8 sink while it runs."""
-    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+    go to this thread's UTF-8 capture while it runs (other threads keep their stdout)."""
+    with captured():
         yield
 
 
@@ -451,9 +452,13 @@ class S02Choice:
     foil_source: str = ""
 
     def for_element(self, element: str) -> tuple[float, str]:
-        if self.foil_element == element and self.foil_value is not None:
+        """The S02 of a fit of an ``element`` spectrum, and where it came from: a foil of
+        another element says so instead of giving way to the default in silence."""
+        if self.foil_element is None or self.foil_value is None:
+            return self.value, self.source
+        if self.foil_element == element:
             return self.foil_value, self.foil_source
-        return self.value, self.source
+        return self.value, f"{self.source}: the foil is {self.foil_element}, not {element}, so its S02 was not used"
 
 
 def add_fits(results: list, s02: S02Choice = S02Choice(), paths: ReferencePaths | None = None) -> None:

@@ -13,7 +13,7 @@ from exafs_cn.measured.prediction import Prediction
 from exafs_cn.settings import ProcessingSettings
 
 
-def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Path:
+def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path, replace: bool = True) -> Path:
     """k^2 chi(k); |chi(R)| over the training data's band for the predicted CN, with R1 and its
     interval beside the first peak where a first-shell model exists; and, on one CN axis, the
     class probabilities with the mean CN and its 90% interval (where a cn_mean model exists)."""
@@ -51,7 +51,7 @@ def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path) -> Pa
     ax_r.set(xlabel="R (A, not phase-corrected)", ylabel="|chi(R)|", xlim=(0, 6), title=title)
     ax_r.legend(loc="upper right")
     _cn_axis(ax_cn, prediction)
-    return save_figure(fig, path)
+    return save_figure(fig, path, replace=replace)
 
 
 def _cn_axis(ax, prediction: Prediction) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,6 +36,10 @@ from exafs_cn.measured.readers import (
     SpectrumFileError,
     check_element_option,
     checked,
+    energy_and_mu,
+    group_arrays,
+    guess_mu,
+    in_electronvolts,
     read_file,
 )
 from exafs_cn.settings import ProcessingSettings
@@ -72,11 +76,24 @@ class ModelStore:
     """
 
     def __init__(self, models_dir: Path | str | None = None, model_name: str = DEFAULT_MODEL, measured_calibration: bool = True):
+        self.given = models_dir is not None
         self.models_dir = resolve_models_dir(models_dir)
         self.model_name = model_name
         self.use_measured_calibration = measured_calibration
         self._cache: dict[tuple[str, str], SavedModel | None] = {}
         self._calibration: PowerCalibration | None | bool = False  # False: not looked up yet
+
+    def check(self) -> None:
+        """PredictError (one line) where the models folder cannot serve any spectrum: missing,
+        not a folder, or holding a calibration file that cannot be used. Said once, before
+        any spectrum is read, instead of once per spectrum."""
+        where = self.models_dir
+        source = "" if self.given else " ($EXAFS_CN_MODELS)" if os.environ.get("EXAFS_CN_MODELS") else ""
+        if not where.exists():
+            raise PredictError(f"models folder {where}{source} does not exist; give one made by `exafs-cn train`, or none for the shipped models")
+        if not where.is_dir():
+            raise PredictError(f"models folder {where}{source} is not a folder")
+        self.calibration  # noqa: B018 -- reads and checks the file once, here
 
     @property
     def calibration(self) -> PowerCalibration | None:
@@ -86,7 +103,7 @@ class ModelStore:
         if self._calibration is False:
             path = self.models_dir / CALIBRATION_FILE
             try:
-                self._calibration = PowerCalibration.load(path) if path.exists() else None
+                self._calibration = PowerCalibration.load(path) if path.exists() or path.is_symlink() else None
             except CalibrationFileError as exc:
                 raise PredictError(str(exc)) from None
         return self._calibration
@@ -183,7 +200,8 @@ def predict_spectra(spectra: Iterable[MeasuredSpectrum | SpectrumFileError], sto
         try:
             results.append(_prepare(item, store))
         except PredictError as exc:
-            results.append(Failure(item.file, item.group, str(exc)))
+            message = str(exc) if str(exc).startswith(item.where) else f"{item.where}: {exc}"
+            results.append(Failure(item.file, item.group, message))
         except Exception as exc:
             results.append(Failure(item.file, item.group, f"{item.where}: cannot be predicted ({_unforeseen(exc)})"))
     by_element: dict[str, list[int]] = {}
@@ -195,7 +213,7 @@ def predict_spectra(spectra: Iterable[MeasuredSpectrum | SpectrumFileError], sto
         try:
             answers = _predict_element(element, pending, store)
         except PredictError as exc:  # the folder's calibration file cannot be used
-            answers = [Failure(p.answer.file, p.answer.group, str(exc)) for p in pending]
+            answers = [Failure(p.answer.file, p.answer.group, f"{p.answer.where}: {exc}") for p in pending]
         except Exception as exc:  # a model that fails on these inputs: each of them says so
             answers = [
                 Failure(p.answer.file, p.answer.group, f"{p.answer.where}: cannot be predicted ({_unforeseen(exc)})") for p in pending
@@ -398,8 +416,18 @@ def predict(
     >>> exafs_cn.predict("no-such-file.xdi")[0].error
     'no-such-file.xdi: no such file'
     """
-    store = ModelStore(models_dir, model)
-    results = _predict_source(store, source, element, energy, mu, name)
+    inputs = _inputs(source, energy, mu, name)
+    problem = _option_problem(models_dir, element, energy, mu, inputs)
+    if problem is None:
+        store = ModelStore(models_dir, model)
+        try:
+            store.check()
+        except PredictError as exc:
+            problem = str(exc)
+    if problem is not None:
+        return [Failure(where, None, f"{where}: {problem}") for where in (_label(item, name) for item in inputs)]
+    element = check_element_option(element, "element") if element is not None else None
+    results = predict_spectra(_read_all(inputs, element, energy, mu, name), store)
     if fit:
         _add_fits(results, store, s02, foil)
     return results
@@ -420,32 +448,108 @@ def _add_fits(results: list[Prediction | Failure], store: ModelStore, s02: float
         add_fits(results, choice, paths)
 
 
-def _predict_source(store: ModelStore, source, element, energy, mu, name: str) -> list[Prediction | Failure]:
-    paths = [source] if isinstance(source, (str, os.PathLike)) else source if isinstance(source, (list, tuple)) else None
-    if paths is not None:
-        if not all(isinstance(p, (str, os.PathLike)) for p in paths):
-            return [Failure(str(p), None, f"{p}: not a file name") for p in paths if not isinstance(p, (str, os.PathLike))]
-        if not all(e is None or isinstance(e, str) for e in (energy, mu)):
-            message = "with a file, energy and mu name its columns or expressions (text); give arrays without a file"
-            return [Failure(str(p), None, f"{p}: {message}") for p in paths]
-        return predict_files(paths, store, element, Columns(energy=energy, mu=mu))
-    return [_predict_arrays(source, element, energy, mu, store, name)]
+#: Inputs that are iterable but are not a collection of inputs (each would be read as its items).
+_NOT_COLLECTIONS = (bytes, bytearray, memoryview, Mapping)
 
 
-def _predict_arrays(group, element, energy, mu, store: ModelStore, name: str) -> Prediction | Failure:
-    stated = None
-    if group is not None:
-        energy, mu = getattr(group, "energy", None), getattr(group, "mu", None)
-        stated = getattr(group, "atsym", None) or getattr(group, "element", None)
-        name = getattr(group, "filename", None) or getattr(group, "groupname", None) or name
-        if energy is None or mu is None:
-            return Failure(name, None, f"{name}: the group has no energy and mu arrays")
-    if energy is None or mu is None:
-        return Failure(name, None, f"{name}: give a file, a Larch Group, or energy and mu arrays")
+def _inputs(source, energy, mu, name: str) -> list:
+    """The inputs of ``predict``, one per answer-giving item: file names, Larch Groups, the
+    arrays (None with ``energy`` and ``mu``), or what cannot be an input (its Failure later)."""
+    if source is None or isinstance(source, (str, os.PathLike)) or _is_group(source):
+        return [source]
+    if isinstance(source, np.ndarray):
+        return [_Refused(name, "an array: give it as energy= and mu= (arrays), or a file name")]
+    if isinstance(source, _NOT_COLLECTIONS) or not isinstance(source, Iterable):
+        kind = type(source).__name__
+        return [_Refused(name, f"a {kind} is not an input: give a file name (str or Path), a list of them, a Larch Group, or energy and mu arrays")]
+    return list(source)
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """An input that is not one, with why."""
+
+    name: str
+    reason: str
+
+
+def _is_group(value) -> bool:
+    """A Larch Group or any object with an ``energy`` array (a group from ``read_xdi``, ``read_ascii``)."""
+    return not isinstance(value, (str, os.PathLike, np.ndarray)) and hasattr(value, "energy")
+
+
+def _label(item, name: str) -> str:
+    if isinstance(item, (str, os.PathLike)):
+        return str(item)
+    if isinstance(item, _Refused):
+        return item.name
+    if _is_group(item):
+        return str(getattr(item, "filename", None) or getattr(item, "groupname", None) or name)
+    return name
+
+
+def _option_problem(models_dir, element, energy, mu, inputs: list) -> str | None:
+    """Why no input can be predicted with these options, or None."""
+    if models_dir is not None and not isinstance(models_dir, (str, os.PathLike)):
+        return f"models_dir {models_dir!r:.40} is a {type(models_dir).__name__}, not a folder name (str or Path)"
+    if element is not None:
+        try:
+            check_element_option(element, "element")
+        except SpectrumFileError as exc:
+            return str(exc).split(": ", 1)[1]
+    if any(isinstance(item, (str, os.PathLike)) for item in inputs) and not all(e is None or isinstance(e, str) for e in (energy, mu)):
+        return "with a file, energy and mu name its columns or expressions (text); give arrays without a file"
+    return None
+
+
+def _read_all(inputs: list, element, energy, mu, name: str) -> list[MeasuredSpectrum | SpectrumFileError]:
+    """Every input read and checked, in order: a file's spectra, a group's or the arrays' one,
+    or the error in each one's place."""
+    columns = Columns(energy=energy, mu=mu) if all(e is None or isinstance(e, str) for e in (energy, mu)) else DEFAULT_COLUMNS
+    items: list[MeasuredSpectrum | SpectrumFileError] = []
+    for index, item in enumerate(inputs):
+        if isinstance(item, (str, os.PathLike)):
+            items.extend(read_inputs(item, element, columns))
+        elif isinstance(item, _Refused):
+            items.append(SpectrumFileError(f"{item.name}: {item.reason}", item.name))
+        elif item is None or _is_group(item):
+            items.append(_group_spectrum(item, element, energy, mu, name))
+        else:
+            where = f"{name} {index + 1}" if len(inputs) > 1 else name
+            kind = type(item).__name__
+            items.append(SpectrumFileError(f"{where}: a {kind} is not an input: give a file name (str or Path) or a Larch Group", where))
+    return items
+
+
+def _group_spectrum(group, element, energy, mu, name: str) -> MeasuredSpectrum | SpectrumFileError:
+    """The spectrum of a Larch Group (its ``energy`` and ``mu``, or the columns of a group
+    read by ``read_xdi``/``read_ascii``, guessed as for a file), or of ``energy`` and ``mu`` arrays."""
+    stated, notes = None, ()
     try:
-        measured = checked(name, name, None, energy, mu, stated and str(stated).capitalize(), check_element_option(element, name))
+        if group is not None:
+            name = _label(group, name)
+            stated = getattr(group, "atsym", None) or getattr(group, "element", None)
+            energy, mu = getattr(group, "energy", None), getattr(group, "mu", None)
+            if mu is None:
+                arrays = group_arrays(group)
+                energy, mu, notes = energy_and_mu(name, arrays, DEFAULT_COLUMNS)
+                notes = (f"mu from the group's columns ({guess_mu(arrays)})", *notes)
+        if energy is None or mu is None:
+            return SpectrumFileError(f"{name}: give a file, a Larch Group, or energy and mu arrays", name)
+        energy, unit_notes = in_electronvolts(_flat_numbers(energy, "energy", name))
+        return checked(name, name, None, energy, mu, stated and str(stated).capitalize(), element, (*notes, *unit_notes))
     except SpectrumFileError as exc:
-        return Failure(name, None, str(exc))
+        return SpectrumFileError(str(exc), name)
     except Exception as exc:
-        return Failure(name, None, f"{name}: cannot be predicted ({_unforeseen(exc)})")
-    return predict_spectra([measured], store)[0]
+        return SpectrumFileError(f"{name}: cannot be predicted ({_unforeseen(exc)})", name)
+
+
+def _flat_numbers(values, what: str, name: str) -> np.ndarray:
+    """``values`` as an array of numbers, refusing text and shapes other than one value per point."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise SpectrumFileError(f"{name}: {what} is not an array of numbers", name)
+    if array.ndim != 1:
+        shape = "x".join(str(n) for n in array.shape) or "single-number"
+        raise SpectrumFileError(f"{name}: {what} is a {shape} array; give one value per energy point (a 1-D array)", name)
+    return array.astype(float)

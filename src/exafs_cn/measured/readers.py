@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import re
-import stat
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +39,11 @@ from larch.xafs.xafsutils import ETOK
 from exafs_cn.elements import METALS_3D
 from exafs_cn.exceptions import ExafsCnError, one_line
 from exafs_cn.features import Spectrum
+from exafs_cn.larch_output import captured
+from exafs_cn.measured import athena
+from exafs_cn.measured.expressions import ExpressionError
+from exafs_cn.measured.expressions import evaluate as evaluate_expression
+from exafs_cn.regular_files import NotRegularFileError, describe_size, open_regular, read_regular
 
 #: How far the measured edge (max of dmu/dE) may sit from the tabulated K edge.
 EDGE_TOLERANCE_EV = 40.0
@@ -56,21 +59,13 @@ _ELEMENT_KEY = re.compile(r"^[#!%\s]*(?:element(?:\.symbol|_symbol)?|absorber)\s
 MAX_FILE_BYTES = 64 * 2**20
 #: Most points one spectrum may have (a QEXAFS scan: tens of thousands).
 MAX_POINTS = 200_000
+#: Narrowest energy range read: an edge and the start of its EXAFS (shorter data are not a K-edge scan).
+MIN_ENERGY_SPAN = 20.0
 #: A scan may step backwards this often (region boundaries) and be sorted; more is erratic.
 MAX_BACKWARD_STEPS = 2
 _I0_NAMES = ("i0", "io", "izero", "i_0")
 _IT_NAMES = ("itrans", "it", "i1", "itr", "i_t", "i_1", "i")
 _IF_NAMES = ("ifluor", "if", "ifl", "ifluo", "fluo", "fluor", "iff", "i_f")
-#: What a --energy/--mu expression may call besides the file's columns.
-_EXPR_FUNCTIONS = {
-    "log": np.log,
-    "ln": np.log,
-    "log10": np.log10,
-    "exp": np.exp,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "gradient": np.gradient,
-}
 
 
 class SpectrumFileError(ExafsCnError, ValueError):
@@ -178,10 +173,11 @@ def check_element_option(element: str | int | None, where: str) -> str | None:
     if element is None:
         return None
     if isinstance(element, (int, np.integer)) and not isinstance(element, bool):
-        element = _symbol(str(element)) or str(element)
+        element = str(int(element))
     if not isinstance(element, str):
-        raise SpectrumFileError(f"{where}: element {element!r}: give a symbol such as 'Cu'", where)
-    element = element.strip().capitalize()
+        raise SpectrumFileError(f"{where}: element {element!r:.40}: give a symbol such as 'Cu' or an atomic number such as 29", where)
+    element = element.strip()
+    element = (_symbol(element) or element) if element.isdigit() else element.capitalize()
     if element not in METALS_3D:
         raise SpectrumFileError(f"{where}: --element {element}: not one of the 3d metals {','.join(METALS_3D)}", where)
     return element
@@ -203,51 +199,57 @@ def _read_head(path: Path) -> bytes:
     """The first bytes of a regular, readable file of a size a scan can have."""
     where = str(path)
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise SpectrumFileError(f"{path}: no such file", where) from None
-    except OSError as exc:
-        raise SpectrumFileError(f"{path}: cannot read: {exc.strerror or exc}", where) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise SpectrumFileError(f"{path}: is a folder, not a spectrum file", where)
-    if not stat.S_ISREG(info.st_mode):  # a FIFO or a terminal would block the batch until it closed
-        raise SpectrumFileError(f"{path}: not a regular file ({_file_kind(info.st_mode)}); save the data to a file first", where)
-    if info.st_size > MAX_FILE_BYTES:
-        raise SpectrumFileError(
-            f"{path}: {info.st_size / 2**20:.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB a measured scan file needs", where
-        )
+        fd = open_regular(path, MAX_FILE_BYTES)
+    except NotRegularFileError as exc:
+        reason = str(exc)
+        if reason.startswith("not a regular file") and "folder" not in reason:
+            reason += "; save the data to a file first"  # a FIFO or a terminal would block the batch until it closed
+        if reason.startswith("is a folder"):
+            reason = "is a folder, not a spectrum file"
+        reason = reason.replace(" allowed", " a measured scan file needs")
+        raise SpectrumFileError(f"{path}: {reason}", where) from None
     try:
-        with open(path, "rb") as handle:
+        with open(fd, "rb") as handle:
             head = handle.read(4096)
         if head[:2] == b"\x1f\x8b":
-            _check_unpacked_size(path)
+            unpacked_head = _check_unpacked_size(path)
+            if not athena.is_project(unpacked_head.decode("utf-8", "replace")):
+                kind = "an XDI file" if re.match(rb"\s*#\s*XDI/", unpacked_head, re.IGNORECASE) else "a file that is no Athena project"
+                raise SpectrumFileError(f"{path}: gzip-compressed {kind}: unpack it first (gunzip)", where)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise SpectrumFileError(f"{path}: damaged gzip file ({one_line(exc)[:80]})", where) from None
     except OSError as exc:
         raise SpectrumFileError(f"{path}: cannot read: {exc.strerror or exc}", where) from None
     if not head.strip():
         raise SpectrumFileError(f"{path}: empty file", where)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(head):
+        raise SpectrumFileError(f"{path}: UTF-16 text; save it as UTF-8 or ASCII (e.g. iconv -f UTF-16 -t UTF-8)", where)
     if head[:2] != b"\x1f\x8b" and (b"\x00" in head or _mostly_binary(head)):
         raise SpectrumFileError(f"{path}: binary file, not a text spectrum, XDI or Athena project", where)
     return head
 
 
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a terminal or device"), (stat.S_ISBLK, "a disk"), (stat.S_ISSOCK, "a socket"))
-    return next((name for test, name in kinds if test(mode)), "not a file")
+def _looks_utf16(head: bytes) -> bool:
+    """Text in UTF-16 without a byte-order mark: every other byte of ASCII text is zero."""
+    sample = head[: len(head) - len(head) % 2]
+    if len(sample) < 8:
+        return False
+    return any(sample[offset::2].count(0) > 0.9 * len(sample) // 2 for offset in (0, 1))
 
 
-def _check_unpacked_size(path: Path) -> None:
-    """A gzipped project that unpacks to more than MAX_FILE_BYTES is refused before Larch
-    reads all of it into memory (counted by streaming, so a crafted header cannot lie)."""
-    unpacked = 0
+def _check_unpacked_size(path: Path) -> bytes:
+    """A gzipped file that unpacks to more than MAX_FILE_BYTES is refused before it is read
+    into memory (counted by streaming, so a crafted header cannot lie); its first unpacked bytes."""
+    unpacked, head = 0, b""
     with gzip.open(path, "rb") as stream:
         while chunk := stream.read(2**20):
+            head = head or chunk[:4096]
             unpacked += len(chunk)
             if unpacked > MAX_FILE_BYTES:
                 raise SpectrumFileError(
-                    f"{path}: unpacks to more than the {MAX_FILE_BYTES // 2**20} MB a measured scan file needs", str(path)
+                    f"{path}: unpacks to more than the {describe_size(MAX_FILE_BYTES)} a measured scan file needs", str(path)
                 )
+    return head
 
 
 def _mostly_binary(head: bytes) -> bool:
@@ -267,13 +269,22 @@ def _read_xdi(path: Path, columns: Columns) -> _RawGroup:
         note = f"read as columns with the XDI header's names (Larch's XDI reader: {one_line(exc)[:80]})"
         return _RawGroup(None, fallback.energy, fallback.mu, fallback.stated, (*fallback.notes, note), fallback.error)
     stated = getattr(group, "element", None) or (group.attrs.get("element", {}).get("symbol") if hasattr(group, "attrs") else None)
-    energy, mu = _energy_mu(path, _arrays(group), columns)
-    return _RawGroup(None, energy, mu, _symbol(stated))
+    repeated = _repeated(getattr(group, "array_labels", None) or [])
+    if repeated:  # Larch keeps the last and derives mutrans/mufluor from the names: any repeat is ambiguous
+        name, numbers = next(iter(repeated.items()))
+        raise SpectrumFileError(
+            f"{path}: columns {' and '.join(map(str, numbers))} are both named {name!r}: rename one (# Column.N lines)", str(path)
+        )
+    energy, mu, notes = energy_and_mu(path, group_arrays(group), columns)
+    return _RawGroup(None, energy, mu, _symbol(stated), notes)
 
 
 def _read_columns(path: Path, columns: Columns) -> _RawGroup:
     from larch.io import read_ascii
 
+    decimal_comma = _decimal_comma_group(path, columns)
+    if decimal_comma is not None:
+        return decimal_comma
     try:
         with _larch_output() as said:
             group = read_ascii(str(path))
@@ -283,26 +294,82 @@ def _read_columns(path: Path, columns: Columns) -> _RawGroup:
     if not isinstance(data, np.ndarray) or data.ndim != 2 or data.size == 0:  # Larch gives [] for a file of words
         raise SpectrumFileError(f"{path}: no numeric columns found", str(path))
     header = "\n".join(str(line) for line in (getattr(group, "header", None) or []))
-    arrays = _arrays(group) | _xdi_named_columns(header, data)
-    energy, mu = _energy_mu(path, arrays, columns)
-    return _RawGroup(None, energy, mu, _stated_element(header), said())
+    arrays = group_arrays(group) | _xdi_named_columns(header, data)
+    labels = _larch_repeats(list(getattr(group, "array_labels", None) or []))
+    xdi_labels = dict(re.findall(r"#\s*Column\.(\d+)\s*:\s*(\S+)", header, re.IGNORECASE))
+    repeated = _repeated(labels) | _repeated([xdi_labels[n] for n in sorted(xdi_labels, key=int)])
+    energy, mu, notes = energy_and_mu(path, arrays, columns, repeated)
+    return _RawGroup(None, energy, mu, _stated_element(header), (*said(), *notes))
 
 
-class _CapturedText(io.StringIO):
-    """A stdout stand-in with an encoding: Larch's ``bytes2str`` asks ``sys.stdout`` for one."""
+def _larch_repeats(labels: list[str]) -> list[str]:
+    """Column labels as the file gave them: Larch renames a repeated one (``mu``, ``mu`` ->
+    ``mu``, ``mu_col3``), which is undone here so that the repeat can be seen."""
+    out = []
+    for number, label in enumerate(labels, start=1):
+        match = re.fullmatch(rf"(.+)_col{number}", str(label))
+        out.append(match.group(1) if match and match.group(1) in labels else label)
+    return out
 
-    encoding = "utf-8"
+
+def _repeated(labels) -> dict[str, list[int]]:
+    """Column names a file gives more than one column, with those columns' numbers (from 1)."""
+    where: dict[str, list[int]] = {}
+    for number, label in enumerate(labels, start=1):
+        where.setdefault(str(label).lower(), []).append(number)
+    return {name: numbers for name, numbers in where.items() if len(numbers) > 1}
+
+
+#: A number written with a decimal comma (``8979,52``, ``-1,3e-2``).
+_COMMA_NUMBER = re.compile(r"^[-+]?\d+,\d+(?:[eE][-+]?\d+)?$")
+_PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+
+
+def _decimal_comma_group(path: Path, columns: Columns) -> _RawGroup | None:
+    """A column file written with decimal commas (European locales), or None for any other.
+
+    A decimal comma is unambiguous where the fields are separated by something else (tabs,
+    semicolons, spaces): those files are read with the commas as points, and a note says
+    so. Where commas would have to be both, the file is refused saying exactly that.
+    """
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    data = [line for line in lines if line[0] in "+-0123456789"]
+    if not data or not any("," in line for line in data[:20]):
+        return None
+    separator = ";" if all(";" in line for line in data[:20]) else None  # None: tabs or spaces
+    rows = [re.split(r"\s*;\s*", line) if separator else line.split() for line in data]
+    fields = [field for row in rows[:50] for field in row]
+    if not any(_COMMA_NUMBER.match(field) for field in fields):
+        if separator is None and any("," in field and not _PLAIN_NUMBER.match(field) for field in fields):
+            if all(re.fullmatch(r"[-+\d,eE]+", field) for field in fields) and any(line.count(",") % 2 for line in data[:20]):
+                raise SpectrumFileError(
+                    f"{path}: commas serve both as decimal signs and as separators; save it with points or another separator",
+                    str(path),
+                )
+        return None
+    try:
+        table = np.array([[float(field.replace(",", ".")) for field in row] for row in rows], dtype=float)
+    except ValueError:
+        raise SpectrumFileError(f"{path}: decimal commas, but not every data field is a number", str(path)) from None
+    if table.ndim != 2:
+        raise SpectrumFileError(f"{path}: decimal commas, but the data rows differ in length", str(path))
+    header = [line.lstrip("#!% ") for line in lines if line not in data]
+    names = (re.split(r"\s*;\s*" if separator else r"\s+", header[-1].strip().lower()) if header else [])
+    if len(names) != table.shape[1]:
+        names = [f"col{i + 1}" for i in range(table.shape[1])]
+    arrays = {name: table[:, i] for i, name in enumerate(names)}
+    energy, mu, notes = energy_and_mu(path, arrays, columns, _repeated(names))
+    note = "decimal commas read as decimal points"
+    return _RawGroup(None, energy, mu, _stated_element("\n".join(header)), (note, *notes))
 
 
 @contextlib.contextmanager
 def _larch_output():
     """Larch's readers print warnings ("may not read journal", "nans seen") on stdout, where
-    ``--json`` promises JSON only: they are caught and handed back as notes."""
-    buffer = _CapturedText()
-    lines: list[str] = []
-    with contextlib.redirect_stdout(buffer):
-        yield lambda: tuple(lines)
-    lines.extend(f"Larch: {line.strip()[:120]}" for line in buffer.getvalue().splitlines() if line.strip())
+    ``--json`` promises JSON only: they are caught (in this thread only) and handed back as notes."""
+    with captured() as lines:
+        yield lambda: tuple(f"Larch: {line}" for line in lines())
 
 
 def _stated_element(header: str) -> str | None:
@@ -355,8 +422,8 @@ def _read_fio(path: Path, columns: Columns) -> _RawGroup:
         arrays = {"energy": data[bare[0]], "mu": data[bare[1]], **arrays}
         notes = (f"columns {bare[0] + 1} and {bare[1] + 1}, named by the scan ({scan}), read as energy and mu",)
     header = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[-+\d.]", line))
-    energy, mu = _energy_mu(path, arrays, columns)
-    return _RawGroup(None, energy, mu, _stated_element(header), notes)
+    energy, mu, unit_notes = energy_and_mu(path, arrays, columns)
+    return _RawGroup(None, energy, mu, _stated_element(header), (*notes, *unit_notes))
 
 
 def _xdi_named_columns(header: str, data: np.ndarray) -> dict[str, np.ndarray]:
@@ -370,33 +437,35 @@ def _xdi_named_columns(header: str, data: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _read_athena(path: Path) -> list[_RawGroup]:
-    from larch.io import read_athena
-
+    """The groups of an Athena project, read as data (:mod:`exafs_cn.measured.athena`): a
+    group that cannot be read is returned with its error, the others are read."""
     try:
-        with _larch_output() as said:
-            project = read_athena(str(path), do_preedge=False, do_bkg=False, do_fft=False)
-    except Exception as exc:
-        raise SpectrumFileError(f"{path}: unreadable Athena project: {one_line(exc)}", str(path)) from None
-    groups = []
-    for name, group in (getattr(project, "groups", None) or {}).items():
-        label = str(getattr(group, "label", None) or name)
-        mu = getattr(group, "mu", None)
-        if mu is None or not hasattr(group, "energy"):
-            groups.append(_RawGroup(label, None, None, None, error="no mu(E) in this group (chi(k) or XANES-only data?)"))
-            continue
-        params = getattr(group, "athena_params", None)
-        stated = getattr(group, "atsym", None) or getattr(getattr(params, "bkg", None), "z", None)
-        groups.append(_RawGroup(label, group.energy, mu, _symbol(stated), said()))
+        raw = read_regular(path, MAX_FILE_BYTES)
+        if raw[:2] == b"\x1f\x8b":  # its unpacked size was bounded by _read_head
+            raw = gzip.decompress(raw)
+        groups = athena.parse_project(raw.decode("utf-8", errors="replace"))
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, NotRegularFileError) as exc:
+        raise SpectrumFileError(f"{path}: unreadable Athena project: {one_line(exc, 100)}", str(path)) from None
+    except athena.ProjectDataError as exc:
+        raise SpectrumFileError(f"{path}: unreadable Athena project: {exc}", str(path)) from None
     if not groups:
         raise SpectrumFileError(f"{path}: Athena project holds no groups", str(path))
-    return groups
+    return [_RawGroup(g.label, g.energy, g.mu, _symbol(g.element), error=g.error) for g in groups]
 
 
-def _arrays(group) -> dict[str, np.ndarray]:
+def group_arrays(group) -> dict[str, np.ndarray]:
+    """A Larch group's 1-D arrays by lower-case name (its columns, for a group Larch read from a file)."""
     return {k.lower(): v for k, v in vars(group).items() if isinstance(v, np.ndarray) and v.ndim == 1 and v.size > 1}
 
 
-def _energy_mu(path: Path, arrays: Mapping[str, np.ndarray], columns: Columns) -> tuple[np.ndarray, np.ndarray]:
+def energy_and_mu(
+    path: Path | str, arrays: Mapping[str, np.ndarray], columns: Columns, repeated: Mapping[str, list[int]] | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Energy (eV) and mu from the columns or expressions; notes on what was done to them.
+
+    A name the file gives two columns is refused where it is used: the XDI reader would
+    take the last, the column reader the first, and neither is the user's choice.
+    """
     names = ", ".join(arrays)
     energy_expr = columns.energy or guess_energy(arrays)
     if energy_expr is None:
@@ -404,10 +473,25 @@ def _energy_mu(path: Path, arrays: Mapping[str, np.ndarray], columns: Columns) -
     mu_expr = columns.mu or guess_mu(arrays)
     if mu_expr is None:
         raise SpectrumFileError(f"{path}: cannot tell which column is mu; give --mu, e.g. 'log(i0/it)' (columns: {names})", str(path))
+    for expr in (energy_expr, mu_expr):
+        used = set(re.findall(r"[a-z_][a-z0-9_.]*", str(expr).lower()))
+        for name in sorted(used & set(repeated or {})):
+            numbers = " and ".join(str(n) for n in repeated[name])
+            raise SpectrumFileError(
+                f"{path}: columns {numbers} are both named {name!r}: rename one, or give --energy/--mu naming another column",
+                str(path),
+            )
     energy = evaluate(energy_expr, arrays, str(path))
-    if np.nanmax(energy) < 100:  # keV, as some dispersive beamlines write
-        energy = energy * 1000.0
-    return energy, evaluate(mu_expr, arrays, str(path))
+    energy, notes = in_electronvolts(energy)
+    return energy, evaluate(mu_expr, arrays, str(path)), notes
+
+
+def in_electronvolts(energy: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Energies in eV: keV values (below 100, as some dispersive beamlines write) times 1000, with a note."""
+    energy = np.asarray(energy, dtype=float)
+    if energy.size and np.all(np.isfinite(energy)) and 0 < np.max(energy) < 100:
+        return energy * 1000.0, ("energies in keV: read as eV x 1000",)
+    return energy, ()
 
 
 def guess_energy(arrays: Mapping[str, np.ndarray]) -> str | None:
@@ -446,31 +530,13 @@ def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
 
 
 def evaluate(expr: str, arrays: Mapping[str, np.ndarray], where: str) -> np.ndarray:
-    """A column name or an arithmetic expression over the file's columns.
-
-    Evaluated by asteval (Larch's own expression evaluator) with a symbol table holding
-    only the columns and a few numpy functions: no builtins, no imports, no attribute
-    access to dunders, so an expression can compute but never reach the system.
-    """
-    from asteval import Interpreter
-
-    interpreter = Interpreter(minimal=True, use_numpy=False)
-    for name in [n for n in interpreter.symtable if not n.startswith("_")]:
-        del interpreter.symtable[name]
-    interpreter.symtable.update(_EXPR_FUNCTIONS)
-    interpreter.symtable.update({k: np.asarray(v, float) for k, v in arrays.items()})
-    with np.errstate(all="ignore"):
-        value = interpreter.eval(expr.lower(), show_errors=False, raise_errors=False)
-    if interpreter.error:
-        kind, detail = interpreter.error[0].get_error()
-        reason = detail.strip().splitlines()[-1] if detail.strip() else kind
-        raise SpectrumFileError(f"{where}: cannot evaluate {expr!r}: {reason} (columns: {', '.join(arrays)})", where)
-    if np.iscomplexobj(value):
-        raise SpectrumFileError(f"{where}: {expr!r} gives complex numbers (columns: {', '.join(arrays)})", where)
+    """A column name or an arithmetic expression over the file's columns
+    (:mod:`exafs_cn.measured.expressions`: checked against a grammar of arithmetic, then
+    evaluated over the columns alone); SpectrumFileError naming ``where`` otherwise."""
     try:
-        return np.asarray(value, float)
-    except (TypeError, ValueError):
-        raise SpectrumFileError(f"{where}: {expr!r} does not give numbers (columns: {', '.join(arrays)})", where) from None
+        return evaluate_expression(expr, arrays, where)
+    except ExpressionError as exc:
+        raise SpectrumFileError(str(exc), where) from None
 
 
 def checked(
@@ -511,8 +577,15 @@ def checked(
         steps = np.diff(energy)
         notes = (*notes, f"energy stepped back {backward} time{'s' if backward > 1 else ''} (first at {at:.2f} eV): points sorted")
     if np.any(steps == 0):
+        points = energy.size
         energy, mu, merged = merge_repeated(energy, mu)
         notes = (*notes, f"merged {merged} repeated energy point{'s' if merged > 1 else ''} (mu averaged)")
+        if energy.size < 30:
+            raise SpectrumFileError(f"{where}: only {energy.size} distinct energies among {points} points: not an energy scan")
+    if energy[-1] - energy[0] < MIN_ENERGY_SPAN:
+        raise SpectrumFileError(
+            f"{where}: the energies span {energy[-1] - energy[0]:.3g} eV, less than the {MIN_ENERGY_SPAN:g} eV an edge and its EXAFS need"
+        )
     if stated and stated not in METALS_3D:  # Athena's placeholder H, a symbol from elsewhere
         notes = (*notes, f"the file names {stated}, not a 3d metal: not used as the absorber")
         stated = None
@@ -564,7 +637,10 @@ def _real_array(values, name: str, where: str) -> np.ndarray:
         raise SpectrumFileError(f"{where}: {name} holds complex numbers; give the real mu(E)")
     if array.dtype.kind not in "biuf":
         raise SpectrumFileError(f"{where}: {name} is not an array of numbers (it holds {array.dtype.kind!r}-kind values)")
-    return array.astype(float).ravel()
+    if array.ndim != 1:
+        shape = "x".join(str(n) for n in array.shape) or "single-number"
+        raise SpectrumFileError(f"{where}: {name} is a {shape} array; give one value per energy point (a 1-D array)")
+    return array.astype(float)
 
 
 #: Smallest post-edge level, above Larch's pre-edge line, as a share of mu's range (less
@@ -605,32 +681,58 @@ def _check_edge_rises(where: str, energy: np.ndarray, mu: np.ndarray, e0: float,
         )
 
 
-#: Tallest normalised white line of a 3d K edge we take on the edge energy alone. The
-#: measured corpus reaches 2.26 (aqueous Zn2+); rare-earth L3 edges, some of which lie
-#: within the edge tolerance of a 3d K edge (La L3 5483 eV, V K 5465 eV), reach 3-6.
+#: Tallest normalised white line of a 3d K edge we take on the edge energy alone where the
+#: data end before the L2 edge that would tell. The measured corpus reaches 2.26 (aqueous
+#: Zn2+); rare-earth L3 edges, some of which lie within the edge tolerance of a 3d K edge
+#: (La L3 5483 eV, V K 5465 eV), reach 2-6 (La, 2-4): this rule alone misses the lower ones.
 MAX_K_WHITE_LINE = 3.0
+#: An L2 edge shows as a step of this share of the edge step or more, where the line through
+#: the normalised mu below it predicts the mu above it. The L2 step of a rare earth is
+#: 0.4-0.6 of its L3 step; the EXAFS of a 3d K edge 400 eV above it, a few hundredths.
+MIN_L2_STEP = 0.15
 
 
 def _check_not_an_l3_edge(where: str, energy: np.ndarray, e0: float, element: str, edge) -> None:
-    """An edge found by its energy alone whose white line is as tall as an L3 edge's, with
-    an L3 edge of another element as close: refused, with --element as the way to insist."""
+    """An edge found by its energy alone that is an L3 edge of another element: refused, with
+    --element as the way to insist.
+
+    What tells them apart in the data: where the data reach the L3 candidate's L2 edge
+    (La: 408 eV above), a second step there, which a K edge does not have; where they
+    do not, a white line taller than any 3d K edge's (:data:`MAX_K_WHITE_LINE`).
+    """
     import xraydb
 
-    near = (energy >= e0 - 10.0) & (energy <= e0 + 40.0)
-    white_line = float(np.max(edge.norm[near])) if near.any() else 0.0
-    if white_line <= MAX_K_WHITE_LINE:
-        return
-    candidates = []
-    for z in range(21, 99):
-        symbol = xraydb.atomic_symbol(z)
-        level = xraydb.xray_edges(symbol).get("L3")
-        if level is not None and abs(level.energy - e0) <= EDGE_TOLERANCE_EV:
-            candidates.append((abs(level.energy - e0), f"{symbol} L3 {level.energy:.0f} eV"))
-    if candidates:
-        raise SpectrumFileError(
-            f"{where}: the edge at {e0:.0f} eV has a white line {white_line:.1f} times its step, as L3 edges have "
-            f"({min(candidates)[1]}), not a {element} K edge; give --element {element} if it is one"
-        )
+    for symbol in (xraydb.atomic_symbol(z) for z in range(21, 99)):
+        edges = xraydb.xray_edges(symbol)
+        l3, l2 = edges.get("L3"), edges.get("L2")
+        if l3 is None or l2 is None or abs(l3.energy - e0) > EDGE_TOLERANCE_EV:
+            continue
+        l2_at = e0 + (l2.energy - l3.energy)
+        if energy[-1] >= l2_at + 60.0:
+            step = _step_at(energy, edge.norm, l2_at)
+            if step >= MIN_L2_STEP:
+                raise SpectrumFileError(
+                    f"{where}: a second edge step ({step:.2f} of the first) {l2.energy - l3.energy:.0f} eV above the edge at "
+                    f"{e0:.0f} eV, where the {symbol} L2 edge follows its L3 edge ({l3.energy:.0f} eV): an L3 edge, not a "
+                    f"{element} K edge; give --element {element} if it is one"
+                )
+        near = (energy >= e0 - 10.0) & (energy <= e0 + 40.0)
+        white_line = float(np.max(edge.norm[near])) if near.any() else 0.0
+        if white_line > MAX_K_WHITE_LINE:
+            raise SpectrumFileError(
+                f"{where}: the edge at {e0:.0f} eV has a white line {white_line:.1f} times its step, as L3 edges have "
+                f"({symbol} L3 {l3.energy:.0f} eV), not a {element} K edge; give --element {element} if it is one"
+            )
+
+
+def _step_at(energy: np.ndarray, norm: np.ndarray, at: float) -> float:
+    """How far the normalised mu 10-60 eV above ``at`` lies above the line through it 60-10 eV below."""
+    below = (energy >= at - 60.0) & (energy <= at - 10.0)
+    above = (energy >= at + 10.0) & (energy <= at + 60.0)
+    if below.sum() < 3 or above.sum() < 3:
+        return 0.0
+    slope, intercept = np.polyfit(energy[below], norm[below], 1)
+    return float(np.median(norm[above] - (slope * energy[above] + intercept)))
 
 
 #: A point is a glitch where it lies more than GLITCH_NOISE robust noise widths and
