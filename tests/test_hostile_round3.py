@@ -452,7 +452,8 @@ def test_label_failures_name_the_structure_file(tmp_path):
     (folder / "corrupt.cif").write_text("data_broken\n_cell_length_a 3.6\nthis is not a CIF loop\n")
     (record,) = read_folder(folder)
     _, failures = label_structure(record)
-    assert record.material_id.startswith("file-") and failures[0]["reason"].startswith("corrupt.cif: ")
+    assert record.material_id.startswith("file-") and failures[0]["source"] == "corrupt.cif"
+    assert failures[0]["reason"].startswith("unreadable CIF")  # the reason stays one that counts group
 
 
 # 26. The manifest: a stray unreadable file does not stop it, and its header is this run's.

@@ -160,9 +160,9 @@ def test_expressions_cannot_reach_the_system(models, tmp_path):
     attack = f"__import__('os').system('touch {marker}')"
     result = runner.invoke(app, ["predict", str(CU), "--mu", attack, "--models-dir", str(models)])
     assert result.exit_code == 1 and not marker.exists()
-    assert "only log, ln, log10, exp, sqrt, abs, gradient may be called" in result.stderr and str(CU) in result.stderr
+    assert "is not allowed" in result.stderr and str(CU) in result.stderr
     opened = runner.invoke(app, ["predict", str(CU), "--mu", "open('/etc/passwd').read()", "--models-dir", str(models)])
-    assert opened.exit_code == 1 and "may be called" in opened.stderr
+    assert opened.exit_code == 1 and "is not allowed" in opened.stderr
 
 
 def test_model_files_that_try_to_run_code_or_are_damaged_are_refused_alone(models, tmp_path):

@@ -80,8 +80,13 @@ FAILURE_SCHEMA = pa.schema(
         ("preset", pa.string()),
         ("stage", pa.string()),
         ("reason", pa.string()),
+        # Where the structure came from: its file name(s) for a folder source (whose key is a hash
+        # of its content), the mp-id for the bundled set. Files written before it was added lack it.
+        ("source", pa.string()),
     ]
 )
+#: Columns a file of ours may lack (added after files were written; read back as nulls).
+OPTIONAL_COLUMNS = frozenset({"source"})
 
 #: Where a row came from, for data fetched rather than computed (MP's document ids).
 DOCUMENT_SCHEMA = pa.schema(
@@ -569,7 +574,7 @@ def _read_table(path: Path, schema: pa.Schema, columns: list[str] | None, remedy
         # Read with our schema, Arrow fills the columns a foreign file lacks with nulls: a
         # file of another layout must be refused here, not fail later in pandas.
         present = set(pq.read_schema(path).names)
-        missing = [name for name in (columns or schema.names) if name not in present]
+        missing = [name for name in (columns or schema.names) if name not in present and name not in OPTIONAL_COLUMNS]
         if missing:
             listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
             raise DatasetError(f"{path}: not an exafs-cn file of this kind (it lacks the columns {listed}); {remedy}")

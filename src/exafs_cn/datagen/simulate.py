@@ -79,15 +79,15 @@ def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
     All 3d elements are labelled whatever ``--elements`` asks for (it is cheap), so a
     later run asking for other elements finds their labels instead of a gap.
     """
-    failure = {"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None}
+    failure = {"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None, "source": record.name}
     try:
         structure = record.parse()
     except StructureError as exc:
-        return [], [{**failure, "stage": "structure", "reason": _from_file(record, str(exc))}]
+        return [], [{**failure, "stage": "structure", "reason": str(exc)}]
     present = absorbers_in(structure)
     if not present:
         reason = f"no absorber: none of {','.join(METALS_3D)} in the structure"
-        return [], [{**failure, "stage": "structure", "reason": _from_file(record, reason)}]
+        return [], [{**failure, "stage": "structure", "reason": reason}]
     rows, failures = [], []
     for element in present:
         try:
@@ -95,7 +95,7 @@ def label_structure(record: StructureRecord) -> tuple[list[dict], list[dict]]:
             cns = [crystalnn_cn(structure, site.site_index) for site in sites]
         except Exception as exc:  # CrystalNN raises bare ValueErrors on odd geometries
             reason = one_line(exc, 200)
-            failures.append({**failure, "absorber": element, "stage": "labels", "reason": _from_file(record, f"crystalnn: {reason}")})
+            failures.append({**failure, "absorber": element, "stage": "labels", "reason": f"crystalnn: {reason}"})
             continue
         pair_cn = site_averaged_cn(cns, [s.multiplicity for s in sites])
         for site, cn in zip(sites, cns):
@@ -122,7 +122,7 @@ def simulate_one(task: SiteTask) -> tuple[str, dict]:
         title = f"{task.record.material_id} {task.record.formula} {task.absorber} site {task.site_index}"
         spectrum = simulate_site(structure, task.site_index, task.preset, title)
     except (FeffError, StructureError) as exc:
-        return "failure", {**key, "preset": task.preset.name, "stage": "feff", "reason": str(exc)}
+        return "failure", {**key, "preset": task.preset.name, "stage": "feff", "reason": str(exc), "source": task.record.name}
     return "spectrum", {
         **key,
         "formula": task.record.formula,
@@ -145,21 +145,16 @@ def simulate_one(task: SiteTask) -> tuple[str, dict]:
 
 def label_lost(record: StructureRecord, exc: BaseException) -> tuple[list[dict], list[dict]]:
     """A labelling task whose worker died (or that raised): a recorded failure."""
-    reason = _from_file(record, lost_reason(exc))
-    return [], [{"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None, "stage": "labels", "reason": reason}]
-
-
-def _from_file(record: StructureRecord, reason: str) -> str:
-    """A failure's reason with the file(s) of a folder's structure before it: its key is a
-    hash of its content, which names nothing a user can find (the folder is in provenance.json)."""
-    return f"{record.name}: {reason}" if record.source == FOLDER_SOURCE and record.name else reason
+    reason = lost_reason(exc)
+    failure = {"material_id": record.material_id, "absorber": None, "site_index": None, "preset": None, "source": record.name}
+    return [], [{**failure, "stage": "labels", "reason": reason}]
 
 
 def site_lost(task: SiteTask, exc: BaseException) -> tuple[str, dict]:
     """A FEFF task whose worker died after the allowed retries (or that raised)."""
     reason = lost_reason(exc)
     key = {"material_id": task.record.material_id, "absorber": task.absorber, "site_index": task.site_index}
-    return "failure", {**key, "preset": task.preset.name, "stage": TRANSIENT_STAGE, "reason": reason}
+    return "failure", {**key, "preset": task.preset.name, "stage": TRANSIENT_STAGE, "reason": reason, "source": task.record.name}
 
 
 def ensure_labels(

@@ -375,16 +375,20 @@ def predict(
 
     Parameters
     ----------
-    source : path, list of paths, Larch Group, or None
-        A file (XDI, Athena project, columns), several files (predicted together: one
-        model call per element), a Larch Group with ``energy`` and ``mu`` arrays, or
-        None with ``energy`` and ``mu`` given as arrays.
-    element : str, optional
-        The absorber (``"Cu"``) where the data do not say; with neither, the edge
+    source : path, iterable of paths and groups, Larch Group, or None
+        A file (XDI, Athena project, ``.fio``, columns); any iterable of them (a list, a
+        generator, ``Path.glob``), Larch Groups mixed in, predicted together (one model
+        call per element) with one result per spectrum in the order given; a Larch Group
+        with ``energy`` and ``mu`` arrays (or, as ``larch.io.read_xdi`` gives, ``energy``
+        and the columns, from which mu is guessed as for a file); or None with ``energy``
+        and ``mu`` given as arrays. Anything else (bytes, a dict, a number) is a Failure
+        naming its type.
+    element : str or int, optional
+        The absorber (``"Cu"`` or ``29``) where the data do not say; with neither, the edge
         energy decides.
     energy, mu : str or array, optional
         With a file: the columns or expressions to use (as ``--energy``/``--mu``). Without
-        one: the arrays (eV; absorption, any scale).
+        one: 1-D arrays (eV, or keV converted as files are; absorption, any scale).
     model : str
         The CN classifier family (``"rf"``, as shipped; others as trained).
     models_dir : path, optional
@@ -405,7 +409,13 @@ def predict(
         One per spectrum, in order (an Athena project gives one per group). A Prediction
         with ``cn`` None is "no answer" (its ``reason`` says why); a Failure is an input
         that could not be predicted (its ``error`` names it). Nothing is raised for bad
-        input.
+        input or options: a ``models_dir`` that is no folder, an unknown ``element`` or an
+        unusable calibration file is a Failure for each input.
+
+    Notes
+    -----
+    Safe to call from several threads at once: what Larch prints is caught per thread, and
+    ``sys.stdout`` is left as it was.
 
     Examples
     --------
