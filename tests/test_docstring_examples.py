@@ -27,6 +27,7 @@ MODULES = [
     "exafs_cn.measured.fit",
     "exafs_cn.measured.predict",
     "exafs_cn.measured.prediction",
+    "exafs_cn.measured.readers",
     "exafs_cn.regular_files",
 ]
 

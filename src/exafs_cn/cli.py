@@ -247,6 +247,10 @@ def predict(
     ] = None,
     energy: Annotated[str | None, typer.Option(help="energy column or expression, e.g. 'col1*1000'")] = None,
     mu: Annotated[str | None, typer.Option(help="mu column or expression, e.g. 'log(i0/itrans)' or 'ifluor/i0'")] = None,
+    e0: Annotated[
+        str | None,
+        typer.Option(help="E0 in eV (8980.5, as set in Athena), or a shift from the one the model's rule finds ('+5', '-3.5')"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per spectrum (or error) per line")] = False,
     plot: Annotated[Path | None, typer.Option(help="folder for one figure per spectrum")] = None,
     fit: Annotated[bool, typer.Option("--fit", help="a first-shell Larch fit started from each answer (N, R, sigma2, E0)")] = False,
@@ -260,7 +264,7 @@ def predict(
     from exafs_cn.measured.plot import plot_prediction
     from exafs_cn.measured.predict import ModelStore, PredictError, predict_spectra, read_inputs
     from exafs_cn.measured.prediction import Failure
-    from exafs_cn.measured.readers import Columns, SpectrumFileError, check_element_option
+    from exafs_cn.measured.readers import Columns, E0Option, SpectrumFileError, check_element_option
 
     if model not in MODEL_NAMES:
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
@@ -282,6 +286,10 @@ def predict(
         element = check_element_option(element, "--element")
     except SpectrumFileError as exc:
         _fail(printable(str(exc).split(": ", 1)[1]))
+    try:
+        e0_option = E0Option.parse(e0)
+    except ValueError as exc:
+        _fail(printable(str(exc)))
     store = ModelStore(models_dir, model)
     try:
         store.check()  # a missing folder or an unusable calibration: said once, not per spectrum
@@ -340,7 +348,7 @@ def predict(
     batch_files = 0
     try:
         for path in paths:
-            batch.extend(read_inputs(path, element, columns))
+            batch.extend(item if isinstance(item, SpectrumFileError) else item.with_e0(e0_option) for item in read_inputs(path, element, columns))
             batch_files += 1
             if len(batch) >= PREDICT_BATCH:
                 for item in predicted(batch):

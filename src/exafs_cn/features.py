@@ -53,6 +53,8 @@ class Spectrum:
     ``e0`` is FEFF's edge energy where there is one: the E0 used is then never before
     it. Either way ``settings.e0_rule`` places E0 (:func:`edge_energy`). ``edge_step`` is
     1 for FEFF's mu, which FEFF normalises itself and which has no pre-edge region for a fit.
+    ``e0_given`` (eV) replaces the rule's E0 and ``e0_shift`` (eV) moves whichever was used:
+    a user who set E0 in Athena, or knows it is off.
     """
 
     energy: np.ndarray
@@ -62,6 +64,8 @@ class Spectrum:
     edge_step: float | None = None
     name: str = ""
     meta: dict = field(default_factory=dict)
+    e0_given: float | None = None
+    e0_shift: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,10 @@ def background(
             pre_edge(energy, mu, group=group, e0=known_e0)
         norm = group.norm if step is None else mu / step
         e0 = edge_energy(energy, norm, settings, known_e0=known_e0, larch_e0=getattr(group, "e0", None))
+        if spectrum.e0_given is not None or spectrum.e0_shift:
+            e0 = (e0 if spectrum.e0_given is None else float(spectrum.e0_given)) + float(spectrum.e0_shift)
+            if not energy.min() + 10.0 <= e0 <= energy.max() - 10.0:
+                raise ProcessingError(f"E0 = {e0:.1f} eV (as given) lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
         if step is None:
             if abs(e0 - group.e0) > 0.5:  # normalisation ranges are relative to E0: redo them from the one used
                 pre_edge(energy, mu, group=group, e0=e0)

@@ -32,6 +32,7 @@ from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import (
     DEFAULT_COLUMNS,
     Columns,
+    E0Option,
     MeasuredSpectrum,
     SpectrumFileError,
     check_element_option,
@@ -251,6 +252,10 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
     except ProcessingError as exc:
         raise PredictError(f"{measured.where}: {exc}") from None
     answer.e0, answer.processed = processed.e0, processed
+    if measured.e0_given is not None or measured.e0_shift:
+        answer.e0_source = "given" if measured.e0_shift == 0 else f"shift {measured.e0_shift:+.1f} eV" + (
+            f" from {measured.e0_given:.1f}" if measured.e0_given is not None else ""
+        )
     features = _features(processed, saved, measured)
     if saved.novelty is not None:
         answer.reason = NoveltyCheck.from_dict(saved.novelty).reason(processed.chir_mag, settings)
@@ -367,6 +372,7 @@ def predict(
     model: str = DEFAULT_MODEL,
     models_dir: Path | str | None = None,
     name: str = "spectrum",
+    e0: float | str | None = None,
     fit: bool = False,
     s02: float | None = None,
     foil: Path | str | None = None,
@@ -395,6 +401,9 @@ def predict(
         Models from ``exafs-cn train``; default ``$EXAFS_CN_MODELS``, else the shipped ones.
     name : str
         What arrays are called in messages.
+    e0 : float or str, optional
+        E0 in eV (``8980.5``, as set in Athena), or a shift from the E0 the model's rule finds,
+        as text with its sign (``"+5"``, ``"-3.5"``); the E0 used is ``Prediction.e0``.
     fit : bool
         Also fit each answer's first shell with Larch (``Prediction.fit``, or
         ``Prediction.fit_error`` where it cannot be made; see :mod:`exafs_cn.measured.fit`).
@@ -428,6 +437,10 @@ def predict(
     """
     inputs = _inputs(source, energy, mu, name)
     problem = _option_problem(models_dir, element, energy, mu, inputs)
+    try:
+        e0_option = E0Option.parse(e0)
+    except ValueError as exc:
+        problem = problem or str(exc)
     if problem is None:
         store = ModelStore(models_dir, model)
         try:
@@ -437,7 +450,8 @@ def predict(
     if problem is not None:
         return [Failure(where, None, f"{where}: {problem}") for where in (_label(item, name) for item in inputs)]
     element = check_element_option(element, "element") if element is not None else None
-    results = predict_spectra(_read_all(inputs, element, energy, mu, name), store)
+    spectra = [item if isinstance(item, SpectrumFileError) else item.with_e0(e0_option) for item in _read_all(inputs, element, energy, mu, name)]
+    results = predict_spectra(spectra, store)
     if fit:
         _add_fits(results, store, s02, foil)
     return results

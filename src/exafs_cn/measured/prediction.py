@@ -39,7 +39,9 @@ class Prediction:
     model : str
         Which model answered (element, family, release and training date).
     e0 : float or None
-        The edge energy the processing used (eV).
+        The edge energy the processing used (eV); ``e0_source`` says how it was placed:
+        ``rule`` (the model's E0 rule), ``given`` (``--e0`` an energy) or ``shift +5.0 eV``
+        (``--e0`` a shift from the rule's).
     kmax : float
         Where the data end (1/A above the edge).
     r1 : float or None
@@ -78,6 +80,7 @@ class Prediction:
     neighbour_probabilities: dict[str, float] | None = None
     fit: FirstShellFit | None = None
     fit_error: str | None = None
+    e0_source: str = "rule"
     processed: Processed | None = field(default=None, repr=False)
 
     @property
@@ -109,6 +112,7 @@ class Prediction:
             "reason": self.reason,
             "model": self.model,
             "e0": None if self.e0 is None else round(self.e0, 2),
+            "e0_source": self.e0_source,
             "kmax": round(self.kmax, 2),
             "notes": list(self.notes),
         }
@@ -138,9 +142,15 @@ class Prediction:
             mean = f"; mean CN {self.cn_mean:.1f}, 90% interval {low:.1f}-{high:.1f}"
         return (
             f"{self.where}: {self.element} CN {self.cn} (p {p[str(self.cn)]:.2f}; CN probabilities >= 0.05: {likely}{mean}{self._shell_text()}; "
-            f"kmax {self.kmax:.1f}/A; model {self.model}){notes}"
+            f"{self._e0_text()}kmax {self.kmax:.1f}/A; model {self.model}){notes}"
         )
 
+
+    def _e0_text(self) -> str:
+        """The E0 used, and how it was placed where the user placed it."""
+        if self.e0 is None:
+            return ""
+        return f"E0 {self.e0:.1f} eV; " if self.e0_source == "rule" else f"E0 {self.e0:.1f} eV ({self.e0_source}); "
 
     def _shell_text(self) -> str:
         parts = []

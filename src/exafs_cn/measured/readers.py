@@ -30,7 +30,7 @@ import gzip
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,14 +94,64 @@ class MeasuredSpectrum:
     mu: np.ndarray
     kmax: float
     notes: tuple[str, ...] = field(default=())
+    e0_given: float | None = None
+    e0_shift: float = 0.0
 
     @property
     def where(self) -> str:
         return f"{self.file}[{self.group}]" if self.group else self.file
 
     def to_spectrum(self) -> Spectrum:
-        """E0 left to the processing settings' rule (``e0_rule``) and the edge step to Larch's pre_edge."""
-        return Spectrum(self.energy, self.mu, self.element, name=self.where)
+        """E0 by the processing settings' rule (``e0_rule``), or as the user gave it or moved it;
+        the edge step by Larch's pre_edge."""
+        return Spectrum(self.energy, self.mu, self.element, name=self.where, e0_given=self.e0_given, e0_shift=self.e0_shift)
+
+    def with_e0(self, option: E0Option | None) -> MeasuredSpectrum:
+        """This spectrum with the user's E0 (an energy, or a shift from the rule's), where given."""
+        if option is None:
+            return self
+        return replace(self, e0_given=option.energy, e0_shift=option.shift)
+
+
+@dataclass(frozen=True)
+class E0Option:
+    """``--e0`` (or the API's ``e0``): an absolute E0 in eV, or a shift from the one the model's
+    rule finds (eV, written with its sign: ``+5``, ``-3.5``)."""
+
+    energy: float | None = None
+    shift: float = 0.0
+
+    @classmethod
+    def parse(cls, value: str | float | int | None) -> E0Option | None:
+        """The option from text or a number; ValueError (one line) for anything else.
+
+        Examples
+        --------
+        >>> E0Option.parse("+5"), E0Option.parse("8980.5"), E0Option.parse(8979)
+        (E0Option(energy=None, shift=5.0), E0Option(energy=8980.5, shift=0.0), E0Option(energy=8979.0, shift=0.0))
+        """
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, np.integer, np.floating)):
+            raise ValueError(f"e0 {value!r:.40}: give an energy in eV (8980.5) or a shift with its sign ('+5', '-3.5')")
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"--e0 {text[:40]}: not a number; give an energy in eV (8980.5) or a shift with its sign (+5, -3.5)") from None
+        if not np.isfinite(number):
+            raise ValueError(f"--e0 {text[:40]}: not a finite number")
+        if isinstance(value, str) and text[:1] in "+-":
+            if abs(number) > MAX_E0_SHIFT:
+                raise ValueError(f"--e0 {text}: a shift of more than {MAX_E0_SHIFT:g} eV moves E0 off the edge")
+            return cls(shift=number)
+        if number < 1000.0:
+            raise ValueError(f"--e0 {text}: an E0 of {number:g} eV is below every K edge here; write a shift with its sign (+{number:g})")
+        return cls(energy=number)
+
+
+#: Largest E0 shift taken (measured E0s sit 10-20 eV from where chi(k) lines up with FEFF's).
+MAX_E0_SHIFT = 50.0
 
 
 @dataclass(frozen=True)
