@@ -23,6 +23,7 @@ MODULES = [
     "exafs_cn.learn.model_checks",
     "exafs_cn.learn.models",
     "exafs_cn.measured.athena",
+    "exafs_cn.measured.e0_profile",
     "exafs_cn.measured.expressions",
     "exafs_cn.measured.fit",
     "exafs_cn.measured.predict",

@@ -24,10 +24,10 @@ def _json(*args: str) -> list[dict]:
 
 
 def test_e0_option_moves_the_e0_reported_and_used():
-    (rule,) = _json(str(CU))
+    (rule,) = _json(str(CU), "--e0", "rule")
     (shifted,) = _json(str(CU), "--e0", "+10")
     (given,) = _json(str(CU), "--e0", "8985")
-    assert rule["e0_source"] == "rule" and 8970 < rule["e0"] < 9000
+    assert rule["e0_source"] == "rule" and 8970 < rule["e0"] < 9000 and rule["e0_sharpness"] is None
     assert shifted["e0"] == pytest.approx(rule["e0"] + 10.0, abs=0.01) and shifted["e0_source"] == "shift +10.0 eV"
     assert given["e0"] == 8985.0 and given["e0_source"] == "given"
     assert shifted["r1"] != rule["r1"]  # the first shell is read from the E0 used too
@@ -36,7 +36,7 @@ def test_e0_option_moves_the_e0_reported_and_used():
 
 
 def test_the_api_takes_e0_as_the_command_line_does():
-    (rule,) = exafs_cn.predict(str(CU))
+    (rule,) = exafs_cn.predict(str(CU), e0="rule")
     (shifted,) = exafs_cn.predict(str(CU), e0="-5")
     (given,) = exafs_cn.predict(str(CU), e0=8985.0)
     assert shifted.e0 == pytest.approx(rule.e0 - 5.0) and given.e0 == 8985.0
@@ -46,6 +46,7 @@ def test_the_api_takes_e0_as_the_command_line_does():
 @pytest.mark.parametrize(
     "value, message",
     [("abc", "not a number"), ("5", "write a shift with its sign"), ("+80", "more than 50 eV"), ("nan", "not a finite number")],
+    ids=["text", "unsigned small", "large shift", "nan"],
 )
 def test_an_unusable_e0_is_one_usage_error(value, message):
     result = runner.invoke(app, ["predict", str(CU), str(NIO), "--e0", value])
@@ -60,3 +61,37 @@ def test_an_e0_outside_a_spectrum_is_that_spectrums_error():
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 1 and lines[1]["e0"] == 8340.0  # the Ni edge is at 8333 eV
     assert str(CU) in lines[0]["error"] and "lies outside the data" in lines[0]["error"]  # the Cu scan starts at 8779 eV
+
+
+def test_by_default_e0_is_profiled_against_the_training_spectra():
+    """ZnO (tetrahedral): the rule's E0 leaves its chi(k) out of phase with FEFF's and the
+    forest answers CN 6; the profiled E0 (14 eV higher) gives CN 4."""
+    zno = MEASURED / "data__Zn__ZnO.xdi"
+    (rule,) = _json(str(zno), "--e0", "rule")
+    (profiled,) = _json(str(zno))
+    assert rule["cn"] == 6 and profiled["cn"] == 4
+    assert profiled["e0_source"].startswith("profile +") and profiled["e0_sharpness"] > 0.1
+    assert profiled["e0"] == pytest.approx(rule["e0"] + float(profiled["e0_source"].split()[1]), abs=0.01)
+
+
+def test_a_models_folder_without_e0_references_uses_the_rule_and_says_so(models, tmp_path):
+    import shutil
+
+    assert (models / "e0_references.npz").is_file()  # train writes them beside the models
+    shutil.copytree(models / "Cu", tmp_path / "models" / "Cu")
+    (answer,) = exafs_cn.predict(str(CU), models_dir=tmp_path / "models")
+    (profiled,) = exafs_cn.predict(str(CU), models_dir=models)
+    assert answer.e0_source == "rule" and "E0 by the rule (the models folder has no E0 references)" in answer.notes
+    assert profiled.e0_source.startswith("profile")
+
+
+def test_an_unusable_e0_references_file_is_said_once(tmp_path):
+    import shutil
+
+    from exafs_cn.measured.predict import shipped_models_dir
+
+    shutil.copytree(shipped_models_dir() / "Cu", tmp_path / "models" / "Cu")
+    (tmp_path / "models" / "e0_references.npz").write_bytes(b"not an npz")
+    result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(tmp_path / "models")])
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(errors) == 1 and "e0_references.npz: unusable E0 references file" in errors[0]

@@ -561,6 +561,30 @@ def dataset_fit_references(
     typer.echo(f"{rows} reference sites -> {target}")
 
 
+@dataset_app.command("e0-references")
+def dataset_e0_references(
+    path: Annotated[Path, typer.Argument(help="dataset folder the models were trained on")] = DEFAULT_DATA,
+    models_dir: Annotated[Path, typer.Option("--models-dir", help="the models folder to write e0_references.npz into")] = ...,
+    preset: Annotated[str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+) -> None:
+    """The training spectra's k^2 chi(k) beside a models folder, for predict's E0 profile (train writes it too)."""
+    from exafs_cn.datagen.dataset import Dataset, locate_dataset
+    from exafs_cn.learn.e0_references import write_references
+    from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel
+    from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
+
+    _check_output_folder(models_dir, "--models-dir")
+    classifier = next(iter(sorted(models_dir.glob(f"*/rf{MODEL_SUFFIX}"))), None)
+    try:
+        settings = ProcessingSettings.from_dict(SavedModel.load(classifier).settings) if classifier else DEFAULT_SETTINGS
+        dataset = Dataset(locate_dataset(path))
+        written = write_references(dataset, models_dir, settings, preset=preset or dataset.default_preset(), workers=workers)
+    except (*_EXPECTED, ModelFileError) as exc:
+        _fail(str(exc))
+    typer.echo(f"E0 references ({'the settings of ' + str(classifier) if classifier else 'default settings'}) -> {written}")
+
+
 def format_summary(summary: dict, preset: str) -> str:
     """The human-readable dataset summary (also used for the dataset card)."""
     stats = summary["presets"][preset]

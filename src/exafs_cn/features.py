@@ -108,7 +108,7 @@ def background(
         e0 = edge_energy(energy, norm, settings, known_e0=known_e0, larch_e0=getattr(group, "e0", None))
         if spectrum.e0_given is not None or spectrum.e0_shift:
             e0 = (e0 if spectrum.e0_given is None else float(spectrum.e0_given)) + float(spectrum.e0_shift)
-            if not energy.min() + 10.0 <= e0 <= energy.max() - 10.0:
+            if not energy.min() <= e0 <= energy.max() - 10.0:
                 raise ProcessingError(f"E0 = {e0:.1f} eV (as given) lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
         if step is None:
             if abs(e0 - group.e0) > 0.5:  # normalisation ranges are relative to E0: redo them from the one used

@@ -42,6 +42,7 @@ from exafs_cn.learn.corpus import (
     spectra_key,
     store_in_cache,
 )
+from exafs_cn.learn.e0_references import write_references
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
 from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel, model_path
@@ -223,6 +224,10 @@ def train_models(
             workers=workers,
             log=log,
         )
+        # What predict places a measured E0 against (exafs_cn.measured.e0_profile), made with
+        # the classifiers' own processing.
+        references = write_references(dataset, models_dir, settings, preset=preset, cache_dir=cache_dir, workers=workers, progress=progress)
+        log(f"E0 references of the training spectra -> {references}")
     if AVERAGE_CN_MODEL in model_names:
         written += fit_average_cn_models(
             training_set(dataset, mixtures=mixtures, **options),

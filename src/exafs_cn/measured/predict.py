@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
 from exafs_cn.learn.model_files import NEIGHBOUR_MODEL, OLD_MODEL_SUFFIX, R1_MODEL, ModelFileError, SavedModel, model_path
 from exafs_cn.learn.novelty import NoveltyCheck
+from exafs_cn.measured.e0_profile import REFERENCES_FILE, E0References, ReferencesFileError, profile
 from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import (
     DEFAULT_COLUMNS,
@@ -83,6 +84,7 @@ class ModelStore:
         self.use_measured_calibration = measured_calibration
         self._cache: dict[tuple[str, str], SavedModel | None] = {}
         self._calibration: PowerCalibration | None | bool = False  # False: not looked up yet
+        self._references: E0References | None | bool = False
 
     def check(self) -> None:
         """PredictError (one line) where the models folder cannot serve any spectrum: missing,
@@ -95,6 +97,19 @@ class ModelStore:
         if not where.is_dir():
             raise PredictError(f"models folder {where}{source} is not a folder")
         self.calibration  # noqa: B018 -- reads and checks the file once, here
+        self.e0_references  # noqa: B018 -- likewise
+
+    @property
+    def e0_references(self) -> E0References | None:
+        """The training spectra's k^2 chi(k) beside the models (``e0_references.npz``), or None
+        where the folder has none; PredictError if the file is unusable."""
+        if self._references is False:
+            path = self.models_dir / REFERENCES_FILE
+            try:
+                self._references = E0References.load(path) if path.exists() or path.is_symlink() else None
+            except ReferencesFileError as exc:
+                raise PredictError(str(exc)) from None
+        return self._references
 
     @property
     def calibration(self) -> PowerCalibration | None:
@@ -251,6 +266,8 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         return answer
     except ProcessingError as exc:
         raise PredictError(f"{measured.where}: {exc}") from None
+    if measured.e0_given is None and not measured.e0_shift and measured.e0_profile:
+        processed = _profiled(processed, measured, saved, settings, store, answer)
     answer.e0, answer.processed = processed.e0, processed
     if measured.e0_given is not None or measured.e0_shift:
         answer.e0_source = "given" if measured.e0_shift == 0 else f"shift {measured.e0_shift:+.1f} eV" + (
@@ -277,6 +294,35 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
                 raise PredictError(f"{measured.where}: {exc}") from None
         companion_features[name] = _features(processed_by_settings[key], companion, measured)
     return _Pending(answer, features, companion_features, fills_window=answer.processed.kmax >= settings.kmax)
+
+
+def _profiled(
+    processed: Processed, measured: MeasuredSpectrum, saved: SavedModel, settings: ProcessingSettings, store: ModelStore, answer: Prediction
+) -> Processed:
+    """The processing from the E0 at which chi(k) matches the training spectra best
+    (:mod:`exafs_cn.measured.e0_profile`), with ``answer``'s E0 fields set; the rule's
+    processing, with a note, where the models folder has no references for these models.
+
+    The profile re-maps one background removal to every shift; the spectrum is then
+    processed again from the chosen E0 (autobk's spline and normalisation follow E0: reading
+    the first chi at shifted k instead turned ZnO's answer back to CN 6 at p 0.96).
+    """
+    references = store.e0_references
+    rows = references.by_element.get(measured.element) if references is not None else None
+    if references is None or references.settings != saved.settings or rows is None or len(rows) == 0:
+        why = "the models folder has no E0 references" if references is None else "the E0 references are not for these models"
+        answer.notes = (*answer.notes, f"E0 by the rule ({why})")
+        return processed
+    found = profile(processed.k, processed.chi, rows, references.grid)
+    answer.e0_source, answer.e0_sharpness = f"profile {found.shift:+.1f} eV", found.sharpness
+    if found.shift == 0:
+        return processed
+    try:
+        return process(replace(measured, e0_shift=found.shift).to_spectrum(), settings)
+    except ProcessingError as exc:  # the shift left too little data above the edge
+        answer.e0_source, answer.e0_sharpness = "rule", None
+        answer.notes = (*answer.notes, f"E0 by the rule (from the profiled E0: {exc})")
+        return processed
 
 
 def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -> list[Prediction]:

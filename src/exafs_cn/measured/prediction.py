@@ -40,8 +40,10 @@ class Prediction:
         Which model answered (element, family, release and training date).
     e0 : float or None
         The edge energy the processing used (eV); ``e0_source`` says how it was placed:
-        ``rule`` (the model's E0 rule), ``given`` (``--e0`` an energy) or ``shift +5.0 eV``
-        (``--e0`` a shift from the rule's).
+        ``profile +8.0 eV`` (the model's E0 rule, moved to where chi(k) matches the training
+        spectra best; ``e0_sharpness`` says how clearly, 0 for no preference), ``rule`` (the
+        rule's, where there are no E0 references or ``--e0 rule``), ``given`` (``--e0`` an
+        energy) or ``shift +5.0 eV`` (``--e0`` a shift from the rule's).
     kmax : float
         Where the data end (1/A above the edge).
     r1 : float or None
@@ -81,6 +83,7 @@ class Prediction:
     fit: FirstShellFit | None = None
     fit_error: str | None = None
     e0_source: str = "rule"
+    e0_sharpness: float | None = None
     processed: Processed | None = field(default=None, repr=False)
 
     @property
@@ -113,6 +116,7 @@ class Prediction:
             "model": self.model,
             "e0": None if self.e0 is None else round(self.e0, 2),
             "e0_source": self.e0_source,
+            "e0_sharpness": None if self.e0_sharpness is None else round(self.e0_sharpness, 3),
             "kmax": round(self.kmax, 2),
             "notes": list(self.notes),
         }

@@ -96,6 +96,7 @@ class MeasuredSpectrum:
     notes: tuple[str, ...] = field(default=())
     e0_given: float | None = None
     e0_shift: float = 0.0
+    e0_profile: bool = True  # where neither is given: E0 where chi(k) matches the training spectra best
 
     @property
     def where(self) -> str:
@@ -110,16 +111,19 @@ class MeasuredSpectrum:
         """This spectrum with the user's E0 (an energy, or a shift from the rule's), where given."""
         if option is None:
             return self
-        return replace(self, e0_given=option.energy, e0_shift=option.shift)
+        return replace(self, e0_given=option.energy, e0_shift=option.shift, e0_profile=option.profile)
 
 
 @dataclass(frozen=True)
 class E0Option:
-    """``--e0`` (or the API's ``e0``): an absolute E0 in eV, or a shift from the one the model's
-    rule finds (eV, written with its sign: ``+5``, ``-3.5``)."""
+    """``--e0`` (or the API's ``e0``): an absolute E0 in eV, a shift from the one the model's
+    rule finds (eV, written with its sign: ``+5``, ``-3.5``), ``rule`` (the rule's E0 as it
+    is) or ``profile`` (the default: the rule's E0 moved to where chi(k) matches the
+    training spectra best, :mod:`exafs_cn.measured.e0_profile`)."""
 
     energy: float | None = None
     shift: float = 0.0
+    profile: bool = False
 
     @classmethod
     def parse(cls, value: str | float | int | None) -> E0Option | None:
@@ -127,18 +131,22 @@ class E0Option:
 
         Examples
         --------
-        >>> E0Option.parse("+5"), E0Option.parse("8980.5"), E0Option.parse(8979)
-        (E0Option(energy=None, shift=5.0), E0Option(energy=8980.5, shift=0.0), E0Option(energy=8979.0, shift=0.0))
+        >>> E0Option.parse("+5"), E0Option.parse("8980.5"), E0Option.parse("rule"), E0Option.parse("profile")
+        (E0Option(energy=None, shift=5.0, profile=False), E0Option(energy=8980.5, shift=0.0, profile=False), E0Option(energy=None, shift=0.0, profile=False), None)
         """
-        if value is None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "profile"):
             return None
+        if isinstance(value, str) and value.strip().lower() == "rule":
+            return cls()
         if isinstance(value, bool) or not isinstance(value, (str, int, float, np.integer, np.floating)):
             raise ValueError(f"e0 {value!r:.40}: give an energy in eV (8980.5) or a shift with its sign ('+5', '-3.5')")
         text = str(value).strip()
         try:
             number = float(text)
         except ValueError:
-            raise ValueError(f"--e0 {text[:40]}: not a number; give an energy in eV (8980.5) or a shift with its sign (+5, -3.5)") from None
+            raise ValueError(
+                f"--e0 {text[:40]}: not a number; give an energy in eV (8980.5), a shift with its sign (+5, -3.5), 'rule' or 'profile'"
+            ) from None
         if not np.isfinite(number):
             raise ValueError(f"--e0 {text[:40]}: not a finite number")
         if isinstance(value, str) and text[:1] in "+-":
