@@ -7,7 +7,10 @@ per spectrum, as before 0.3) and as one batch (``predict_files``: one model call
 element), and profiles a batch of 200 to say where the time goes. Model loading is timed apart: it
 happens once per element and run. Issue 23's goal is >= 150 spectra/s on 2 cores.
 
-    python benchmarks/predict.py [--models-dir DIR] [--n 1000]
+    python benchmarks/predict.py [--models-dir DIR] [--n 1000] [--e0 rule]
+
+``--e0 rule`` times the processing without the E0 profile (one background removal per
+spectrum instead of two), for the cost of the profile.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from exafs_cn.atomic import write_json_atomic
 from exafs_cn.datagen.dataset import now_iso
 from exafs_cn.measured.predict import ModelStore, predict_file, predict_files
+from exafs_cn.measured.readers import E0Option
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = sorted((REPO / "tests" / "data" / "experimental").glob("*.xdi")) + sorted(
@@ -47,34 +51,37 @@ def main() -> None:
     parser.add_argument("--model", default="rf")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "predict.json")
+    parser.add_argument("--e0", default="profile", help="as predict --e0: 'profile' (the default) or 'rule'")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/predict.json (predict_e0_rule.json with --e0 rule)")
     args = parser.parse_args()
+    e0 = E0Option.parse(args.e0)
+    args.out = args.out or Path(__file__).parent / "results" / ("predict.json" if e0 is None else f"predict_e0_{args.e0}.json")
 
     store = ModelStore(args.models_dir, args.model)
     one = FILES[0]
     start = time.perf_counter()
-    predict_file(one, store)  # loads the model
+    predict_file(one, store, e0=e0)  # loads the model
     first = time.perf_counter() - start
     latencies = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        predict_file(one, store)
+        predict_file(one, store, e0=e0)
         latencies.append(time.perf_counter() - start)
-    predict_files(FILES, store)  # load every element's models before timing throughput
+    predict_files(FILES, store, e0=e0)  # load every element's models before timing throughput
     inputs = list(islice(cycle(FILES), args.n))
 
     start = time.perf_counter()
     for path in inputs:
-        predict_file(path, store)
+        predict_file(path, store, e0=e0)
     one_by_one = time.perf_counter() - start
 
     start = time.perf_counter()
-    answers = predict_files(inputs, store)
+    answers = predict_files(inputs, store, e0=e0)
     batch = time.perf_counter() - start
 
     profile = cProfile.Profile()  # apart from the timing: the profiler's overhead is not in the figures
     profile.enable()
-    predict_files(inputs[:PROFILED], store)
+    predict_files(inputs[:PROFILED], store, e0=e0)
     profile.disable()
     stats = pstats.Stats(profile).stats
     stages = {
@@ -82,7 +89,8 @@ def main() -> None:
         for stage, function in STAGES.items()
     }
     result = {
-        "command": "python benchmarks/predict.py",
+        "command": f"python benchmarks/predict.py --n {args.n} --e0 {args.e0}",
+        "e0": args.e0,
         "created": now_iso(),
         "cores": len(os.sched_getaffinity(0)),
         "model": args.model,

@@ -348,7 +348,7 @@ def predict(
     batch_files = 0
     try:
         for path in paths:
-            batch.extend(item if isinstance(item, SpectrumFileError) else item.with_e0(e0_option) for item in read_inputs(path, element, columns))
+            batch.extend(read_inputs(path, element, columns, e0_option))
             batch_files += 1
             if len(batch) >= PREDICT_BATCH:
                 for item in predicted(batch):

@@ -375,14 +375,16 @@ def _features(processed: Processed, saved: SavedModel, measured: MeasuredSpectru
     return features
 
 
-def read_inputs(path: Path | str, element: str | None = None, columns: Columns = DEFAULT_COLUMNS) -> list[MeasuredSpectrum | SpectrumFileError]:
-    """The spectra of a file, each checked, or the error in its place; never raises.
+def read_inputs(
+    path: Path | str, element: str | None = None, columns: Columns = DEFAULT_COLUMNS, e0: E0Option | None = None
+) -> list[MeasuredSpectrum | SpectrumFileError]:
+    """The spectra of a file, each checked (with the user's E0 option), or the error in its place; never raises.
 
     A file that cannot be read at all is one SpectrumFileError in the list; an exception
     nobody foresaw becomes that file's error, so that the files after it are still read.
     """
     try:
-        return list(read_file(path, element, columns))
+        return [item if isinstance(item, SpectrumFileError) else item.with_e0(e0) for item in read_file(path, element, columns)]
     except SpectrumFileError as exc:
         return [SpectrumFileError(str(exc), exc.file or str(path), exc.group)]
     except Exception as exc:  # MemoryError and RecursionError too: they cost one file, not the batch
@@ -390,17 +392,21 @@ def read_inputs(path: Path | str, element: str | None = None, columns: Columns =
 
 
 def predict_file(
-    path: Path | str, store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
+    path: Path | str, store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS, e0: E0Option | None = None
 ) -> list[Prediction | Failure]:
     """A Prediction or a Failure for every spectrum in a file (one Failure if it cannot be read)."""
-    return predict_spectra(read_inputs(path, element, columns), store)
+    return predict_spectra(read_inputs(path, element, columns, e0), store)
 
 
 def predict_files(
-    paths: Iterable[Path | str], store: ModelStore, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
+    paths: Iterable[Path | str],
+    store: ModelStore,
+    element: str | None = None,
+    columns: Columns = DEFAULT_COLUMNS,
+    e0: E0Option | None = None,
 ) -> list[Prediction | Failure]:
     """``predict_file`` for many files, with one model call per element for all of them."""
-    return predict_spectra([item for path in paths for item in read_inputs(path, element, columns)], store)
+    return predict_spectra([item for path in paths for item in read_inputs(path, element, columns, e0)], store)
 
 
 def _unforeseen(exc: BaseException) -> str:
