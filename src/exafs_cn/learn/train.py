@@ -211,7 +211,7 @@ def train_models(
             classifiers.append(name)
     written = []
     if classifiers:
-        written += fit_models(
+        classifier_files = fit_models(
             training_set(dataset, **options),
             models_dir,
             model_names=classifiers,
@@ -224,10 +224,12 @@ def train_models(
             workers=workers,
             log=log,
         )
-        # What predict places a measured E0 against (exafs_cn.measured.e0_profile), made with
-        # the classifiers' own processing.
-        references = write_references(dataset, models_dir, settings, preset=preset, cache_dir=cache_dir, workers=workers, progress=progress)
-        log(f"E0 references of the training spectra -> {references}")
+        written += classifier_files
+        if classifier_files:
+            # What predict places a measured E0 against (exafs_cn.measured.e0_profile), made
+            # with the classifiers' own processing.
+            references = write_references(dataset, models_dir, settings, preset=preset, cache_dir=cache_dir, workers=workers, progress=progress)
+            log(f"E0 references of the training spectra -> {references}")
     if AVERAGE_CN_MODEL in model_names:
         written += fit_average_cn_models(
             training_set(dataset, mixtures=mixtures, **options),
