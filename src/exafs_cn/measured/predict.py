@@ -104,11 +104,7 @@ class ModelStore:
         """The training spectra's k^2 chi(k) beside the models (``e0_references.npz``), or None
         where the folder has none; PredictError if the file is unusable."""
         if self._references is False:
-            path = self.models_dir / REFERENCES_FILE
-            try:
-                self._references = E0References.load(path) if path.exists() or path.is_symlink() else None
-            except ReferencesFileError as exc:
-                raise PredictError(str(exc)) from None
+            self._references = self._beside_models(REFERENCES_FILE, E0References.load, ReferencesFileError)
         return self._references
 
     @property
@@ -117,12 +113,17 @@ class ModelStore:
         if not self.use_measured_calibration:
             return None
         if self._calibration is False:
-            path = self.models_dir / CALIBRATION_FILE
-            try:
-                self._calibration = PowerCalibration.load(path) if path.exists() or path.is_symlink() else None
-            except CalibrationFileError as exc:
-                raise PredictError(str(exc)) from None
+            self._calibration = self._beside_models(CALIBRATION_FILE, PowerCalibration.load, CalibrationFileError)
         return self._calibration
+
+    def _beside_models(self, name: str, load, error: type[Exception]):
+        """The file ``name`` of the models folder read by ``load``, None where there is none (a
+        dangling link counts as one, to be refused); PredictError for ``error``."""
+        path = self.models_dir / name
+        try:
+            return load(path) if path.exists() or path.is_symlink() else None
+        except error as exc:
+            raise PredictError(str(exc)) from None
 
     def get(self, element: str) -> SavedModel:
         """The CN classifier for ``element``; PredictError when there is none or it cannot be used."""
