@@ -476,8 +476,9 @@ def predict(
 
     Notes
     -----
-    Safe to call from several threads at once: what Larch prints is caught per thread, and
-    ``sys.stdout`` is left as it was.
+    Safe to call from several threads at once (without ``fit``; the fits are not tested so):
+    what Larch prints is caught per thread, ``sys.stdout`` is left as it was, and the X-ray data
+    tables (xraydb's one SQLite connection) are read under a lock.
 
     Examples
     --------

@@ -26,8 +26,10 @@ files are read with their ``Col N name TYPE`` column names.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import re
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -758,20 +760,16 @@ def _check_not_an_l3_edge(where: str, energy: np.ndarray, e0: float, element: st
     (La: 408 eV above), a second step there, which a K edge does not have; where they
     do not, a white line taller than any 3d K edge's (:data:`MAX_K_WHITE_LINE`).
     """
-    import xraydb
-
-    for symbol in (xraydb.atomic_symbol(z) for z in range(21, 99)):
-        edges = xraydb.xray_edges(symbol)
-        l3, l2 = edges.get("L3"), edges.get("L2")
-        if l3 is None or l2 is None or abs(l3.energy - e0) > EDGE_TOLERANCE_EV:
+    for symbol, l3_energy, l2_energy in _l_edges():
+        if abs(l3_energy - e0) > EDGE_TOLERANCE_EV:
             continue
-        l2_at = e0 + (l2.energy - l3.energy)
+        l2_at = e0 + (l2_energy - l3_energy)
         if energy[-1] >= l2_at + 60.0:
             step = _step_at(energy, edge.norm, l2_at)
             if step >= MIN_L2_STEP:
                 raise SpectrumFileError(
-                    f"{where}: a second edge step ({step:.2f} of the first) {l2.energy - l3.energy:.0f} eV above the edge at "
-                    f"{e0:.0f} eV, where the {symbol} L2 edge follows its L3 edge ({l3.energy:.0f} eV): an L3 edge, not a "
+                    f"{where}: a second edge step ({step:.2f} of the first) {l2_energy - l3_energy:.0f} eV above the edge at "
+                    f"{e0:.0f} eV, where the {symbol} L2 edge follows its L3 edge ({l3_energy:.0f} eV): an L3 edge, not a "
                     f"{element} K edge; give --element {element} if it is one"
                 )
         near = (energy >= e0 - 10.0) & (energy <= e0 + 40.0)
@@ -779,7 +777,7 @@ def _check_not_an_l3_edge(where: str, energy: np.ndarray, e0: float, element: st
         if white_line > MAX_K_WHITE_LINE:
             raise SpectrumFileError(
                 f"{where}: the edge at {e0:.0f} eV has a white line {white_line:.1f} times its step, as L3 edges have "
-                f"({symbol} L3 {l3.energy:.0f} eV), not a {element} K edge; give --element {element} if it is one"
+                f"({symbol} L3 {l3_energy:.0f} eV), not a {element} K edge; give --element {element} if it is one"
             )
 
 
@@ -882,10 +880,33 @@ def _element_from_edge(where: str, e0: float) -> str:
     return element
 
 
+#: xraydb answers from one SQLite connection shared by the process: two threads asking at once
+#: get each other's rows or an InterfaceError (seen on Python 3.13). Every call goes through
+#: this lock, and the few tables the readers need are read once.
+_XRAYDB = threading.Lock()
+
+
+@functools.cache
 def _k_edge(element: str) -> float:
     import xraydb
 
-    return float(xraydb.xray_edge(element, "K").energy)
+    with _XRAYDB:
+        return float(xraydb.xray_edge(element, "K").energy)
+
+
+@functools.cache
+def _l_edges() -> tuple[tuple[str, float, float], ...]:
+    """(symbol, L3 edge, L2 edge) in eV for Sc to Cf: the L3 edges that can sit near a 3d K edge."""
+    import xraydb
+
+    found = []
+    with _XRAYDB:
+        for z in range(21, 99):
+            symbol = xraydb.atomic_symbol(z)
+            edges = xraydb.xray_edges(symbol)
+            if edges.get("L3") is not None and edges.get("L2") is not None:
+                found.append((symbol, float(edges["L3"].energy), float(edges["L2"].energy)))
+    return tuple(found)
 
 
 def _find_e0(energy: np.ndarray, mu: np.ndarray) -> float:
@@ -897,7 +918,8 @@ def _find_e0(energy: np.ndarray, mu: np.ndarray) -> float:
 def _looks_like(e0: float) -> str:
     import xraydb
 
-    guess = xraydb.guess_edge(e0)
+    with _XRAYDB:
+        guess = xraydb.guess_edge(e0)
     return f" looks like {guess[0]} {guess[1]}" if guess else ""
 
 
@@ -908,5 +930,8 @@ def _symbol(text: str | None) -> str | None:
     if text.isdigit():  # Athena stores Z in some versions
         import xraydb
 
-        return xraydb.atomic_symbol(int(text)) if 1 <= int(text) <= 98 else None
+        if not 1 <= int(text) <= 98:
+            return None
+        with _XRAYDB:
+            return xraydb.atomic_symbol(int(text))
     return text.capitalize() or None
