@@ -508,3 +508,9 @@ def test_an_l3_edge_near_a_k_edge_is_told_by_its_l2_step(tmp_path):
         read_spectra(_l3_from_real_scan(tmp_path / "la_l3.dat", l2_step=0.45))
     (k_edge,) = read_spectra(_l3_from_real_scan(tmp_path / "no_l2.dat", l2_step=0.0))  # no second step: a K edge
     assert k_edge.element == "V" and k_edge.element_source == "edge"
+
+
+def test_a_folder_given_as_a_file_is_named_as_a_folder(tmp_path):
+    """The descriptor check (regular_files) must not turn the folder message into "not a regular file"."""
+    with pytest.raises(SpectrumFileError, match=r"is a folder, not a spectrum file"):
+        read_file(tmp_path)

@@ -32,7 +32,12 @@ from exafs_cn.exceptions import ExafsCnError
 
 class NotRegularFileError(ExafsCnError, ValueError):
     """A path that is not a readable regular file of an acceptable size; the message is the reason
-    only (the caller names the file, as it knows what the file was for)."""
+    only (the caller names the file, as it knows what the file was for). ``kind`` says which:
+    ``missing``, ``folder``, ``special`` (a pipe, device or socket), ``too large`` or ``unreadable``."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 def file_kind(mode: int) -> str:
@@ -57,29 +62,32 @@ def describe_size(size: int) -> str:
     return f"{mib:.1f} MB ({size:,} bytes)" if mib < 1000 else f"{size / 2**30:.1f} GB"
 
 
-def open_regular(path: Path | str, max_bytes: int) -> int:
+def open_regular(path: Path | str, max_bytes: int, limit: str = "allowed") -> int:
     """An open read-only descriptor of ``path``, a regular file of at most ``max_bytes``.
 
     Raises NotRegularFileError with the reason (no such file, a pipe, a device, too large,
-    permission denied). The caller closes the descriptor.
+    permission denied); ``limit`` ends the too-large reason ("more than the 64 MB <limit>").
+    The caller closes the descriptor.
     """
     try:
         # O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one forever.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise NotRegularFileError("no such file") from None
+        raise NotRegularFileError("no such file", "missing") from None
     except IsADirectoryError:
-        raise NotRegularFileError("is a folder, not a file") from None
+        raise NotRegularFileError("is a folder, not a file", "folder") from None
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a socket
-            raise NotRegularFileError("not a regular file (a socket)") from None
-        raise NotRegularFileError(f"cannot read: {exc.strerror or exc}") from None
+            raise NotRegularFileError("not a regular file (a socket)", "special") from None
+        raise NotRegularFileError(f"cannot read: {exc.strerror or exc}", "unreadable") from None
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):  # Linux opens a folder read-only
+            raise NotRegularFileError("is a folder, not a file", "folder")
         if not stat.S_ISREG(info.st_mode):
-            raise NotRegularFileError(f"not a regular file ({file_kind(info.st_mode)})")
+            raise NotRegularFileError(f"not a regular file ({file_kind(info.st_mode)})", "special")
         if info.st_size > max_bytes:
-            raise NotRegularFileError(f"{describe_size(info.st_size)}, more than the {describe_size(max_bytes)} allowed")
+            raise NotRegularFileError(f"{describe_size(info.st_size)}, more than the {describe_size(max_bytes)} {limit}", "too large")
         if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
     except BaseException:
@@ -88,22 +96,22 @@ def open_regular(path: Path | str, max_bytes: int) -> int:
     return fd
 
 
-def read_regular(path: Path | str, max_bytes: int) -> bytes:
+def read_regular(path: Path | str, max_bytes: int, limit: str = "allowed") -> bytes:
     """The bytes of ``path``, a regular file of at most ``max_bytes``; NotRegularFileError otherwise.
 
     Reads at most ``max_bytes + 1`` bytes whatever the file claims, so a file that grows
     while it is read is refused too.
     """
-    fd = open_regular(path, max_bytes)
+    fd = open_regular(path, max_bytes, limit)
     try:
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise NotRegularFileError(f"cannot read: {exc.strerror or exc}") from None
+        raise NotRegularFileError(f"cannot read: {exc.strerror or exc}", "unreadable") from None
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        raise NotRegularFileError(f"more than the {describe_size(max_bytes)} allowed")
+        raise NotRegularFileError(f"more than the {describe_size(max_bytes)} {limit}", "too large")
     return data
 
 

@@ -160,34 +160,34 @@ def _open(path: Path | str) -> tuple[object, Callable[[int], np.ndarray]]:
 
 
 def _referenced_arrays(document: object) -> set[int]:
-    """The numbers of the arrays a decoded ``model.json`` refers to; iterative, whatever its depth."""
+    """The numbers of the arrays a decoded ``model.json`` refers to."""
     found: set[int] = set()
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if len(node) == 1:
-                ((form, content),) = node.items()
-                if form in ("array", "scalar") and type(content) is int:
-                    found.add(content)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+    for node in _mappings(document):
+        if len(node) == 1:
+            ((form, content),) = node.items()
+            if form in ("array", "scalar") and type(content) is int:
+                found.add(content)
     return found
 
 
-def _named_classes(document: object):
-    """Every class name in a decoded ``model.json``; iterative, whatever its depth."""
+def _mappings(document: object):
+    """Every JSON object in a decoded ``model.json``; iterative, whatever its depth."""
     stack = [document]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            for key in ("object", "type", "generator"):
-                if isinstance(node.get(key), str):
-                    yield node[key]
+            yield node
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
+
+
+def _named_classes(document: object):
+    """Every class name in a decoded ``model.json``."""
+    for node in _mappings(document):
+        for key in ("object", "type", "generator"):
+            if isinstance(node.get(key), str):
+                yield node[key]
 
 
 # The JSON forms: plain JSON for None, bools, ints, finite floats and text; one-key objects

@@ -41,7 +41,6 @@ from exafs_cn.measured.readers import (
     energy_and_mu,
     group_arrays,
     guess_mu,
-    in_electronvolts,
     read_file,
 )
 from exafs_cn.settings import ProcessingSettings
@@ -490,22 +489,11 @@ def predict(
     'no-such-file.xdi: no such file'
     """
     inputs = _inputs(source, energy, mu, name)
-    problem = _option_problem(models_dir, element, energy, mu, inputs)
     try:
-        e0_option = E0Option.parse(e0)
-    except ValueError as exc:
-        problem = problem or str(exc)
-    if problem is None:
-        store = ModelStore(models_dir, model)
-        try:
-            store.check()
-        except PredictError as exc:
-            problem = str(exc)
-    if problem is not None:
+        element, e0_option, store = _options(models_dir, model, element, e0, energy, mu, inputs)
+    except (SpectrumFileError, ValueError) as problem:  # no input can be predicted with these options
         return [Failure(where, None, f"{where}: {problem}") for where in (_label(item, name) for item in inputs)]
-    element = check_element_option(element, "element") if element is not None else None
-    spectra = [item if isinstance(item, SpectrumFileError) else item.with_e0(e0_option) for item in _read_all(inputs, element, energy, mu, name)]
-    results = predict_spectra(spectra, store)
+    results = predict_spectra(_read_all(inputs, element, energy, mu, name, e0_option), store)
     if fit:
         _add_fits(results, store, s02, foil)
     return results
@@ -566,32 +554,36 @@ def _label(item, name: str) -> str:
     return name
 
 
-def _option_problem(models_dir, element, energy, mu, inputs: list) -> str | None:
-    """Why no input can be predicted with these options, or None."""
+def _options(models_dir, model: str, element, e0, energy, mu, inputs: list) -> tuple[str | None, E0Option | None, ModelStore]:
+    """The checked element, E0 option and model store; ValueError saying why no input can be
+    predicted with these options."""
     if models_dir is not None and not isinstance(models_dir, (str, os.PathLike)):
-        return f"models_dir {models_dir!r:.40} is a {type(models_dir).__name__}, not a folder name (str or Path)"
-    if element is not None:
-        try:
-            check_element_option(element, "element")
-        except SpectrumFileError as exc:
-            return str(exc).split(": ", 1)[1]
+        raise ValueError(f"models_dir {models_dir!r:.40} is a {type(models_dir).__name__}, not a folder name (str or Path)")
+    try:
+        element = check_element_option(element, "element")
+    except SpectrumFileError as exc:
+        raise ValueError(str(exc).split(": ", 1)[1]) from None
     if any(isinstance(item, (str, os.PathLike)) for item in inputs) and not all(e is None or isinstance(e, str) for e in (energy, mu)):
-        return "with a file, energy and mu name its columns or expressions (text); give arrays without a file"
-    return None
+        raise ValueError("with a file, energy and mu name its columns or expressions (text); give arrays without a file")
+    e0_option = E0Option.parse(e0)
+    store = ModelStore(models_dir, model)
+    store.check()  # PredictError, a SpectrumFileError
+    return element, e0_option, store
 
 
-def _read_all(inputs: list, element, energy, mu, name: str) -> list[MeasuredSpectrum | SpectrumFileError]:
-    """Every input read and checked, in order: a file's spectra, a group's or the arrays' one,
-    or the error in each one's place."""
+def _read_all(inputs: list, element, energy, mu, name: str, e0: E0Option | None) -> list[MeasuredSpectrum | SpectrumFileError]:
+    """Every input read and checked (with the E0 option), in order: a file's spectra, a group's
+    or the arrays' one, or the error in each one's place."""
     columns = Columns(energy=energy, mu=mu) if all(e is None or isinstance(e, str) for e in (energy, mu)) else DEFAULT_COLUMNS
     items: list[MeasuredSpectrum | SpectrumFileError] = []
     for index, item in enumerate(inputs):
         if isinstance(item, (str, os.PathLike)):
-            items.extend(read_inputs(item, element, columns))
+            items.extend(read_inputs(item, element, columns, e0))
         elif isinstance(item, _Refused):
             items.append(SpectrumFileError(f"{item.name}: {item.reason}", item.name))
         elif item is None or _is_group(item):
-            items.append(_group_spectrum(item, element, energy, mu, name))
+            spectrum = _group_spectrum(item, element, energy, mu, name)
+            items.append(spectrum if isinstance(spectrum, SpectrumFileError) else spectrum.with_e0(e0))
         else:
             where = f"{name} {index + 1}" if len(inputs) > 1 else name
             kind = type(item).__name__
@@ -610,24 +602,12 @@ def _group_spectrum(group, element, energy, mu, name: str) -> MeasuredSpectrum |
             energy, mu = getattr(group, "energy", None), getattr(group, "mu", None)
             if mu is None:
                 arrays = group_arrays(group)
-                energy, mu, notes = energy_and_mu(name, arrays, DEFAULT_COLUMNS)
-                notes = (f"mu from the group's columns ({guess_mu(arrays)})", *notes)
+                energy, mu = energy_and_mu(name, arrays, DEFAULT_COLUMNS)
+                notes = (f"mu from the group's columns ({guess_mu(arrays)})",)
         if energy is None or mu is None:
             return SpectrumFileError(f"{name}: give a file, a Larch Group, or energy and mu arrays", name)
-        energy, unit_notes = in_electronvolts(_flat_numbers(energy, "energy", name))
-        return checked(name, name, None, energy, mu, stated and str(stated).capitalize(), element, (*notes, *unit_notes))
+        return checked(name, name, None, energy, mu, stated and str(stated).capitalize(), element, notes)
     except SpectrumFileError as exc:
         return SpectrumFileError(str(exc), name)
     except Exception as exc:
         return SpectrumFileError(f"{name}: cannot be predicted ({_unforeseen(exc)})", name)
-
-
-def _flat_numbers(values, what: str, name: str) -> np.ndarray:
-    """``values`` as an array of numbers, refusing text and shapes other than one value per point."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise SpectrumFileError(f"{name}: {what} is not an array of numbers", name)
-    if array.ndim != 1:
-        shape = "x".join(str(n) for n in array.shape) or "single-number"
-        raise SpectrumFileError(f"{name}: {what} is a {shape} array; give one value per energy point (a 1-D array)", name)
-    return array.astype(float)

@@ -59,6 +59,7 @@ _ELEMENT_KEY = re.compile(r"^[#!%\s]*(?:element(?:\.symbol|_symbol)?|absorber)\s
 #: Largest file (unpacked, for a gzipped project) read: a scan of 10,000 points in 20
 #: columns is ~2 MB, an Athena project of 100 such scans ~50 MB unpacked.
 MAX_FILE_BYTES = 64 * 2**20
+_SIZE_LIMIT = "a measured scan file needs"
 #: Most points one spectrum may have (a QEXAFS scan: tens of thousands).
 MAX_POINTS = 200_000
 #: Narrowest energy range read: an edge and the start of its EXAFS (shorter data are not a K-edge scan).
@@ -259,14 +260,12 @@ def _read_head(path: Path) -> bytes:
     """The first bytes of a regular, readable file of a size a scan can have."""
     where = str(path)
     try:
-        fd = open_regular(path, MAX_FILE_BYTES)
+        fd = open_regular(path, MAX_FILE_BYTES, limit=_SIZE_LIMIT)
     except NotRegularFileError as exc:
-        reason = str(exc)
-        if reason.startswith("not a regular file") and "folder" not in reason:
-            reason += "; save the data to a file first"  # a FIFO or a terminal would block the batch until it closed
-        if reason.startswith("is a folder"):
-            reason = "is a folder, not a spectrum file"
-        reason = reason.replace(" allowed", " a measured scan file needs")
+        reason = {
+            "folder": "is a folder, not a spectrum file",
+            "special": f"{exc}; save the data to a file first",  # a FIFO or a terminal would block the batch
+        }.get(exc.kind, str(exc))
         raise SpectrumFileError(f"{path}: {reason}", where) from None
     try:
         with open(fd, "rb") as handle:
@@ -306,9 +305,7 @@ def _check_unpacked_size(path: Path) -> bytes:
             head = head or chunk[:4096]
             unpacked += len(chunk)
             if unpacked > MAX_FILE_BYTES:
-                raise SpectrumFileError(
-                    f"{path}: unpacks to more than the {describe_size(MAX_FILE_BYTES)} a measured scan file needs", str(path)
-                )
+                raise SpectrumFileError(f"{path}: unpacks to more than the {describe_size(MAX_FILE_BYTES)} {_SIZE_LIMIT}", str(path))
     return head
 
 
@@ -335,8 +332,8 @@ def _read_xdi(path: Path, columns: Columns) -> _RawGroup:
         raise SpectrumFileError(
             f"{path}: columns {' and '.join(map(str, numbers))} are both named {name!r}: rename one (# Column.N lines)", str(path)
         )
-    energy, mu, notes = energy_and_mu(path, group_arrays(group), columns)
-    return _RawGroup(None, energy, mu, _symbol(stated), notes)
+    energy, mu = energy_and_mu(path, group_arrays(group), columns)
+    return _RawGroup(None, energy, mu, _symbol(stated))
 
 
 def _read_columns(path: Path, columns: Columns) -> _RawGroup:
@@ -358,8 +355,8 @@ def _read_columns(path: Path, columns: Columns) -> _RawGroup:
     labels = _larch_repeats(list(getattr(group, "array_labels", None) or []))
     xdi_labels = dict(re.findall(r"#\s*Column\.(\d+)\s*:\s*(\S+)", header, re.IGNORECASE))
     repeated = _repeated(labels) | _repeated([xdi_labels[n] for n in sorted(xdi_labels, key=int)])
-    energy, mu, notes = energy_and_mu(path, arrays, columns, repeated)
-    return _RawGroup(None, energy, mu, _stated_element(header), (*said(), *notes))
+    energy, mu = energy_and_mu(path, arrays, columns, repeated)
+    return _RawGroup(None, energy, mu, _stated_element(header), said())
 
 
 def _larch_repeats(labels: list[str]) -> list[str]:
@@ -392,6 +389,11 @@ def _decimal_comma_group(path: Path, columns: Columns) -> _RawGroup | None:
     semicolons, spaces): those files are read with the commas as points, and a note says
     so. Where commas would have to be both, the file is refused saying exactly that.
     """
+    with open(path, "rb") as handle:  # most column files show data lines without a comma early: no more is read
+        head = handle.read(4096).decode("utf-8", errors="replace")
+    head_data = [line for line in head.splitlines() if line.strip()[:1] in tuple("+-0123456789")]
+    if head_data and not any("," in line for line in head_data[:20]):
+        return None
     text = path.read_bytes().decode("utf-8", errors="replace")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     data = [line for line in lines if line[0] in "+-0123456789"]
@@ -419,9 +421,8 @@ def _decimal_comma_group(path: Path, columns: Columns) -> _RawGroup | None:
     if len(names) != table.shape[1]:
         names = [f"col{i + 1}" for i in range(table.shape[1])]
     arrays = {name: table[:, i] for i, name in enumerate(names)}
-    energy, mu, notes = energy_and_mu(path, arrays, columns, _repeated(names))
-    note = "decimal commas read as decimal points"
-    return _RawGroup(None, energy, mu, _stated_element("\n".join(header)), (note, *notes))
+    energy, mu = energy_and_mu(path, arrays, columns, _repeated(names))
+    return _RawGroup(None, energy, mu, _stated_element("\n".join(header)), ("decimal commas read as decimal points",))
 
 
 @contextlib.contextmanager
@@ -482,8 +483,8 @@ def _read_fio(path: Path, columns: Columns) -> _RawGroup:
         arrays = {"energy": data[bare[0]], "mu": data[bare[1]], **arrays}
         notes = (f"columns {bare[0] + 1} and {bare[1] + 1}, named by the scan ({scan}), read as energy and mu",)
     header = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[-+\d.]", line))
-    energy, mu, unit_notes = energy_and_mu(path, arrays, columns)
-    return _RawGroup(None, energy, mu, _stated_element(header), (*notes, *unit_notes))
+    energy, mu = energy_and_mu(path, arrays, columns)
+    return _RawGroup(None, energy, mu, _stated_element(header), notes)
 
 
 def _xdi_named_columns(header: str, data: np.ndarray) -> dict[str, np.ndarray]:
@@ -500,7 +501,7 @@ def _read_athena(path: Path) -> list[_RawGroup]:
     """The groups of an Athena project, read as data (:mod:`exafs_cn.measured.athena`): a
     group that cannot be read is returned with its error, the others are read."""
     try:
-        raw = read_regular(path, MAX_FILE_BYTES)
+        raw = read_regular(path, MAX_FILE_BYTES, limit=_SIZE_LIMIT)
         if raw[:2] == b"\x1f\x8b":  # its unpacked size was bounded by _read_head
             raw = gzip.decompress(raw)
         groups = athena.parse_project(raw.decode("utf-8", errors="replace"))
@@ -520,8 +521,8 @@ def group_arrays(group) -> dict[str, np.ndarray]:
 
 def energy_and_mu(
     path: Path | str, arrays: Mapping[str, np.ndarray], columns: Columns, repeated: Mapping[str, list[int]] | None = None
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Energy (eV) and mu from the columns or expressions; notes on what was done to them.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energy and mu from the columns or expressions (keV energies are converted by :func:`checked`).
 
     A name the file gives two columns is refused where it is used: the XDI reader would
     take the last, the column reader the first, and neither is the user's choice.
@@ -541,17 +542,7 @@ def energy_and_mu(
                 f"{path}: columns {numbers} are both named {name!r}: rename one, or give --energy/--mu naming another column",
                 str(path),
             )
-    energy = evaluate(energy_expr, arrays, str(path))
-    energy, notes = in_electronvolts(energy)
-    return energy, evaluate(mu_expr, arrays, str(path)), notes
-
-
-def in_electronvolts(energy: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Energies in eV: keV values (below 100, as some dispersive beamlines write) times 1000, with a note."""
-    energy = np.asarray(energy, dtype=float)
-    if energy.size and np.all(np.isfinite(energy)) and 0 < np.max(energy) < 100:
-        return energy * 1000.0, ("energies in keV: read as eV x 1000",)
-    return energy, ()
+    return evaluate(energy_expr, arrays, str(path)), evaluate(mu_expr, arrays, str(path))
 
 
 def guess_energy(arrays: Mapping[str, np.ndarray]) -> str | None:
@@ -611,6 +602,9 @@ def checked(
 ) -> MeasuredSpectrum:
     """The checks every spectrum passes before processing, in the order a person would fix them."""
     energy, mu = _real_array(energy, "energy", where), _real_array(mu, "mu", where)
+    if energy.size and np.all(np.isfinite(energy)) and 0 < np.max(energy) < 100:  # keV, as some dispersive beamlines write
+        energy = energy * 1000.0
+        notes = (*notes, "energies in keV: read as eV x 1000")
     if energy.shape != mu.shape:
         raise SpectrumFileError(f"{where}: energy and mu differ in length ({energy.size} and {mu.size})")
     if energy.size < 30:
@@ -760,25 +754,26 @@ def _check_not_an_l3_edge(where: str, energy: np.ndarray, e0: float, element: st
     (La: 408 eV above), a second step there, which a K edge does not have; where they
     do not, a white line taller than any 3d K edge's (:data:`MAX_K_WHITE_LINE`).
     """
-    for symbol, l3_energy, l2_energy in _l_edges():
-        if abs(l3_energy - e0) > EDGE_TOLERANCE_EV:
-            continue
+    candidates = sorted((abs(l3 - e0), symbol, l3, l2) for symbol, l3, l2 in _l_edges() if abs(l3 - e0) <= EDGE_TOLERANCE_EV)
+    if not candidates:
+        return
+    for _, symbol, l3_energy, l2_energy in candidates:
         l2_at = e0 + (l2_energy - l3_energy)
-        if energy[-1] >= l2_at + 60.0:
-            step = _step_at(energy, edge.norm, l2_at)
-            if step >= MIN_L2_STEP:
-                raise SpectrumFileError(
-                    f"{where}: a second edge step ({step:.2f} of the first) {l2_energy - l3_energy:.0f} eV above the edge at "
-                    f"{e0:.0f} eV, where the {symbol} L2 edge follows its L3 edge ({l3_energy:.0f} eV): an L3 edge, not a "
-                    f"{element} K edge; give --element {element} if it is one"
-                )
-        near = (energy >= e0 - 10.0) & (energy <= e0 + 40.0)
-        white_line = float(np.max(edge.norm[near])) if near.any() else 0.0
-        if white_line > MAX_K_WHITE_LINE:
+        step = _step_at(energy, edge.norm, l2_at) if energy[-1] >= l2_at + 60.0 else 0.0
+        if step >= MIN_L2_STEP:
             raise SpectrumFileError(
-                f"{where}: the edge at {e0:.0f} eV has a white line {white_line:.1f} times its step, as L3 edges have "
-                f"({symbol} L3 {l3_energy:.0f} eV), not a {element} K edge; give --element {element} if it is one"
+                f"{where}: a second edge step ({step:.2f} of the first) {l2_energy - l3_energy:.0f} eV above the edge at "
+                f"{e0:.0f} eV, where the {symbol} L2 edge follows its L3 edge ({l3_energy:.0f} eV): an L3 edge, not a "
+                f"{element} K edge; give --element {element} if it is one"
             )
+    near = (energy >= e0 - 10.0) & (energy <= e0 + 40.0)
+    white_line = float(np.max(edge.norm[near])) if near.any() else 0.0
+    if white_line > MAX_K_WHITE_LINE:
+        _, symbol, l3_energy, _ = candidates[0]  # the nearest
+        raise SpectrumFileError(
+            f"{where}: the edge at {e0:.0f} eV has a white line {white_line:.1f} times its step, as L3 edges have "
+            f"({symbol} L3 {l3_energy:.0f} eV), not a {element} K edge; give --element {element} if it is one"
+        )
 
 
 def _step_at(energy: np.ndarray, norm: np.ndarray, at: float) -> float:
