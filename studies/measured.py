@@ -12,13 +12,16 @@ compound, per chemistry class, per first-shell neighbour and per CN (classes fro
 marks doubtful.
 
 Calibration: the probabilities as the models give them, and recalibrated by one
-exponent (:mod:`exafs_cn.learn.measured_calibration`) fitted leave-one-compound-out:
-each compound's spectra get the exponent fitted on all the other compounds, so the
-grouped ECE and the count of wrong answers at p >= 0.9 are what a compound the corpus
-does not hold would see. ``--write-calibration`` fits the exponent on the whole corpus
-and writes it beside the models (``measured_calibration.json``), with those figures.
+exponent and one pre-edge weight (:mod:`exafs_cn.learn.measured_calibration`) fitted
+leave-one-compound-out: each compound's spectra get the calibration fitted on all the
+other compounds. The pre-edge weight can change the answer, so every accuracy reported
+(``predicted_cn``) is the answer under that grouped calibration, as a compound the corpus
+does not hold would get it; ``as_trained_cn`` and ``without_doubtful_as_trained`` are the
+forest's own. ``--write-calibration`` fits both numbers on the whole corpus and writes
+them beside the models (``measured_calibration.json``), with the grouped figures.
 Where the models include the average-CN regressor, also its error against the textbook
-CN, how often the 90% interval holds it, and how often it lies within 1 of the class.
+CN (the regressor's value held within 1 of the grouped answer, as ``predict`` holds it),
+how often the 90% interval holds it, and how often the regressor alone lies within 1.
 The default models are the shipped ones (``--models-dir`` for others).
 
     python studies/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR] [--write-calibration]
@@ -46,7 +49,7 @@ from exafs_cn.learn.calibration import top_label_ece
 from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, PowerCalibration
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.measured.predict import ModelStore, predict_spectra
-from exafs_cn.measured.prediction import Failure, Prediction
+from exafs_cn.measured.prediction import Failure, Prediction, held_to_class
 from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileError, read_file
 from exafs_cn.settings import ProcessingSettings
 
@@ -105,8 +108,9 @@ def main() -> None:
             element_found=prediction.element,
             element_source=prediction.element_source,
             probabilities=prediction.probabilities,
-            cn_mean=None if prediction.cn_mean is None else round(prediction.cn_mean, 2),
-            cn_interval=None if prediction.cn_interval is None else [round(v, 2) for v in prediction.cn_interval],
+            cn_mean_model=None if prediction.cn_mean_model is None else round(prediction.cn_mean_model, 2),
+            cn_interval_model=None if prediction.cn_interval is None else [round(v, 2) for v in prediction.cn_interval],
+            pre_edge_height=None if prediction.pre_edge_height is None else round(prediction.pre_edge_height, 4),
             reason=prediction.reason,
             e0=None if prediction.e0 is None else round(prediction.e0, 2),
             kmax=round(prediction.kmax, 1),
@@ -124,8 +128,14 @@ def main() -> None:
 
     grouped = _grouped_calibration(table)
     for entry, calibrated in zip(table, grouped["probabilities"]):
+        entry["as_trained_cn"] = entry["predicted_cn"]
         if calibrated is not None:
             entry["probabilities_grouped_calibration"] = calibrated
+            entry["predicted_cn"] = int(max(calibrated, key=calibrated.get))
+        if entry.get("cn_mean_model") is not None:
+            # The interval is the regressor's, as predict gives it before holding the mean.
+            mean, interval = held_to_class(entry["cn_mean_model"], tuple(entry.pop("cn_interval_model")), entry["predicted_cn"])
+            entry.update(cn_mean=round(mean, 2), cn_interval=[round(v, 2) for v in interval])
     clean = [t for t in table if not t["doubtful"]]
     summary = {
         "created": now_iso(),
@@ -136,9 +146,14 @@ def main() -> None:
         "seconds": round(seconds, 1),
         "all": _scores(table),
         "without_doubtful": _scores(clean),
+        "without_doubtful_as_trained": _scores(clean, "as_trained_cn"),
         "calibration": {
-            "method": "one exponent p**a/sum(p**a), fitted by Brier score; each compound scored with the exponent fitted on the others",
+            "method": (
+                "log p' = a log max(p, 1e-3) + w h [CN 4, 5] (h the pre-edge peak height), a and w fitted by Brier score; "
+                "each compound scored with the a and w fitted on the others"
+            ),
             "exponents_leave_one_compound_out": grouped["exponent_range"],
+            "pre_edge_weights_leave_one_compound_out": grouped["weight_range"],
             "all": _calibration_scores(table),
             "without_doubtful": _calibration_scores(clean),
         },
@@ -153,19 +168,19 @@ def main() -> None:
     if args.write_calibration:
         calibration = _fit_all(table, summary, args.corpus)
         path = calibration.save(store.models_dir / CALIBRATION_FILE)
-        summary["calibration"]["shipped_exponent"] = calibration.exponent
-        print(f"calibration exponent {calibration.exponent} (fitted on the whole corpus) written to {path}")
+        summary["calibration"].update(shipped_exponent=calibration.exponent, shipped_pre_edge_weight=calibration.pre_edge_weight)
+        print(f"calibration exponent {calibration.exponent}, pre-edge weight {calibration.pre_edge_weight} (fitted on the whole corpus) written to {path}")
     write_json_atomic(portable(summary), args.out)
     _print_summary(summary)
     print(f"written to {args.out}")
 
 
-def _scores(table: list[dict]) -> dict:
-    """Counts and accuracies over ``table`` (an unanswered spectrum counts as wrong)."""
-    done = [t for t in table if t.get("predicted_cn") is not None]
+def _scores(table: list[dict], answer: str = "predicted_cn") -> dict:
+    """Counts and accuracies of ``answer`` over ``table`` (an unanswered spectrum counts as wrong)."""
+    done = [t for t in table if t.get(answer) is not None]
     n = len(table)
-    exact = sum(t["predicted_cn"] == t["known_class"] for t in done)
-    within = sum(abs(t["predicted_cn"] - t["known_cn"]) <= 1 for t in done)
+    exact = sum(t[answer] == t["known_class"] for t in done)
+    within = sum(abs(t[answer] - t["known_cn"]) <= 1 for t in done)
     return {
         "spectra": n,
         "compounds": len({t["compound"] for t in table}),
@@ -179,14 +194,23 @@ def _scores(table: list[dict]) -> dict:
         "exact_accuracy": round(exact / n, 4) if n else None,
         "within_one_accuracy": round(within / n, 4) if n else None,
         # Compounds weigh the same however many scans they have.
-        "compound_mean_accuracy": _compound_mean(table),
+        "compound_mean_accuracy": _compound_mean(table, answer),
+        "per_cn": {str(cn): f"{right}/{n}" for cn, (right, n) in sorted(_per_class(done, table, answer).items())},
     }
 
 
-def _compound_mean(table: list[dict]) -> float | None:
+def _per_class(done: list[dict], table: list[dict], answer: str) -> dict[int, tuple[int, int]]:
+    """Per textbook CN class: spectra right, spectra."""
+    return {
+        cn: (sum(t[answer] == cn for t in done if t["known_class"] == cn), sum(t["known_class"] == cn for t in table))
+        for cn in {t["known_class"] for t in table}
+    }
+
+
+def _compound_mean(table: list[dict], answer: str = "predicted_cn") -> float | None:
     by: dict[str, list[bool]] = defaultdict(list)
     for t in table:
-        by[t["compound"]].append(t.get("predicted_cn") == t["known_class"])
+        by[t["compound"]].append(t.get(answer) == t["known_class"])
     return round(float(np.mean([np.mean(v) for v in by.values()])), 4) if by else None
 
 
@@ -214,31 +238,44 @@ def _true_index(entry: dict) -> int | None:
 
 
 def _grouped_calibration(table: list[dict]) -> dict:
-    """Each answered spectrum's probabilities under the exponent fitted on the other compounds."""
+    """Each answered spectrum's probabilities under the exponent and pre-edge weight fitted on the other compounds."""
     answered = [t for t in table if t.get("predicted_cn") is not None]
-    exponents = {}
+    fitted = {}
     for compound in sorted({t["compound"] for t in answered}):
-        rest = [t for t in answered if t["compound"] != compound]
-        exponents[compound] = PowerCalibration.fit(
-            [np.array(list(t["probabilities"].values())) for t in rest], [_true_index(t) for t in rest]
-        ).exponent
+        fitted[compound] = _fit([t for t in answered if t["compound"] != compound])
     out = []
     for t in table:
         if t.get("predicted_cn") is None:
             out.append(None)
             continue
-        calibrated = PowerCalibration(exponents[t["compound"]]).apply(np.array(list(t["probabilities"].values())))
+        calibrated = fitted[t["compound"]].apply(*_calibration_inputs(t))
         out.append({c: round(float(p), 4) for c, p in zip(t["probabilities"], calibrated)})
-    values = list(exponents.values())
-    return {"probabilities": out, "exponent_range": [min(values), max(values)] if values else None}
+    exponents, weights = [f.exponent for f in fitted.values()], [f.pre_edge_weight for f in fitted.values()]
+    return {
+        "probabilities": out,
+        "exponent_range": [min(exponents), max(exponents)] if exponents else None,
+        "weight_range": [min(weights), max(weights)] if weights else None,
+    }
+
+
+def _calibration_inputs(entry: dict) -> tuple[np.ndarray, list[int], float | None]:
+    """An entry's probability vector, its classes and its pre-edge height, as ``PowerCalibration.apply`` takes them."""
+    return np.array(list(entry["probabilities"].values())), [int(c) for c in entry["probabilities"]], entry.get("pre_edge_height")
+
+
+def _fit(rows: list[dict], **fitted_on) -> PowerCalibration:
+    inputs = [_calibration_inputs(t) for t in rows]
+    return PowerCalibration.fit_with_pre_edge(
+        [p for p, _, _ in inputs], [c for _, c, _ in inputs], [h for _, _, h in inputs], [_true_index(t) for t in rows], **fitted_on
+    )
 
 
 def _calibration_scores(table: list[dict]) -> dict:
     done = [t for t in table if t.get("predicted_cn") is not None]
     out = {}
-    for label, key in (("as_trained", "probabilities"), ("grouped_calibration", "probabilities_grouped_calibration")):
-        confidence = np.array([t[key][str(t["predicted_cn"])] for t in done])
-        correct = np.array([t["predicted_cn"] == t["known_class"] for t in done])
+    for label, key, answer in (("as_trained", "probabilities", "as_trained_cn"), ("grouped_calibration", "probabilities_grouped_calibration", "predicted_cn")):
+        confidence = np.array([t[key][str(t[answer])] for t in done])
+        correct = np.array([t[answer] == t["known_class"] for t in done])
         out[label] = {
             "ece": round(top_label_ece(confidence, correct), 4) if done else None,
             "mean_confidence": round(float(confidence.mean()), 4) if done else None,
@@ -257,9 +294,8 @@ def _share(values: np.ndarray) -> str | None:
 def _fit_all(table: list[dict], summary: dict, corpus: Path) -> PowerCalibration:
     answered = [t for t in table if t.get("predicted_cn") is not None]
     grouped = summary["calibration"]["all"]["grouped_calibration"]
-    return PowerCalibration.fit(
-        [np.array(list(t["probabilities"].values())) for t in answered],
-        [_true_index(t) for t in answered],
+    return _fit(
+        answered,
         corpus=f"{os.path.relpath(corpus, REPO)} (index.csv: {len(table)} spectra of {len({t['compound'] for t in table})} compounds)",
         spectra=len(answered),
         compounds=len({t["compound"] for t in answered}),
@@ -271,12 +307,14 @@ def _fit_all(table: list[dict], summary: dict, corpus: Path) -> PowerCalibration
 
 
 def _print_summary(summary: dict) -> None:
+    raw = summary["without_doubtful_as_trained"]
+    print(f"\nas trained (no measured calibration), without doubtful: {raw['exact']}/{raw['spectra']}, per CN {raw['per_cn']}")
     for label in ("all", "without_doubtful"):
         s = summary[label]
         print(
             f"\n{label}: {s['exact']}/{s['spectra']} exact ({s['exact_accuracy']}), {s['compounds']} compounds (mean over compounds "
             f"{s['compound_mean_accuracy']}); answered {s['answered']} ({s['no_answer']} no answer, {s['errors']} errors, "
-            f"{s['needed_options']} needed options)"
+            f"{s['needed_options']} needed options); per CN {s['per_cn']}"
         )
         for name in ("per_chemistry", "per_neighbour", "per_cn"):
             print(f"  {name}: " + ", ".join(f"{k} {v['right']} ({v['compounds']} cpd)" for k, v in summary[name][label].items()))
@@ -286,7 +324,7 @@ def _print_summary(summary: dict) -> None:
     if summary.get("cn_mean_spectra"):
         print(
             f"mean CN on {summary['cn_mean_spectra']} spectra: MAE {summary['cn_mean_mae']} against the textbook CN, "
-            f"within 1 {summary['cn_mean_within_one']} (of the predicted class {summary['cn_mean_within_one_of_class']}), 90% interval holds it {summary['cn_mean_coverage_90']} "
+            f"within 1 {summary['cn_mean_within_one']} ({summary['cn_mean_held']} held to the class; the regressor alone {summary['cn_mean_model_within_one']}), 90% interval holds it {summary['cn_mean_coverage_90']} "
             f"(median width {summary['cn_mean_median_width_90']})"
         )
 
@@ -348,8 +386,10 @@ def _average_cn_summary(done: list[dict]) -> dict:
         "cn_mean_mae": round(float(error.mean()), 3),
         "cn_mean_within_half": round(float(np.mean(error <= 0.5)), 3),
         "cn_mean_within_one": round(float(np.mean(error <= 1.0)), 3),
-        # One story: the mean CN within 1 of the CN class the classifier gave.
-        "cn_mean_within_one_of_class": round(float(np.mean([abs(t["cn_mean"] - t["predicted_cn"]) <= 1.0 for t in rows])), 3),
+        # The regressor alone, before it is held within 1 of the class.
+        "cn_mean_model_within_one": round(float(np.mean([abs(t["cn_mean_model"] - t["known_cn"]) <= 1.0 for t in rows])), 3),
+        "cn_mean_model_within_one_of_class": round(float(np.mean([abs(t["cn_mean_model"] - t["predicted_cn"]) <= 1.0 for t in rows])), 3),
+        "cn_mean_held": sum(t["cn_mean"] != t["cn_mean_model"] for t in rows),
         "cn_mean_coverage_90": round(float(np.mean(covered)), 3),
         "cn_mean_median_width_90": round(float(np.median(width)), 2),
     }

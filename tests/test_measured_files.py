@@ -248,7 +248,7 @@ def test_a_batch_is_predicted_as_each_file_alone_and_tabulated_in_order(models):
 
 def test_the_public_surface_is_what_all_names():
     assert sorted(exafs_cn.__all__) == sorted(
-        ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version__", "fit_first_shell", "predict", "to_dataframe"]
+        ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version__", "example", "fit_first_shell", "predict", "to_dataframe"]
     )
     for name in exafs_cn.__all__:
         assert getattr(exafs_cn, name) is not None

@@ -7,6 +7,8 @@ The supported Python surface is what ``__all__`` names:
 - ``to_dataframe`` — a table of a series of them;
 - ``fit_first_shell`` — a first-shell Larch fit started from a ``Prediction``, giving a
   ``FirstShellFit`` (or ``predict(..., fit=True)`` for all of them);
+- ``example`` — the path of a measured spectrum the package carries (``example("cu-foil")``),
+  to try ``predict`` on first;
 - ``ExafsCnError`` — the base of every error exafs-cn raises on purpose.
 
 Everything else (``exafs_cn.datagen``, ``exafs_cn.learn``, ``exafs_cn.measured``) is the
@@ -23,9 +25,10 @@ from exafs_cn.larch_home import prepare_larch_home
 
 prepare_larch_home()  # before anything imports Larch: a missing or read-only home must not stop it
 
-__all__ = ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version__", "fit_first_shell", "predict", "to_dataframe"]
+__all__ = ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version__", "example", "fit_first_shell", "predict", "to_dataframe"]
 
 _LAZY = {
+    "example": "exafs_cn.examples",
     "predict": "exafs_cn.measured.predict",
     "Prediction": "exafs_cn.measured.prediction",
     "Failure": "exafs_cn.measured.prediction",

@@ -19,7 +19,14 @@ import typer
 from exafs_cn.elements import METALS_3D
 from exafs_cn.exceptions import ExafsCnError, one_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+#: What ``exafs-cn --help`` opens with (the module docstring is for the next engineer).
+HELP = (
+    "Coordination numbers of 3d transition-metal absorbers (Sc-Zn) from K-edge EXAFS. "
+    "Start with `exafs-cn predict --example cu-foil`, or `exafs-cn predict YOUR_SCAN.xdi`; "
+    "the other commands build the FEFF dataset and the models."
+)
+# Plain click help (rich_markup_mode=None): typer's rich help shows every flag as taking a `<bool>`.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help=HELP)
 dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset folder.")
 app.add_typer(dataset_app, name="dataset")
 
@@ -28,6 +35,23 @@ DEFAULT_DATA = Path("data")
 PREDICT_BATCH = 64
 #: Expected problems: one line and a non-zero status (FileNotFoundError: a --source or --data that is not there).
 _EXPECTED = (ExafsCnError, FileNotFoundError)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        import exafs_cn
+
+        typer.echo(f"exafs-cn {exafs_cn.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Coordination numbers of 3d transition-metal absorbers (Sc-Zn) from K-edge EXAFS."""
 
 
 def _fail(message: str) -> None:
@@ -237,7 +261,13 @@ def train(
 
 @app.command()
 def predict(
-    paths: Annotated[list[Path], typer.Argument(help="measured spectra: XDI, Athena project (.prj), or column files")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="measured spectra: XDI, Athena project (.prj), HASYLAB .fio or column files, or folders of them"),
+    ] = None,
+    example: Annotated[
+        list[str] | None, typer.Option(help="an example spectrum the package carries (repeatable; `exafs-cn examples` lists them)")
+    ] = None,
     element: Annotated[
         str | None, typer.Option(help="absorber where the file does not say (else detected from the edge energy)")
     ] = None,
@@ -256,8 +286,13 @@ def predict(
     fit: Annotated[bool, typer.Option("--fit", help="a first-shell Larch fit started from each answer (N, R, sigma2, E0)")] = False,
     s02: Annotated[float | None, typer.Option(min=0.1, max=1.5, help="S02 held fixed in --fit (default 0.9)")] = None,
     foil: Annotated[Path | None, typer.Option(help="a metal foil of the same element: --fit takes S02 from a fit of it")] = None,
+    csv: Annotated[Path | None, typer.Option(help="also write a table, one row per spectrum (a new file: never replaces one)")] = None,
 ) -> None:
-    """CN of measured spectra, with class probabilities, or "no answer" with the reason."""
+    """CN of measured spectra, with class probabilities, or "no answer" with the reason.
+
+    A folder given as input stands for the files in it, in name order (hidden files and
+    subfolders are left out).
+    """
     import warnings
 
     from exafs_cn.learn.models import MODEL_NAMES
@@ -268,6 +303,9 @@ def predict(
 
     if model not in MODEL_NAMES:
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
+    paths = _expand_inputs(list(paths or []), list(example or []))
+    if csv is not None:
+        _check_new_file(csv, "--csv")
     if plot is not None:
         _check_output_folder(plot, "--plot")
     if (s02 is not None or foil is not None) and not fit:
@@ -299,6 +337,7 @@ def predict(
     figures = FigureNames(plot) if plot is not None else None
     failed = finished = 0
     fits = _fit_settings(store, s02, foil) if fit else None
+    table: list | None = [] if csv is not None else None
 
     def report_error(failure: Failure) -> None:
         nonlocal failed
@@ -316,6 +355,8 @@ def predict(
         return results
 
     def report(item) -> None:
+        if table is not None:
+            table.append(item)
         if isinstance(item, Failure):
             report_error(item)
             return
@@ -362,8 +403,69 @@ def predict(
     finally:
         if fits is not None:
             fits[1].close()
+    if csv is not None:
+        _write_table(table, csv)
     if failed:
         raise typer.Exit(code=1)
+
+
+def _expand_inputs(paths: list[Path], examples: list[str]) -> list[Path]:
+    """The files to predict: each path, each folder's files in name order, then each example."""
+    from exafs_cn.examples import UnknownExampleError
+    from exafs_cn.examples import example as example_path
+
+    if not paths and not examples:
+        _fail("nothing to predict: give spectrum files or folders, or --example NAME (`exafs-cn examples` lists them)")
+    expanded: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            expanded.append(path)  # a missing or unreadable file is its own error line later
+            continue
+        try:
+            inside = sorted((p for p in path.iterdir() if not p.name.startswith(".") and not p.is_dir()), key=lambda p: p.name)
+        except OSError as exc:
+            _fail(f"{printable(str(path))}: cannot list the folder: {exc.strerror or exc}")
+        if not inside:
+            typer.echo(f"exafs-cn: note: {printable(str(path))}: no files in the folder", err=True)
+        expanded.extend(inside)
+    for name in examples:
+        try:
+            expanded.append(example_path(name))
+        except UnknownExampleError as exc:
+            _fail(f"--example {printable(str(exc))}")
+    return expanded
+
+
+def _check_new_file(path: Path, option: str) -> None:
+    """Fail in one line, before any work, where ``path`` exists (a run never replaces a file
+    it did not write) or its folder cannot be written."""
+    if path.exists() or path.is_symlink():
+        _fail(f"{option} {printable(str(path))}: exists; give a new file name (a run never replaces a file it did not write)")
+    _check_output_folder(path.parent if str(path.parent) else Path("."), option)
+
+
+def _write_table(results: list, path: Path) -> None:
+    """The run's table as CSV, written whole or not at all; one line where it cannot be."""
+    from exafs_cn.atomic import write_new_atomic
+    from exafs_cn.measured.prediction import to_dataframe
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_new_atomic(path, lambda tmp: to_dataframe(results).to_csv(tmp, index=False))
+    except FileExistsError:
+        _fail(f"--csv {printable(str(path))}: appeared during the run; the table was not written")
+    except OSError as exc:
+        _fail(f"--csv {printable(str(path))}: not written: {exc.strerror or exc}")
+    typer.echo(f"exafs-cn: table of {len(results)} spectra written to {printable(str(path))}", err=True)
+
+
+@app.command()
+def examples() -> None:
+    """List the example spectra the package carries (for `predict --example NAME`)."""
+    from exafs_cn.examples import EXAMPLES
+
+    for item in EXAMPLES.values():
+        typer.echo(f"{item.name:9s} {item.element:2s} CN {item.textbook_cn:2d}  {item.compound}  ({item.path})")
 
 
 def _fit_settings(store, s02: float | None, foil: Path | None) -> tuple:

@@ -332,7 +332,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}}th
 {_table(["element", "model", "accuracy", "balanced acc.", "macro F1", "mean |CN error|", "within +-1", "fit s"], metric_rows)}
 <h2>Confusion matrices of the best model per element</h2>{_img(figures["confusion"])}
 <h2>Importance over R</h2>{_img(figures["importance"])}
-{_table(["element", "model", "share R &lt; 3 A", "3-6 A", "R &gt; 6 A"], share_rows)}
+{_table(["element", "model", "share R < 3 A", "3-6 A", "R > 6 A"], share_rows)}
 <h2>Feature sets compared (random forest, same grouped folds)</h2>{_img(figures["features"])}
 {_table(["element"] + feature_names, feature_rows)}
 {_average_cn_section(results, out)}

@@ -252,7 +252,7 @@ def fit_first_shell(
     Parameters
     ----------
     prediction : Prediction
-        An answer of :func:`exafs_cn.predict` with a CN, a neighbour class and R1 (a
+        An answer of ``exafs_cn.predict`` with a CN, a neighbour class and R1 (a
         "no answer", or models without first-shell models, cannot start a fit).
     paths : ReferencePaths, optional
         Where FEFF paths are made and kept (pass one to reuse paths across spectra).

@@ -29,7 +29,8 @@ from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFil
 from exafs_cn.learn.model_files import NEIGHBOUR_MODEL, OLD_MODEL_SUFFIX, R1_MODEL, ModelFileError, SavedModel, model_path
 from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.measured.e0_profile import REFERENCES_FILE, E0References, ReferencesFileError, profile
-from exafs_cn.measured.prediction import Failure, Prediction
+from exafs_cn.measured.near_edge import pre_edge_peak_height
+from exafs_cn.measured.prediction import Failure, Prediction, held_to_class
 from exafs_cn.measured.readers import (
     DEFAULT_COLUMNS,
     Columns,
@@ -242,7 +243,10 @@ def predict_spectra(spectra: Iterable[MeasuredSpectrum | SpectrumFileError], sto
 def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pending:
     """Process one spectrum for its element's models: no answer now, or what they need."""
     saved = store.get(measured.element)
-    model = f"{saved.element}/{saved.model_name} (exafs-cn {saved.package_version}, {saved.metadata.get('trained', '?')})"
+    # Which release trained the file and when: the shipped files were trained by 0.2.0 and
+    # converted to model format 3 by 0.3.0 (data/models/README.md), so the line says "trained by".
+    trained = str(saved.metadata.get("trained", "?"))[:10]
+    model = f"{saved.element}/{saved.model_name} (trained {trained} by exafs-cn {saved.package_version}, model format {saved.format})"
     answer = Prediction(
         file=measured.file,
         group=measured.group,
@@ -266,6 +270,7 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         return answer
     except ProcessingError as exc:
         raise PredictError(f"{measured.where}: {exc}") from None
+    answer.pre_edge_height = _pre_edge_height(measured, processed)
     if measured.e0_given is None and not measured.e0_shift and measured.e0_profile:
         processed = _profiled(processed, measured, saved, settings, store, answer)
     answer.e0, answer.processed = processed.e0, processed
@@ -294,6 +299,14 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
                 raise PredictError(f"{measured.where}: {exc}") from None
         companion_features[name] = _features(processed_by_settings[key], companion, measured)
     return _Pending(answer, features, companion_features, fills_window=answer.processed.kmax >= settings.kmax)
+
+
+def _pre_edge_height(measured: MeasuredSpectrum, processed: Processed) -> float | None:
+    """The pre-edge peak height on the rule's normalisation (Larch's pre_edge ``norm``)."""
+    norm = getattr(processed.group, "norm", None)
+    if norm is None or len(norm) != len(measured.energy):
+        return None
+    return pre_edge_peak_height(measured.energy, norm)
 
 
 def _profiled(
@@ -339,7 +352,7 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
             # right 0.67, 15 wrong at p >= 0.9); as trained they are 0.71 and 2. Data that end
             # before the window does keep the as-trained probabilities (docs/measured.md).
             if item.fills_window:
-                proba = store.calibration.apply(proba)
+                proba = store.calibration.apply(proba, classes, answer.pre_edge_height)
             else:
                 answer.notes = (
                     *answer.notes,
@@ -360,7 +373,11 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
         median, low, high = companion.estimator.predict_with_interval(X)
         for item, m, lo, hi in zip(pending, median, low, high):
             if name == AVERAGE_CN_MODEL:
-                item.answer.cn_mean, item.answer.cn_interval = float(m), (float(lo), float(hi))
+                answer = item.answer
+                answer.cn_mean_model = float(m)
+                answer.cn_mean, answer.cn_interval = held_to_class(float(m), (float(lo), float(hi)), answer.cn)
+                if answer.cn_mean != answer.cn_mean_model:
+                    answer.notes = (*answer.notes, f"mean CN held within 1 of the class (the average-CN model gave {answer.cn_mean_model:.1f})")
             else:
                 item.answer.r1, item.answer.r1_interval = float(m), (float(lo), float(hi))
     return [item.answer for item in pending]
@@ -458,7 +475,7 @@ def predict(
         as text with its sign (``"+5"``, ``"-3.5"``); the E0 used is ``Prediction.e0``.
     fit : bool
         Also fit each answer's first shell with Larch (``Prediction.fit``, or
-        ``Prediction.fit_error`` where it cannot be made; see :mod:`exafs_cn.measured.fit`).
+        ``Prediction.fit_error`` where it cannot be made; see ``exafs_cn.measured.fit``).
     s02 : float, optional
         S02 held fixed in the fits (default 0.9).
     foil : path, optional
