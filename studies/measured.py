@@ -12,7 +12,7 @@ compound, per chemistry class, per first-shell neighbour and per CN (classes fro
 marks doubtful.
 
 Calibration: the probabilities as the models give them, and recalibrated by one
-exponent and one pre-edge weight (:mod:`exafs_cn.learn.measured_calibration`) fitted
+exponent and one pre-edge weight (:mod:`exafs_cn.models.measured_calibration`) fitted
 leave-one-compound-out: each compound's spectra get the calibration fitted on all the
 other compounds. The pre-edge weight can change the answer, so every accuracy reported
 (``predicted_cn``) is the answer under that grouped calibration, as a compound the corpus
@@ -46,12 +46,10 @@ from paths import portable  # a sibling module: run as python studies/<name>.py
 from exafs_cn.atomic import write_json_atomic
 from exafs_cn.datagen.dataset import now_iso
 from exafs_cn.learn.calibration import top_label_ece
-from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, PowerCalibration
-from exafs_cn.learn.novelty import NoveltyCheck
 from exafs_cn.measured.predict import ModelStore, predict_spectra
 from exafs_cn.measured.prediction import Failure, Prediction, held_to_class
 from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileError, read_file
-from exafs_cn.settings import ProcessingSettings
+from exafs_cn.models.measured_calibration import CALIBRATION_FILE, PowerCalibration
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = Path(__file__).parent / "data" / "corpus_classes.csv"
@@ -367,8 +365,8 @@ def _novelty_margins(prediction: Prediction, store: ModelStore) -> dict:
     saved = store.get(prediction.element)
     if prediction.processed is None or saved.novelty is None:
         return {}
-    check = NoveltyCheck.from_dict(saved.novelty)
-    amplitude, noise = (float(v[0]) for v in check.scores(prediction.processed.chir_mag, ProcessingSettings.from_dict(saved.settings)))
+    check = saved.novelty_check
+    amplitude, noise = (float(v[0]) for v in check.scores(prediction.processed.chir_mag, saved.processing))
     return {"amplitude_over_floor": round(amplitude / check.amplitude_floor, 2), "noise_over_ceiling": round(noise / check.noise_ceiling, 3)}
 
 

@@ -25,19 +25,18 @@ from exafs_cn.atomic import write_json_atomic
 from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.learn.calibration import calibrated, top_label_ece
-from exafs_cn.learn.measured_calibration import PowerCalibration
+from exafs_cn.learn.holdout import HOLDOUT_FOLDS, stack_copies
 from exafs_cn.learn.models import make_model
 from exafs_cn.learn.train import (
     DEFAULT_MIN_CLASS_COUNT,
-    HOLDOUT_FOLDS,
     PREDICT_MIN_LEAF,
     PREDICT_TREES,
     _prediction_params,
     _usable_rows,
-    stack_copies,
     training_set,
 )
 from exafs_cn.measured.predict import shipped_models_dir
+from exafs_cn.models.measured_calibration import PowerCalibration
 
 #: Upper edges of the kmax bins (1/A); the augmentation draws kmax from 6.5 to 16.
 BIN_EDGES = (6.5, 7.0, 7.5, 8.0, 9.0, 10.0, 12.0, 16.0)

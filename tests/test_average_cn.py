@@ -5,10 +5,11 @@ import pytest
 
 from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import background, process
-from exafs_cn.learn.average_cn import ConformalQuantileForest, average_cn_metrics, cross_validate_average_cn
+from exafs_cn.learn.average_cn import average_cn_metrics, cross_validate_average_cn
 from exafs_cn.learn.corpus import load_average_cn_features, pair_spectra
 from exafs_cn.learn.mixtures import assign_blocks, design_mixtures, mixture_spectrum
-from exafs_cn.learn.model_files import SavedModel
+from exafs_cn.models.files import SavedModel
+from exafs_cn.models.quantile_forest import ConformalQuantileForest
 
 
 @pytest.fixture(scope="module")

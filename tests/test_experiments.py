@@ -12,10 +12,10 @@ from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import featurize_many
 from exafs_cn.learn.corpus import pair_spectra
 from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
-from exafs_cn.learn.model_files import SavedModel
 from exafs_cn.learn.models import make_model
 from exafs_cn.learn.report import write_report
 from exafs_cn.learn.reproduce import ExperimentPlan, run_experiments
+from exafs_cn.models.files import SavedModel
 
 
 @pytest.fixture(scope="module")

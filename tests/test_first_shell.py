@@ -102,7 +102,7 @@ NIO = MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat"
 
 
 def test_first_shell_models_report_held_out_coverage_and_answer_measured_spectra(first_shell_models):
-    from exafs_cn.learn.model_files import SavedModel
+    from exafs_cn.models.files import SavedModel
 
     r1 = SavedModel.load(first_shell_models / "Ni" / "r1.model", element="Ni")
     holdout = r1.metadata["holdout"]

@@ -13,9 +13,9 @@ from crafted import RunsCode, rewrite_members, rewrite_model_json  # tests/craft
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.learn import model_archive
-from exafs_cn.learn.model_checks import ALLOWED_TYPES
-from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel
+from exafs_cn.models import archive as model_archive
+from exafs_cn.models.checks import ALLOWED_TYPES
+from exafs_cn.models.files import MODEL_SUFFIX, ModelFileError, SavedModel
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"

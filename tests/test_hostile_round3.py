@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 
 import exafs_cn
 from exafs_cn.cli import app
-from exafs_cn.learn.model_files import SavedModel
 from exafs_cn.learn.train import write_manifest
 from exafs_cn.measured.predict import shipped_models_dir
 from exafs_cn.measured.readers import SpectrumFileError, read_file, read_spectra
+from exafs_cn.models.files import SavedModel
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
@@ -177,7 +177,7 @@ def test_an_unreferenced_large_member_is_never_unpacked(models, tmp_path):
 
     def peak_mb(model: Path) -> int:
         script = (
-            "import resource, sys; from exafs_cn.learn.model_files import SavedModel; "
+            "import resource, sys; from exafs_cn.models.files import SavedModel; "
             f"SavedModel.load({str(model)!r}); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
         )
         return int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)

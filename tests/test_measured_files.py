@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 import exafs_cn
 from exafs_cn.cli import app
 from exafs_cn.datagen.structures import METALS_3D
-from exafs_cn.learn import model_archive
-from exafs_cn.learn.model_checks import ALLOWED_TYPES
-from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel
 from exafs_cn.measured.predict import shipped_models_dir
 from exafs_cn.measured.readers import SpectrumFileError, read_file, read_spectra
+from exafs_cn.models import archive as model_archive
+from exafs_cn.models.checks import ALLOWED_TYPES
+from exafs_cn.models.files import MODEL_SUFFIX, ModelFileError, SavedModel
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"

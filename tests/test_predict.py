@@ -15,9 +15,9 @@ from exafs_cn.cli import app
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION
 from exafs_cn.learn.calibration import expected_calibration_error
 from exafs_cn.learn.corpus import SPECTRA_VERSION
-from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, PowerCalibration
-from exafs_cn.learn.model_files import SavedModel
 from exafs_cn.measured.readers import Columns, SpectrumFileError, detect_format, read_spectra
+from exafs_cn.models.files import SavedModel
+from exafs_cn.models.measured_calibration import CALIBRATION_FILE, PowerCalibration
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"

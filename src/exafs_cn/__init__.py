@@ -34,7 +34,7 @@ _LAZY = {
     "Failure": "exafs_cn.measured.prediction",
     "to_dataframe": "exafs_cn.measured.prediction",
     "fit_first_shell": "exafs_cn.measured.fit",
-    "FirstShellFit": "exafs_cn.measured.fit",
+    "FirstShellFit": "exafs_cn.measured.prediction",
 }
 
 

@@ -224,10 +224,8 @@ def train(
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
     from exafs_cn.datagen.dataset import Dataset, locate_dataset
-    from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
-    from exafs_cn.learn.model_files import FIRST_SHELL_MODELS
-    from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.learn.train import train_models
+    from exafs_cn.models.names import AVERAGE_CN_MODEL, FIRST_SHELL_MODELS, MODEL_NAMES
 
     model_names = _parse_models(models, (*MODEL_NAMES, AVERAGE_CN_MODEL, *FIRST_SHELL_MODELS))
     sizes = {k: v for k, v in (("n_estimators", trees), ("min_samples_leaf", min_leaf)) if v is not None}
@@ -287,6 +285,10 @@ def predict(
     s02: Annotated[float | None, typer.Option(min=0.1, max=1.5, help="S02 held fixed in --fit (default 0.9)")] = None,
     foil: Annotated[Path | None, typer.Option(help="a metal foil of the same element: --fit takes S02 from a fit of it")] = None,
     csv: Annotated[Path | None, typer.Option(help="also write a table, one row per spectrum (a new file: never replaces one)")] = None,
+    report_page: Annotated[
+        Path | None,
+        typer.Option("--report", help="also write one self-contained HTML page: the table, a thumbnail per spectrum, the series (a new file)"),
+    ] = None,
 ) -> None:
     """CN of measured spectra, with class probabilities, or "no answer" with the reason.
 
@@ -295,17 +297,18 @@ def predict(
     """
     import warnings
 
-    from exafs_cn.learn.models import MODEL_NAMES
     from exafs_cn.measured.plot import plot_prediction
     from exafs_cn.measured.predict import ModelStore, PredictError, predict_spectra, read_inputs
     from exafs_cn.measured.prediction import Failure
     from exafs_cn.measured.readers import Columns, E0Option, SpectrumFileError, check_element_option
+    from exafs_cn.models.names import MODEL_NAMES
 
     if model not in MODEL_NAMES:
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
     paths = _expand_inputs(list(paths or []), list(example or []))
-    if csv is not None:
-        _check_new_file(csv, "--csv")
+    for option, target in (("--csv", csv), ("--report", report_page)):
+        if target is not None:
+            _check_new_file(target, option)
     if plot is not None:
         _check_output_folder(plot, "--plot")
     if (s02 is not None or foil is not None) and not fit:
@@ -337,7 +340,7 @@ def predict(
     figures = FigureNames(plot) if plot is not None else None
     failed = finished = 0
     fits = _fit_settings(store, s02, foil) if fit else None
-    table: list | None = [] if csv is not None else None
+    table: list | None = [] if csv is not None or report_page is not None else None  # every answer, for --csv and --report
 
     def report_error(failure: Failure) -> None:
         nonlocal failed
@@ -405,6 +408,8 @@ def predict(
             fits[1].close()
     if csv is not None:
         _write_table(table, csv)
+    if report_page is not None:
+        _write_report(table, report_page)
     if failed:
         raise typer.Exit(code=1)
 
@@ -459,6 +464,19 @@ def _write_table(results: list, path: Path) -> None:
     typer.echo(f"exafs-cn: table of {len(results)} spectra written to {printable(str(path))}", err=True)
 
 
+def _write_report(results: list, path: Path) -> None:
+    """The run's HTML series report, written whole or not at all; one line where it cannot be."""
+    from exafs_cn.measured.series_report import save_series_report
+
+    try:
+        save_series_report(results, path)
+    except FileExistsError:
+        _fail(f"--report {printable(str(path))}: appeared during the run; the report was not written")
+    except OSError as exc:
+        _fail(f"--report {printable(str(path))}: not written: {exc.strerror or exc}")
+    typer.echo(f"exafs-cn: report of {len(results)} spectra written to {printable(str(path))}", err=True)
+
+
 @app.command()
 def examples() -> None:
     """List the example spectra the package carries (for `predict --example NAME`)."""
@@ -471,7 +489,8 @@ def examples() -> None:
 def _fit_settings(store, s02: float | None, foil: Path | None) -> tuple:
     """``add_fits``'s S02 choice and FEFF paths for a ``predict --fit`` run; one line and exit 2
     where the foil cannot give an S02."""
-    from exafs_cn.measured.fit import FitError, ReferencePaths, s02_choice
+    from exafs_cn.measured.fit import FitError, ReferencePaths
+    from exafs_cn.measured.predict import s02_choice
 
     paths = ReferencePaths()
     try:
@@ -673,7 +692,7 @@ def dataset_e0_references(
     """The training spectra's k^2 chi(k) beside a models folder, for predict's E0 profile (train writes it too)."""
     from exafs_cn.datagen.dataset import Dataset, locate_dataset
     from exafs_cn.learn.e0_references import write_references
-    from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel
+    from exafs_cn.models.files import MODEL_SUFFIX, ModelFileError, SavedModel
     from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
     _check_output_folder(models_dir, "--models-dir")

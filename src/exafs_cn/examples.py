@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import UnknownExampleError
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,6 @@ EXAMPLES: dict[str, Example] = {
         Example("cr2o3", "cr2o3_ssrl4_1_rt_003.xdi", "Cr2O3 (corundum, octahedral Cr)", "Cr", 6),
     )
 }
-
-
-class UnknownExampleError(ExafsCnError, ValueError):
-    """A name that is not one of ``EXAMPLES``."""
 
 
 def example(name: str) -> Path:

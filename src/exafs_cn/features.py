@@ -19,7 +19,7 @@ from larch.xafs import autobk, pre_edge, xftf
 from scipy import fft as scipy_fft
 from scipy.signal import find_peaks, peak_prominences, peak_widths
 
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import ProcessingError, ShortDataError, UnknownNameError
 from exafs_cn.parallel import lost_reason, map_unordered
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
@@ -36,14 +36,6 @@ STUDY_CITATION = "Zeng, Hu, Yao (NSRL/USTC), machine-learning CN from FEFF EXAFS
 #: simulated copies ending at 6.5-7/A are right 0.60 of the time at mean confidence 0.67;
 #: measured corpus scans cut at 7/A, 0.67 at 0.66 with the measured calibration).
 MIN_KMAX = 6.5
-
-
-class ProcessingError(ExafsCnError, ValueError):
-    """Larch could not turn this mu(E) into chi(k) with the given settings."""
-
-
-class ShortDataError(ProcessingError):
-    """chi(k) ends below MIN_KMAX: a spectrum to leave unanswered, not a broken one."""
 
 
 @dataclass(frozen=True)
@@ -515,7 +507,7 @@ STUDY_FEATURE_SETS = ("r", "r_peaks", "k", "wavelet")
 
 def featurizers_for(feature_set: str, settings: ProcessingSettings = DEFAULT_SETTINGS) -> list[Featurizer]:
     if feature_set not in FEATURE_SETS:
-        raise ValueError(f"unknown feature set {feature_set!r}; choose from {', '.join(FEATURE_SETS)}")
+        raise UnknownNameError(f"unknown feature set {feature_set!r}; choose from {', '.join(FEATURE_SETS)}")
     return [cls(settings) for cls in FEATURE_SETS[feature_set]]
 
 

@@ -32,17 +32,13 @@ from typing import TypeVar
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import SchedulerError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 #: How often Dask may lose a worker while it runs one task before giving it up.
 DEFAULT_RETRIES = 2
-
-
-class SchedulerError(ExafsCnError, RuntimeError):
-    """The requested scheduler could not be started or reached."""
 
 
 def lost_reason(exc: BaseException) -> str:

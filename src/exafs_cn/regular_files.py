@@ -17,7 +17,7 @@ b'{"exponent": 1.0}'
 >>> read_regular(folder / "missing.json", 1024)
 Traceback (most recent call last):
 ...
-exafs_cn.regular_files.NotRegularFileError: no such file
+exafs_cn.exceptions.NotRegularFileError: no such file
 """
 
 from __future__ import annotations
@@ -27,17 +27,7 @@ import os
 import stat
 from pathlib import Path
 
-from exafs_cn.exceptions import ExafsCnError
-
-
-class NotRegularFileError(ExafsCnError, ValueError):
-    """A path that is not a readable regular file of an acceptable size; the message is the reason
-    only (the caller names the file, as it knows what the file was for). ``kind`` says which:
-    ``missing``, ``folder``, ``special`` (a pipe, device or socket), ``too large`` or ``unreadable``."""
-
-    def __init__(self, message: str, kind: str):
-        super().__init__(message)
-        self.kind = kind
+from exafs_cn.exceptions import NotRegularFileError
 
 
 def file_kind(mode: int) -> str:

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from exafs_cn.exceptions import SettingsError
+
 #: How E0 is placed on mu(E): see ``ProcessingSettings.e0_rule``.
 E0_RULES = ("half_step", "max_derivative")
 
@@ -70,18 +72,18 @@ class ProcessingSettings:
         # Settings are read back from model files: a value out of range would make Larch
         # allocate without bound (nfft 1e12) or divide by zero (kstep 0), so each is checked.
         if self.e0_rule not in E0_RULES:
-            raise ValueError(f"e0_rule {self.e0_rule!r}: not one of {', '.join(E0_RULES)}")
+            raise SettingsError(f"e0_rule {self.e0_rule!r}: not one of {', '.join(E0_RULES)}")
         if self.window not in _WINDOWS:
-            raise ValueError(f"window {self.window!r}: not one of {', '.join(_WINDOWS)}")
+            raise SettingsError(f"window {self.window!r}: not one of {', '.join(_WINDOWS)}")
         for name, (low, high) in _RANGES.items():
             value = getattr(self, name)
             integral = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
             numeric = integral or isinstance(value, (float, np.floating))
             if not numeric or not low <= value <= high or (name in _INTEGERS and not integral):
                 kind = "an integer" if name in _INTEGERS else "a number"
-                raise ValueError(f"{name} {value!r}: must be {kind} in {low:g}-{high:g}")
+                raise SettingsError(f"{name} {value!r}: must be {kind} in {low:g}-{high:g}")
         if not self.kmin < self.kmax:
-            raise ValueError(f"kmin {self.kmin:g} must lie below kmax {self.kmax:g}")
+            raise SettingsError(f"kmin {self.kmin:g} must lie below kmax {self.kmax:g}")
 
     def key(self) -> str:
         """Short stable hash of every field, for cache names and model metadata."""
@@ -96,7 +98,7 @@ class ProcessingSettings:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown processing settings: {', '.join(sorted(unknown))}")
+            raise SettingsError(f"unknown processing settings: {', '.join(sorted(unknown))}")
         # Settings written before e0_rule existed placed a measured E0 by Larch's find_e0.
         values = {"e0_rule": "max_derivative", **values}
         return cls(**values)

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from exafs_cn.atomic import TEMPORARY_GLOB, write_atomic, write_json_atomic
 from exafs_cn.datagen.labels import is_integer_cn
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import DatasetError
 
 #: Failure stage of tasks lost with their worker: retried by a resumed run.
 TRANSIENT_STAGE = "worker"
@@ -122,10 +122,6 @@ SPECTRUM_SCHEMA = pa.schema(
         ("chi", _ARRAY),
     ]
 )
-
-
-class DatasetError(ExafsCnError, RuntimeError):
-    """The dataset folder is missing, inconsistent, or from another source."""
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from larch.xafs.xafsutils import KTOE
 from pymatgen.core import Element, Structure
 
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import FeffError
 
 #: FEFF8L's compiled atom limit (``Too many atoms, max is 1000``).
 FEFF8L_MAX_ATOMS = 1000
@@ -34,10 +34,6 @@ FEFF_PROGRAM = "feff8l (Feff85L for EXAFS, from xraylarch)"
 
 _FATAL = re.compile(r"fatal|too many|max is|exceed|error", re.IGNORECASE)
 _EF = re.compile(r"Mu=\s*(-?[\d.]+E[+-]\d+)")
-
-
-class FeffError(ExafsCnError, RuntimeError):
-    """FEFF did not produce a usable spectrum; the message is the recorded reason."""
 
 
 @dataclass(frozen=True)

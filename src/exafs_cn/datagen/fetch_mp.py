@@ -34,7 +34,7 @@ from exafs_cn.datagen.dataset import DOCUMENT_SCHEMA, SOURCE_AVERAGED, Dataset, 
 from exafs_cn.datagen.labels import crystalnn_description
 from exafs_cn.datagen.simulate import label_structure
 from exafs_cn.datagen.structures import MP_SOURCE, SYMPREC, StructureRecord, one_line
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import MPFetchError
 
 #: Preset name of MP's spectra in a dataset folder.
 MP_PRESET = "mp-api"
@@ -48,10 +48,6 @@ MP_FEFF_DESCRIPTION = {
     "averaging": "MP's multiplicity-weighted average over inequivalent absorber sites",
     "e0": "larch find_e0 on MP's mu(E) (maximum of the derivative)",
 }
-
-
-class MPFetchError(ExafsCnError, RuntimeError):
-    """No key, no network, or the API refused: nothing useful can be fetched."""
 
 
 @dataclass

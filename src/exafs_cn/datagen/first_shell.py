@@ -25,6 +25,7 @@ from pymatgen.core import Element, Structure
 
 from exafs_cn.datagen.labels import crystalnn
 from exafs_cn.elements import NEIGHBOUR_CLASSES
+from exafs_cn.exceptions import StructureError
 
 _HALOGENS = {"F", "Cl", "Br", "I"}
 
@@ -65,7 +66,7 @@ def site_first_shell(structure: Structure, site_index: int) -> dict:
         warnings.simplefilter("ignore")  # CrystalNN warns on every structure without oxidation states
         neighbours = crystalnn().get_nn_info(structure, site_index)
     if not neighbours:
-        raise ValueError(f"site {site_index} has no CrystalNN neighbours")
+        raise StructureError(f"site {site_index} has no CrystalNN neighbours")
     centre = structure[site_index].coords
     distances = np.array([np.linalg.norm(n["site"].coords - centre) for n in neighbours])
     counts = Counter(n["site"].specie.symbol for n in neighbours)

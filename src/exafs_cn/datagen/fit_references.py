@@ -25,17 +25,13 @@ from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.datagen.first_shell import neighbour_class
 from exafs_cn.datagen.structures import BUNDLED_SOURCE
 from exafs_cn.elements import METALS_3D, NEIGHBOUR_CLASSES
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import ReferencesError
 
 #: Largest population spread of a reference's first-shell distances (A): one FEFF path
 #: (or a few within FEFF's own path tolerance) then stands for the whole shell.
 MAX_SPREAD = 0.02
 REFERENCES_FILE = "fit_references.csv.gz"
 COLUMNS = ("material_id", "absorber", "site_index", "cn", "neighbour", "neighbour_class", "r1", "r1_max")
-
-
-class ReferencesError(ExafsCnError, ValueError):
-    """The reference table cannot be made or read; the message names the file."""
 
 
 def reference_sites(first_shell: pd.DataFrame) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from exafs_cn.elements import METALS_3D
-from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.exceptions import StructureError, one_line
 
 #: The 3d transition metals exafs-cn predicts for, in Z order.
 
@@ -42,10 +42,6 @@ BUNDLED_SOURCE = "bundled"
 FOLDER_SOURCE = "folder"
 MP_SOURCE = "materials-project-api"  # Materials Project's own spectra (fetch-mp)
 _STRUCTURE_SUFFIXES = {".cif": "cif", ".vasp": "poscar", ".poscar": "poscar"}
-
-
-class StructureError(ExafsCnError, ValueError):
-    """A structure could not be read or does not hold what was asked of it."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 from exafs_cn.datagen.dataset import Dataset
 from exafs_cn.features import k_grid
 from exafs_cn.learn.corpus import load_features
-from exafs_cn.measured.e0_profile import K_RANGE, REFERENCE_K_STEP, REFERENCES_FILE, E0References
+from exafs_cn.models.e0_references import K_RANGE, REFERENCE_K_STEP, REFERENCES_FILE, E0References
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
 

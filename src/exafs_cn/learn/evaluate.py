@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from exafs_cn.exceptions import UnknownNameError
 from exafs_cn.learn.models import make_model, tree_importances
 
 PROTOCOLS = ("grouped", "random")
@@ -66,7 +67,7 @@ def splitter(protocol: str, n_splits: int, seed: int):
         return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     if protocol == "grouped":
         return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    raise UnknownNameError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
 
 
 @dataclass

@@ -16,8 +16,10 @@ import pandas as pd
 from exafs_cn.datagen.dataset import SITE_KEY, Dataset, now_iso
 from exafs_cn.datagen.first_shell import class_shares, dominant_class, pair_first_shell
 from exafs_cn.elements import METALS_3D, NEIGHBOUR_CLASSES
-from exafs_cn.learn.average_cn import ConformalQuantileForest
-from exafs_cn.learn.model_files import FIRST_SHELL_MODELS, R1_MODEL, SavedModel, model_path
+from exafs_cn.learn.holdout import HOLDOUT_FOLDS, classifier_scores, holdout_passes, score_holdout, stack_copies
+from exafs_cn.models.files import SavedModel, model_path
+from exafs_cn.models.names import FIRST_SHELL_MODELS, R1_MODEL
+from exafs_cn.models.quantile_forest import ConformalQuantileForest
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
@@ -128,7 +130,6 @@ def fit_first_shell_models(
     from sklearn.model_selection import StratifiedGroupKFold
 
     from exafs_cn.learn.calibration import calibrated
-    from exafs_cn.learn.train import HOLDOUT_FOLDS, classifier_scores, holdout_passes, score_holdout, stack_copies
 
     n_jobs = workers or default_workers()
     meta = data.meta.merge(labels, on=["material_id", "absorber"], how="left", validate="many_to_one")

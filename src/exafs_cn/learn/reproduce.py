@@ -19,13 +19,14 @@ from exafs_cn import __version__
 from exafs_cn.datagen.dataset import Dataset, DatasetError, now_iso
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import STUDY_FEATURE_SETS
-from exafs_cn.learn.average_cn import ConformalQuantileForest, run_average_cn_experiment
+from exafs_cn.learn.average_cn import run_average_cn_experiment
 from exafs_cn.learn.corpus import ROW_KINDS, load_average_cn_features, load_features
 from exafs_cn.learn.evaluate import PROTOCOLS, ElementData, cross_validate, majority_accuracy
 from exafs_cn.learn.explain import importance_over_r, importance_shares
 from exafs_cn.learn.first_shell import FIRST_SHELL_FEATURE_SET, first_shell_cv, pair_labels
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign
 from exafs_cn.learn.models import missing_extra
+from exafs_cn.models.quantile_forest import ConformalQuantileForest
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 

@@ -8,7 +8,7 @@ grouped hold-out (a fifth of the materials) measures what the model file reports
 accuracy on clean, augmented and short-k (< 9/A) held-out spectra, and the expected
 calibration error of each.
 
-Files land in ``<models_dir>/<element>/<model>.model`` (:mod:`exafs_cn.learn.model_files`)
+Files land in ``<models_dir>/<element>/<model>.model`` (:mod:`exafs_cn.models.files`)
 with the feature set, the processing settings, the augmentation ranges, the CN classes
 and the novelty check that lets ``predict`` say "no answer".
 """
@@ -31,8 +31,8 @@ from exafs_cn.datagen.dataset import Dataset, now_iso
 from exafs_cn.datagen.structures import METALS_3D
 from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
-from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL, COVERAGE, ConformalQuantileForest, average_cn_metrics
-from exafs_cn.learn.calibration import calibrated, expected_calibration_error, top_label_ece
+from exafs_cn.learn.average_cn import average_cn_metrics
+from exafs_cn.learn.calibration import calibrated, top_label_ece
 from exafs_cn.learn.corpus import (
     SPECTRA_VERSION,
     dataset_fingerprint,
@@ -44,10 +44,13 @@ from exafs_cn.learn.corpus import (
 )
 from exafs_cn.learn.e0_references import write_references
 from exafs_cn.learn.evaluate import DEFAULT_MIN_CLASS_COUNT
+from exafs_cn.learn.holdout import HOLDOUT_FOLDS, classifier_scores, holdout_passes, score_holdout, stack_copies
 from exafs_cn.learn.mixtures import DEFAULT_DESIGN, MixtureDesign, assign_blocks, design_mixtures, mixture_spectra
-from exafs_cn.learn.model_files import MODEL_SUFFIX, ModelFileError, SavedModel, model_path
 from exafs_cn.learn.models import make_model, missing_extra
-from exafs_cn.learn.novelty import NoveltyCheck
+from exafs_cn.models.files import MODEL_SUFFIX, ModelFileError, SavedModel, model_path
+from exafs_cn.models.names import AVERAGE_CN_MODEL
+from exafs_cn.models.novelty import NoveltyCheck
+from exafs_cn.models.quantile_forest import COVERAGE, ConformalQuantileForest
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
@@ -63,8 +66,6 @@ PREDICT_TREES = 40
 PREDICT_MIN_LEAF = 5
 #: Percentiles of the training |chi(R)| per CN kept with a model, for predict's plots.
 BAND_PERCENTILES = (5, 50, 95)
-#: Augmented copies whose data end below this k count as "short" in the hold-out report.
-SHORT_K = 9.0
 #: Blocks of the average-CN data: mixtures stay in one; the first block is the hold-out.
 HOLDOUT_BLOCKS = 5
 
@@ -150,10 +151,6 @@ def training_set(
     return TrainingSet(meta, clean, copies, copy_kmax, feature_set, key)
 
 
-#: The hold-out check keeps one of this many composition-grouped folds apart.
-HOLDOUT_FOLDS = 5
-
-
 def train_models(
     dataset: Dataset,
     models_dir: Path,
@@ -200,7 +197,7 @@ def train_models(
     }
     sizes = dict(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf)
     from exafs_cn.learn.first_shell import FIRST_SHELL_FEATURE_SET, fit_first_shell_models, pair_labels
-    from exafs_cn.learn.model_files import FIRST_SHELL_MODELS
+    from exafs_cn.models.names import FIRST_SHELL_MODELS
 
     classifiers = []
     for name in (name for name in model_names if name != AVERAGE_CN_MODEL and name not in FIRST_SHELL_MODELS):
@@ -524,25 +521,6 @@ def _dropped(meta, element: str, classes: list[int]) -> dict[str, int]:
     return {str(cn): int(n) for cn, n in cns.value_counts().sort_index().items() if cn not in classes}
 
 
-def stack_copies(clean: np.ndarray, copies: np.ndarray, targets: tuple[np.ndarray, ...], groups: np.ndarray):
-    """Clean rows then every copy, with each target and the groups repeated to match:
-    ``(X, targets, groups)``; copies that failed to process (NaN) are left out."""
-    n_copies = copies.shape[1]
-    X = np.vstack([clean, copies.reshape(-1, clean.shape[1])])
-    ok = np.all(np.isfinite(X), axis=1)
-    repeated = tuple(np.concatenate([y, np.repeat(y, n_copies)])[ok] for y in targets)
-    return X[ok], repeated, np.concatenate([groups, np.repeat(groups, n_copies)])[ok]
-
-
-def classifier_scores(proba: np.ndarray, y_true: np.ndarray, classes: np.ndarray) -> dict:
-    """A classifier's hold-out figures from its probabilities: accuracy, top-label ECE, count."""
-    return {
-        "accuracy": round(float(np.mean(np.asarray(classes)[proba.argmax(axis=1)] == y_true)), 4),
-        "ece": round(expected_calibration_error(proba, y_true, classes), 4),
-        "n": int(len(y_true)),
-    }
-
-
 def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
     """Fit on four fifths of the materials, measure on the rest: clean, augmented, short-k.
 
@@ -560,33 +538,6 @@ def _holdout_check(template, clean, copies, copy_kmax, y, groups, seed: int) -> 
 
     out = score_holdout(holdout_passes(clean, copies, copy_kmax, test, y), score)
     return (out, *hits.get("augmented", hits["clean"]))
-
-
-def holdout_passes(clean, copies, copy_kmax, test, *columns: np.ndarray) -> dict[str, tuple]:
-    """The held-out rows three ways, each ``(X, *columns)``: clean, their augmented copies, and
-    the copies whose data end before ``SHORT_K``; copies that gave NaN features left out."""
-    n_copies = copies.shape[1]
-    X_aug = copies[test].reshape(-1, clean.shape[1])
-    copied = [np.repeat(column[test], n_copies) for column in columns]
-    ok = np.all(np.isfinite(X_aug), axis=1)
-    short = ok & (copy_kmax[test].ravel() < SHORT_K)
-    passes = {"clean": (clean[test], *(column[test] for column in columns))}
-    if ok.any():
-        passes["augmented"] = (X_aug[ok], *(column[ok] for column in copied))
-    if short.any():
-        passes["short_k"] = (X_aug[short], *(column[short] for column in copied))
-    return passes
-
-
-def score_holdout(passes: dict[str, tuple], score) -> dict:
-    """``score(label, X, *columns)``'s figures for every pass, named ``<figure>_<pass>``; where
-    there are no copies the clean pass stands in for the augmented one."""
-    out = {"n_test_spectra": int(len(passes["clean"][0]))}
-    for label, args in passes.items():
-        out.update({f"{key}_{label}": value for key, value in score(label, *args).items()})
-    if "augmented" not in passes:
-        out.update({key.replace("_clean", "_augmented"): value for key, value in list(out.items()) if key.endswith("_clean")})
-    return out
 
 
 def _bands(X: np.ndarray, y: np.ndarray, classes: list[int], settings: ProcessingSettings) -> dict[str, list[list[float]]]:

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from exafs_cn.exceptions import ProjectDataError
+
 #: The line that makes a file an Athena project (Larch's own test, within the first 500 characters).
 PROJECT_MARK = "Athena project file -- "
 #: Group arguments that say the group holds something other than mu(E) (Larch reads these as not-mu too).
@@ -54,10 +56,6 @@ _TOKEN = re.compile(
 )
 _PERL_HEX = re.compile(r"\\x\{([0-9a-fA-F]{1,6})\}")
 _ASSIGNMENT = re.compile(r"^\s*([$@%])(\w+)\s*=\s*(.*?)\s*;?\s*$", re.DOTALL)
-
-
-class ProjectDataError(ValueError):
-    """A line of a project that is not the data it should be (only that group is lost)."""
 
 
 @dataclass(frozen=True)

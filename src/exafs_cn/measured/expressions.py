@@ -17,7 +17,7 @@ array([0.69314718, 1.38629436])
 >>> evaluate("i0.tofile('x')", columns, "scan.dat")
 Traceback (most recent call last):
 ...
-exafs_cn.measured.expressions.ExpressionError: scan.dat: --mu/--energy "i0.tofile('x')": attribute access (.tofile) is not allowed; an expression may use the columns, numbers, + - * / ** and log, ln, log10, exp, sqrt, abs, gradient
+exafs_cn.exceptions.ExpressionError: scan.dat: --mu/--energy "i0.tofile('x')": attribute access (.tofile) is not allowed; an expression may use the columns, numbers, + - * / ** and log, ln, log10, exp, sqrt, abs, gradient
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import ExpressionError
 
 #: What an expression may call besides the file's columns.
 FUNCTIONS = {
@@ -45,10 +45,6 @@ MAX_LENGTH = 500
 QUOTED = 60
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.UAdd, ast.USub)
 _ALLOWED_HELP = f"an expression may use the columns, numbers, + - * / ** and {', '.join(FUNCTIONS)}"
-
-
-class ExpressionError(ExafsCnError, ValueError):
-    """An expression refused or that cannot be evaluated; one line naming the file."""
 
 
 def quoted(expr: str) -> str:

@@ -34,9 +34,9 @@ import pandas as pd
 from exafs_cn.datagen.feff import PRESETS, FeffError, build_cluster, feff_input, run_feff_input
 from exafs_cn.datagen.fit_references import read_references
 from exafs_cn.datagen.structures import bundled_path
-from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.exceptions import FitError, one_line
 from exafs_cn.larch_output import captured
-from exafs_cn.measured.prediction import Prediction
+from exafs_cn.measured.prediction import FirstShellFit, Prediction, Reference
 
 #: S02 when no foil is given: the middle of the 0.8-1.0 usual for 3d-metal K edges.
 DEFAULT_S02 = 0.9
@@ -57,90 +57,6 @@ SIGMA2_RANGE = (0.0, 0.05)
 E0_RANGE = (-15.0, 15.0)
 #: A foil's neighbour class; its S02 fit holds N at the metal reference's own CN (12 fcc/hcp, 8 bcc).
 FOIL_CLASS = "metal"
-
-
-class FitError(ExafsCnError, RuntimeError):
-    """The first-shell fit could not be made or did not converge; one line."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The bundled site whose FEFF path the fit uses."""
-
-    material_id: str
-    site_index: int
-    absorber: str
-    neighbour: str
-    cn: int
-    r1: float  # the reference's mean first-shell distance (A)
-    r1_max: float  # its longest first-shell distance (A)
-
-
-@dataclass(frozen=True)
-class FirstShellFit:
-    """A first-shell fit: Larch's values with their uncertainties (1 sigma), and how it was made.
-
-    Attributes
-    ----------
-    n, r, sigma2, e0 : float
-        Coordination number, distance (A), mean-square disorder (A^2), E0 shift (eV);
-        each with its ``*_error``, Larch's estimate (scaled to the reduced chi-square).
-    s02 : float
-        The amplitude reduction factor used; ``s02_source`` says where it came from
-        (``"default"``, ``"given"`` or the foil it was fitted on). ``s02_error`` is its
-        uncertainty where this fit varied it (a foil's, with N fixed; ``n_error`` is then 0).
-    r_factor : float
-        Larch's R-factor of the fit (0 is perfect; under ~0.02 is a good first-shell fit).
-    k_range, r_range : tuple of float
-        The k range (1/A) and R window (A) of the fit.
-    reference : Reference
-        The site whose FEFF path was used.
-    """
-
-    n: float
-    n_error: float
-    r: float
-    r_error: float
-    sigma2: float
-    sigma2_error: float
-    e0: float
-    e0_error: float
-    s02: float
-    s02_source: str
-    r_factor: float
-    k_range: tuple[float, float]
-    r_range: tuple[float, float]
-    reference: Reference
-    s02_error: float | None = None
-
-    def to_dict(self) -> dict:
-        """The fields of the ``fit`` object of a ``--json`` line."""
-        return {
-            "n": round(self.n, 2),
-            "n_error": round(self.n_error, 2),
-            "r": round(self.r, 4),
-            "r_error": round(self.r_error, 4),
-            "sigma2": round(self.sigma2, 5),
-            "sigma2_error": round(self.sigma2_error, 5),
-            "e0": round(self.e0, 2),
-            "e0_error": round(self.e0_error, 2),
-            "s02": round(self.s02, 3),
-            "s02_source": self.s02_source,
-            "s02_error": None if self.s02_error is None else round(self.s02_error, 3),
-            "r_factor": round(self.r_factor, 4),
-            "k_range": [round(v, 2) for v in self.k_range],
-            "r_range": [round(v, 2) for v in self.r_range],
-            "reference": dataclasses.asdict(self.reference),
-        }
-
-    def to_text(self) -> str:
-        ref = self.reference
-        return (
-            f"fit: N {self.n:.1f} +- {self.n_error:.1f}, R {self.r:.3f} +- {self.r_error:.3f} A, "
-            f"sigma2 {self.sigma2:.4f} +- {self.sigma2_error:.4f} A^2, E0 {self.e0:+.1f} +- {self.e0_error:.1f} eV, "
-            f"R-factor {self.r_factor:.3f} (S02 {self.s02:.2f} {self.s02_source}; "
-            f"{ref.absorber}-{ref.neighbour} path of {ref.material_id} site {ref.site_index})"
-        )
 
 
 class ReferencePaths:
@@ -481,20 +397,3 @@ def foil_s02(foil: Prediction, paths: ReferencePaths | None = None) -> S02Choice
     """The S02Choice of a run given a foil: its element's fits use the S02 fitted on it."""
     value, error = fit_foil_s02(foil, paths)
     return S02Choice(foil_element=foil.element, foil_value=value, foil_source=f"+- {error:.2f} from foil {Path(foil.file).name}")
-
-
-def s02_choice(store, s02: float | None, foil: Path | str | None, paths: ReferencePaths) -> S02Choice:
-    """The S02 of a run's fits: the default, ``s02`` as given, or fitted on the ``foil`` file
-    (predicted with ``store``'s models); FitError in one line where the foil gives none."""
-    from exafs_cn.measured.predict import predict_file  # predict imports this module for --fit
-    from exafs_cn.measured.prediction import Failure
-
-    if foil is None:
-        return S02Choice() if s02 is None else S02Choice(float(s02), "given")
-    results = predict_file(foil, store)
-    if len(results) != 1:
-        raise FitError(f"{foil}: holds {len(results)} spectra; give a file of one")
-    (answer,) = results
-    if isinstance(answer, Failure):
-        raise FitError(answer.error)
-    return foil_s02(answer, paths)

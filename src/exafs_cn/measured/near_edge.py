@@ -6,7 +6,7 @@ d0-d5 ion (chromate, permanganate, vanadate, tetrahedral Ti) shows a pre-edge pe
 half the edge step or more; an octahedral one a tenth or so (Farges, Brown and Rehr,
 Phys. Rev. B 56, 1809 (1997) for Ti; Wilke et al., Am. Mineral. 86, 714 (2001) for Fe).
 FEFF8L cannot simulate it, so the models never saw it: its weight is learned from
-measured spectra (:mod:`exafs_cn.learn.measured_calibration`).
+measured spectra (:mod:`exafs_cn.models.measured_calibration`).
 
 The height is measured with Larch's ``pre_edge_baseline`` over a window placed from the
 half-step edge (:func:`exafs_cn.features.half_step_e0`, which does not land on the peak

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.learn.model_files import SavedModel
 from exafs_cn.measured.prediction import Prediction
-from exafs_cn.settings import ProcessingSettings
+from exafs_cn.models.files import SavedModel
 
 
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path, replace: bool = True) -> Path:
@@ -22,7 +21,7 @@ def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path, repla
     from exafs_cn.features import r_grid
     from exafs_cn.figures import save_figure
 
-    settings = ProcessingSettings.from_dict(saved.settings)
+    settings = saved.processing
     processed = prediction.processed
     fig, (ax_k, ax_r, ax_cn) = plt.subplots(1, 3, figsize=(16, 4), gridspec_kw={"width_ratios": [1, 1, 0.8]})
     ax_k.plot(processed.k, processed.chi * processed.k**settings.kweight, color="k", lw=1)

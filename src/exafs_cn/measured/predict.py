@@ -18,17 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from exafs_cn.elements import NEIGHBOUR_CLASSES
-from exafs_cn.exceptions import one_line
+from exafs_cn.exceptions import OptionError, PredictError, one_line
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, ShortDataError, featurizers_for, process
-from exafs_cn.learn.average_cn import AVERAGE_CN_MODEL
-from exafs_cn.learn.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
-from exafs_cn.learn.model_files import NEIGHBOUR_MODEL, OLD_MODEL_SUFFIX, R1_MODEL, ModelFileError, SavedModel, model_path
-from exafs_cn.learn.novelty import NoveltyCheck
-from exafs_cn.measured.e0_profile import REFERENCES_FILE, E0References, ReferencesFileError, profile
+from exafs_cn.measured.e0_profile import profile
 from exafs_cn.measured.near_edge import pre_edge_peak_height
 from exafs_cn.measured.prediction import Failure, Prediction, held_to_class
 from exafs_cn.measured.readers import (
@@ -44,16 +41,16 @@ from exafs_cn.measured.readers import (
     guess_mu,
     read_file,
 )
+from exafs_cn.models.e0_references import REFERENCES_FILE, E0References, ReferencesFileError
+from exafs_cn.models.files import OLD_MODEL_SUFFIX, ModelFileError, SavedModel, model_path
+from exafs_cn.models.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
+from exafs_cn.models.names import AVERAGE_CN_MODEL, NEIGHBOUR_MODEL, R1_MODEL
 from exafs_cn.settings import ProcessingSettings
 
+if TYPE_CHECKING:  # --fit's types: the fit module is imported only where a fit is asked for
+    from exafs_cn.measured.fit import ReferencePaths, S02Choice
+
 DEFAULT_MODEL = "rf"
-
-
-class PredictError(SpectrumFileError):
-    """No usable model for the element, or a spectrum the model cannot take; one line.
-
-    A SpectrumFileError, so it names its file and group the same way.
-    """
 
 
 def shipped_models_dir() -> Path:
@@ -262,7 +259,7 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
     if measured.kmax < MIN_KMAX:
         answer.reason = f"the data end at k = {measured.kmax:.1f}/A above the edge; EXAFS needs at least {MIN_KMAX:g}/A"
         return answer
-    settings = ProcessingSettings.from_dict(saved.settings)
+    settings = saved.processing
     try:
         processed = process(measured.to_spectrum(), settings)
     except ShortDataError as exc:  # the reader's kmax is from the largest derivative; the model's E0 can sit higher
@@ -280,7 +277,7 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         )
     features = _features(processed, saved, measured)
     if saved.novelty is not None:
-        answer.reason = NoveltyCheck.from_dict(saved.novelty).reason(processed.chir_mag, settings)
+        answer.reason = saved.novelty_check.reason(processed.chir_mag, settings)
         if answer.reason:
             return answer
     # A companion trained apart from the classifier (the shipped cn_mean models: another E0
@@ -294,7 +291,7 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         key = json.dumps(companion.settings, sort_keys=True)
         if key not in processed_by_settings:
             try:
-                processed_by_settings[key] = process(measured.to_spectrum(), ProcessingSettings.from_dict(companion.settings))
+                processed_by_settings[key] = process(measured.to_spectrum(), companion.processing)
             except ProcessingError as exc:
                 raise PredictError(f"{measured.where}: {exc}") from None
         companion_features[name] = _features(processed_by_settings[key], companion, measured)
@@ -341,7 +338,7 @@ def _profiled(
 def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -> list[Prediction]:
     """The CN of every pending spectrum of ``element``, in one call of each model."""
     saved = store.get(element)
-    settings = ProcessingSettings.from_dict(saved.settings)
+    settings = saved.processing
     probabilities = saved.estimator.predict_proba(np.stack([p.features for p in pending]))
     classes = [int(c) for c in saved.estimator.classes_]
     for item, proba in zip(pending, probabilities):
@@ -385,7 +382,7 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
 
 def _features(processed: Processed, saved: SavedModel, measured: MeasuredSpectrum) -> np.ndarray:
     """The model's inputs, computed as in its training; a spectrum that gives NaN is an error."""
-    settings = ProcessingSettings.from_dict(saved.settings)
+    settings = saved.processing
     features = np.concatenate([f.featurize(processed) for f in featurizers_for(saved.feature_set, settings)])
     if not np.all(np.isfinite(features)):
         raise PredictError(f"{measured.where}: processing gave non-finite features")
@@ -518,7 +515,7 @@ def predict(
 
 def _add_fits(results: list[Prediction | Failure], store: ModelStore, s02: float | None, foil: Path | str | None) -> None:
     """Fits for ``predict(fit=True)``; a foil that gives no S02 is every fit's error."""
-    from exafs_cn.measured.fit import FitError, ReferencePaths, add_fits, s02_choice
+    from exafs_cn.measured.fit import FitError, ReferencePaths, add_fits
 
     with ReferencePaths() as paths:
         try:
@@ -529,6 +526,23 @@ def _add_fits(results: list[Prediction | Failure], store: ModelStore, s02: float
                     item.fit_error = f"foil {exc}"
             return
         add_fits(results, choice, paths)
+
+
+def s02_choice(store: ModelStore, s02: float | None, foil: Path | str | None, paths: ReferencePaths) -> S02Choice:
+    """The S02 of a run's fits: the default, ``s02`` as given, or fitted on the ``foil`` file
+    (predicted here, with ``store``'s models: the fit module does not predict); FitError in
+    one line where the foil gives none."""
+    from exafs_cn.measured.fit import FitError, S02Choice, foil_s02  # Larch's fitting and pymatgen: only for --fit
+
+    if foil is None:
+        return S02Choice() if s02 is None else S02Choice(float(s02), "given")
+    results = predict_file(foil, store)
+    if len(results) != 1:
+        raise FitError(f"{foil}: holds {len(results)} spectra; give a file of one")
+    (answer,) = results
+    if isinstance(answer, Failure):
+        raise FitError(answer.error)
+    return foil_s02(answer, paths)
 
 
 #: Inputs that are iterable but are not a collection of inputs (each would be read as its items).
@@ -575,13 +589,13 @@ def _options(models_dir, model: str, element, e0, energy, mu, inputs: list) -> t
     """The checked element, E0 option and model store; ValueError saying why no input can be
     predicted with these options."""
     if models_dir is not None and not isinstance(models_dir, (str, os.PathLike)):
-        raise ValueError(f"models_dir {models_dir!r:.40} is a {type(models_dir).__name__}, not a folder name (str or Path)")
+        raise OptionError(f"models_dir {models_dir!r:.40} is a {type(models_dir).__name__}, not a folder name (str or Path)")
     try:
         element = check_element_option(element, "element")
     except SpectrumFileError as exc:
-        raise ValueError(str(exc).split(": ", 1)[1]) from None
+        raise OptionError(str(exc).split(": ", 1)[1]) from None
     if any(isinstance(item, (str, os.PathLike)) for item in inputs) and not all(e is None or isinstance(e, str) for e in (energy, mu)):
-        raise ValueError("with a file, energy and mu name its columns or expressions (text); give arrays without a file")
+        raise OptionError("with a file, energy and mu name its columns or expressions (text); give arrays without a file")
     e0_option = E0Option.parse(e0)
     store = ModelStore(models_dir, model)
     store.check()  # PredictError, a SpectrumFileError

@@ -1,12 +1,15 @@
 """What a prediction gives back: a ``Prediction`` per spectrum, or a ``Failure``.
 
-Both are plain values with ``to_dict()`` (the fields of one ``exafs-cn predict --json``
+The first-shell fit's result, ``FirstShellFit`` (with the ``Reference`` site whose FEFF
+path it used), lives here too: every result type in one module, which imports no
+processing (``exafs_cn.measured.fit`` makes them). Both are plain values with ``to_dict()`` (the fields of one ``exafs-cn predict --json``
 line) and ``to_text()`` (its text line); ``to_dataframe`` makes a table of a series
 of them, one row per spectrum, for a notebook.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -15,7 +18,86 @@ if TYPE_CHECKING:  # pandas is imported only by to_dataframe
     import pandas as pd
 
     from exafs_cn.features import Processed
-    from exafs_cn.measured.fit import FirstShellFit
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The bundled site whose FEFF path the fit uses."""
+
+    material_id: str
+    site_index: int
+    absorber: str
+    neighbour: str
+    cn: int
+    r1: float  # the reference's mean first-shell distance (A)
+    r1_max: float  # its longest first-shell distance (A)
+
+
+@dataclass(frozen=True)
+class FirstShellFit:
+    """A first-shell fit: Larch's values with their uncertainties (1 sigma), and how it was made.
+
+    Attributes
+    ----------
+    n, r, sigma2, e0 : float
+        Coordination number, distance (A), mean-square disorder (A^2), E0 shift (eV);
+        each with its ``*_error``, Larch's estimate (scaled to the reduced chi-square).
+    s02 : float
+        The amplitude reduction factor used; ``s02_source`` says where it came from
+        (``"default"``, ``"given"`` or the foil it was fitted on). ``s02_error`` is its
+        uncertainty where this fit varied it (a foil's, with N fixed; ``n_error`` is then 0).
+    r_factor : float
+        Larch's R-factor of the fit (0 is perfect; under ~0.02 is a good first-shell fit).
+    k_range, r_range : tuple of float
+        The k range (1/A) and R window (A) of the fit.
+    reference : Reference
+        The site whose FEFF path was used.
+    """
+
+    n: float
+    n_error: float
+    r: float
+    r_error: float
+    sigma2: float
+    sigma2_error: float
+    e0: float
+    e0_error: float
+    s02: float
+    s02_source: str
+    r_factor: float
+    k_range: tuple[float, float]
+    r_range: tuple[float, float]
+    reference: Reference
+    s02_error: float | None = None
+
+    def to_dict(self) -> dict:
+        """The fields of the ``fit`` object of a ``--json`` line."""
+        return {
+            "n": round(self.n, 2),
+            "n_error": round(self.n_error, 2),
+            "r": round(self.r, 4),
+            "r_error": round(self.r_error, 4),
+            "sigma2": round(self.sigma2, 5),
+            "sigma2_error": round(self.sigma2_error, 5),
+            "e0": round(self.e0, 2),
+            "e0_error": round(self.e0_error, 2),
+            "s02": round(self.s02, 3),
+            "s02_source": self.s02_source,
+            "s02_error": None if self.s02_error is None else round(self.s02_error, 3),
+            "r_factor": round(self.r_factor, 4),
+            "k_range": [round(v, 2) for v in self.k_range],
+            "r_range": [round(v, 2) for v in self.r_range],
+            "reference": dataclasses.asdict(self.reference),
+        }
+
+    def to_text(self) -> str:
+        ref = self.reference
+        return (
+            f"fit: N {self.n:.1f} +- {self.n_error:.1f}, R {self.r:.3f} +- {self.r_error:.3f} A, "
+            f"sigma2 {self.sigma2:.4f} +- {self.sigma2_error:.4f} A^2, E0 {self.e0:+.1f} +- {self.e0_error:.1f} eV, "
+            f"R-factor {self.r_factor:.3f} (S02 {self.s02:.2f} {self.s02_source}; "
+            f"{ref.absorber}-{ref.neighbour} path of {ref.material_id} site {ref.site_index})"
+        )
 
 
 @dataclass

@@ -39,7 +39,7 @@ import numpy as np
 from larch.xafs.xafsutils import ETOK
 
 from exafs_cn.elements import METALS_3D
-from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.exceptions import OptionError, SpectrumFileError, one_line
 from exafs_cn.features import Spectrum
 from exafs_cn.larch_output import captured
 from exafs_cn.measured import athena
@@ -69,15 +69,6 @@ MAX_BACKWARD_STEPS = 2
 _I0_NAMES = ("i0", "io", "izero", "i_0")
 _IT_NAMES = ("itrans", "it", "i1", "itr", "i_t", "i_1", "i")
 _IF_NAMES = ("ifluor", "if", "ifl", "ifluo", "fluo", "fluor", "iff", "i_f")
-
-
-class SpectrumFileError(ExafsCnError, ValueError):
-    """A file, or one group of it, that cannot give a usable spectrum; one line naming it."""
-
-    def __init__(self, message: str, file: str = "", group: str | None = None):
-        super().__init__(message)
-        self.file = file
-        self.group = group
 
 
 @dataclass(frozen=True)
@@ -142,22 +133,22 @@ class E0Option:
         if isinstance(value, str) and value.strip().lower() == "rule":
             return cls()
         if isinstance(value, bool) or not isinstance(value, (str, int, float, np.integer, np.floating)):
-            raise ValueError(f"e0 {value!r:.40}: give an energy in eV (8980.5) or a shift with its sign ('+5', '-3.5')")
+            raise OptionError(f"e0 {value!r:.40}: give an energy in eV (8980.5) or a shift with its sign ('+5', '-3.5')")
         text = str(value).strip()
         try:
             number = float(text)
         except ValueError:
-            raise ValueError(
+            raise OptionError(
                 f"--e0 {text[:40]}: not a number; give an energy in eV (8980.5), a shift with its sign (+5, -3.5), 'rule' or 'profile'"
             ) from None
         if not np.isfinite(number):
-            raise ValueError(f"--e0 {text[:40]}: not a finite number")
+            raise OptionError(f"--e0 {text[:40]}: not a finite number")
         if isinstance(value, str) and text[:1] in "+-":
             if abs(number) > MAX_E0_SHIFT:
-                raise ValueError(f"--e0 {text}: a shift of more than {MAX_E0_SHIFT:g} eV moves E0 off the edge")
+                raise OptionError(f"--e0 {text}: a shift of more than {MAX_E0_SHIFT:g} eV moves E0 off the edge")
             return cls(shift=number)
         if number < 1000.0:
-            raise ValueError(f"--e0 {text}: an E0 of {number:g} eV is below every K edge here; write a shift with its sign (+{number:g})")
+            raise OptionError(f"--e0 {text}: an E0 of {number:g} eV is below every K edge here; write a shift with its sign (+{number:g})")
         return cls(energy=number)
 
 

@@ -16,7 +16,7 @@ scikit-learn is wider than the dozen classes our models are made of.
 
 What reading guarantees is limited to that: a class outside the list is never built and
 nothing runs but the listed classes' own ``__setstate__``. Values inside (a tree's child
-indices) are checked by :func:`exafs_cn.learn.model_checks.check_estimator`.
+indices) are checked by :func:`exafs_cn.models.checks.check_estimator`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.exceptions import ArchiveError, NotAnArchiveError, one_line
 from exafs_cn.regular_files import NotRegularFileError, describe_size, open_regular
 
 #: Largest model file, largest ``model.json`` and largest total we unpack. A shipped file is
@@ -48,14 +48,6 @@ MAX_UNPACKED_BYTES = 512 * 2**20
 #: nested 10,000 deep must not exhaust the stack).
 MAX_DEPTH = 64
 _ARRAY_NAME = re.compile(r"^[0-9]{1,9}\.npy$")
-
-
-class ArchiveError(ExafsCnError, ValueError):
-    """What is wrong with an archive's content, without the file's name (the caller adds it)."""
-
-
-class NotAnArchiveError(ArchiveError):
-    """The file is no model archive at all (empty, truncated, a pickle, another zip)."""
 
 
 def type_name(kind: type) -> str:
@@ -93,19 +85,23 @@ def class_names(path: Path | str) -> set[str]:
     return set(_named_classes(document))
 
 
-def load(path: Path | str, allowed: Collection[str], guards: dict[str, Callable] | None = None) -> object:
+def load(
+    path: Path | str, allowed: Collection[str], guards: dict[str, Callable] | None = None, renamed: Mapping[str, str] | None = None
+) -> object:
     """The object in ``path``, built from classes in ``allowed`` only.
 
     ``guards`` maps a class name to a check of its constructor arguments, called before a
     class that reduces to a constructor call is called (scikit-learn's ``Tree`` trusts
-    its arguments). NotAnArchiveError for a file that is no archive, ArchiveError for one
-    that names another class or whose values do not decode.
+    its arguments). ``renamed`` maps a class name older files hold to the allowed name of
+    the same class today (a class that moved module). NotAnArchiveError for a file that is
+    no archive, ArchiveError for one that names another class or whose values do not decode.
     """
+    renamed = dict(renamed or {})
     document, arrays = _open(path)
-    refused = set(_named_classes(document)) - set(allowed)
+    refused = {renamed.get(name, name) for name in _named_classes(document)} - set(allowed)
     if refused:
         raise ArchiveError(f"it holds types exafs-cn never writes ({', '.join(sorted(refused))})")
-    return _Decoder(arrays, frozenset(allowed), guards or {}).decode(document, 0)
+    return _Decoder(arrays, frozenset(allowed), guards or {}, renamed).decode(document, 0)
 
 
 def _open(path: Path | str) -> tuple[object, Callable[[int], np.ndarray]]:
@@ -251,8 +247,8 @@ def _encode_object(value: object, arrays: list[np.ndarray], allowed: frozenset[s
 
 
 class _Decoder:
-    def __init__(self, array: Callable[[int], np.ndarray], allowed: frozenset[str], guards: dict[str, Callable]):
-        self.array, self.allowed, self.guards = array, allowed, guards
+    def __init__(self, array: Callable[[int], np.ndarray], allowed: frozenset[str], guards: dict[str, Callable], renamed: dict[str, str]):
+        self.array, self.allowed, self.guards, self.renamed = array, allowed, guards, renamed
 
     def decode(self, node: object, depth: int) -> object:
         if depth > MAX_DEPTH:
@@ -300,6 +296,7 @@ class _Decoder:
         return key, self.decode(item[1], depth + 1)
 
     def _class(self, name: object) -> type:
+        name = self.renamed.get(name, name) if isinstance(name, str) else name
         if not isinstance(name, str) or name not in self.allowed:
             raise ArchiveError(f"it holds types exafs-cn never writes ({name!r})")
         module, _, qualname = name.rpartition(".")
@@ -327,7 +324,7 @@ class _Decoder:
 
     def _object(self, node: dict, depth: int) -> object:
         kind = self._class(node["object"])
-        name = node["object"]
+        name = self.renamed.get(node["object"], node["object"])
         if set(node) - {"object", "new", "call", "state"} or ("new" in node) == ("call" in node):
             raise ArchiveError(f"the entry for {name} is not one this format writes")
         args = self.decode(node.get("new", node.get("call")), depth + 1)

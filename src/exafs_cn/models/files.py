@@ -2,10 +2,10 @@
 
 A joblib or pickle file runs whatever its author put in it the moment it is loaded, and
 model files are exactly what people hand each other. A model file here
-(:mod:`exafs_cn.learn.model_archive`) is a zip of ``model.json`` and numpy arrays; loading
-builds only the classes in :data:`~exafs_cn.learn.model_checks.ALLOWED_TYPES` (the dozen
+(:mod:`exafs_cn.models.archive`) is a zip of ``model.json`` and numpy arrays; loading
+builds only the classes in :data:`~exafs_cn.models.checks.ALLOWED_TYPES` (the dozen
 our estimators are made of) and checks every tree before its first use
-(:func:`~exafs_cn.learn.model_checks.check_estimator`). A file that names any other class
+(:func:`~exafs_cn.models.checks.check_estimator`). A file that names any other class
 is refused before anything in it is built, with one line naming the file and the class.
 
 Every file records the element, model family, feature set, processing settings, CN
@@ -16,6 +16,7 @@ model-format version (:data:`MODEL_FORMAT`), not the package release.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,21 +24,19 @@ import sklearn
 
 from exafs_cn import __version__
 from exafs_cn.atomic import write_atomic
-from exafs_cn.exceptions import ExafsCnError, one_line
-from exafs_cn.learn import model_archive
-from exafs_cn.learn.model_checks import ALLOWED_TYPES, CONSTRUCTOR_CHECKS, ModelCheckError, check_estimator
+from exafs_cn.exceptions import ModelFileError, one_line
+from exafs_cn.models import archive as model_archive
+from exafs_cn.models.checks import ALLOWED_TYPES, CONSTRUCTOR_CHECKS, RENAMED_TYPES, ModelCheckError, check_estimator
+from exafs_cn.models.names import NEIGHBOUR_MODEL
+from exafs_cn.models.novelty import NoveltyCheck
+from exafs_cn.settings import ProcessingSettings
 
 #: Version of the saved-model layout, checked on loading instead of the package release:
 #: a release that changes nothing in the models does not force retraining them. Bump it
 #: when :class:`SavedModel`, the estimators' attributes or the processing a model expects
-#: change. 3: arrays + JSON (:mod:`~exafs_cn.learn.model_archive`); 2: skops files of 0.2.
+#: change. 3: arrays + JSON (:mod:`~exafs_cn.models.archive`); 2: skops files of 0.2.
 MODEL_FORMAT = 3
 MODEL_SUFFIX = ".model"
-#: The first-shell models beside each element's CN models (``exafs_cn.learn.first_shell``): the
-#: mean first-shell distance with its interval, and the neighbour class.
-R1_MODEL = "r1"
-NEIGHBOUR_MODEL = "neighbour"
-FIRST_SHELL_MODELS = (R1_MODEL, NEIGHBOUR_MODEL)
 #: The suffix of exafs-cn 0.2's skops files, recognised to say what to do with one.
 OLD_MODEL_SUFFIX = ".skops"
 
@@ -45,10 +44,6 @@ OLD_MODEL_SUFFIX = ".skops"
 def model_path(models_dir: Path | str, element: str, model_name: str) -> Path:
     """Where the ``model_name`` model for ``element`` lives in a models folder."""
     return Path(models_dir) / element / f"{model_name}{MODEL_SUFFIX}"
-
-
-class ModelFileError(ExafsCnError, ValueError):
-    """A model file that cannot or must not be used; the message is one line naming it."""
 
 
 @dataclass
@@ -66,6 +61,16 @@ class SavedModel:
     format: int = MODEL_FORMAT
     package_version: str = __version__
     sklearn_version: str = sklearn.__version__
+
+    @functools.cached_property
+    def processing(self) -> ProcessingSettings:
+        """``settings`` parsed (checked when the file was loaded; parsed once per model, not per spectrum)."""
+        return ProcessingSettings.from_dict(self.settings)
+
+    @functools.cached_property
+    def novelty_check(self) -> NoveltyCheck | None:
+        """``novelty`` parsed, or None where the model has no "no answer" check."""
+        return None if self.novelty is None else NoveltyCheck.from_dict(self.novelty)
 
     def save(self, path: Path) -> None:
         """Write atomically (a temporary file, then a rename), refusing classes we would not load."""
@@ -89,7 +94,7 @@ class SavedModel:
         if not path.is_file():
             raise ModelFileError(f"{path}: no such model file" if not path.exists() else f"{path}: not a regular file")
         try:
-            data = model_archive.load(path, ALLOWED_TYPES, CONSTRUCTOR_CHECKS)
+            data = model_archive.load(path, ALLOWED_TYPES, CONSTRUCTOR_CHECKS, RENAMED_TYPES)
         except model_archive.NotAnArchiveError as exc:
             raise ModelFileError(f"{path}: not a readable exafs-cn model file ({exc}); delete it or retrain") from None
         except (model_archive.ArchiveError, ModelCheckError) as exc:
@@ -118,17 +123,12 @@ class SavedModel:
 
 def _check_fields(saved: SavedModel) -> None:
     """The fields prediction reads beside the estimator, as types and values it can use."""
-    from exafs_cn.learn.novelty import NoveltyCheck
-    from exafs_cn.settings import ProcessingSettings
-
     if not all(isinstance(v, str) for v in (saved.element, saved.model_name, saved.feature_set, saved.package_version)):
         raise ModelCheckError("its element, model name, feature set or version is not text")
     if not isinstance(saved.settings, dict) or not isinstance(saved.metadata, dict):
         raise ModelCheckError("its settings or metadata are not a mapping")
     try:
-        ProcessingSettings.from_dict(saved.settings)
-        if saved.novelty is not None:
-            NoveltyCheck.from_dict(saved.novelty)
+        saved.processing, saved.novelty_check  # noqa: B018  (parsed once here: a bad value is this file's error)
         classes = getattr(saved.estimator, "classes_", None)
         same_classes = classes is None or [int(c) for c in classes] == [int(c) for c in saved.classes]
     except (TypeError, ValueError) as exc:
@@ -160,8 +160,8 @@ def _check_neighbour_classes(saved: SavedModel) -> None:
 
 def _check_calibration(estimator, path: Path) -> None:
     """A calibrated classifier's exponent is a number in range: the archive rebuilds it as stored."""
-    from exafs_cn.learn.calibration import PowerCalibratedClassifier
-    from exafs_cn.learn.measured_calibration import CalibrationFileError, PowerCalibration
+    from exafs_cn.models.measured_calibration import CalibrationFileError, PowerCalibration
+    from exafs_cn.models.power_calibrated import PowerCalibratedClassifier
 
     if isinstance(estimator, PowerCalibratedClassifier):
         try:

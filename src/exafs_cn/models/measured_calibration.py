@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from exafs_cn.exceptions import ExafsCnError
+from exafs_cn.exceptions import CalibrationFileError
 
 #: Name of the file beside the models.
 CALIBRATION_FILE = "measured_calibration.json"
@@ -48,10 +48,6 @@ WEIGHT_RANGE = (0.0, 50.0)
 PRE_EDGE_CLASSES = (4, 5)
 #: Where the pre-edge term is used, probabilities are floored here before the exponent.
 FLOOR = 1e-3
-
-
-class CalibrationFileError(ExafsCnError, ValueError):
-    """A calibration file that cannot be used; one line naming it."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from exafs_cn.exceptions import ModelCheckError
 from exafs_cn.features import r_grid
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
@@ -86,7 +87,7 @@ class NoveltyCheck:
         # Read from model files: numbers in range, or the check would pass or refuse everything.
         values = asdict(self)
         if not all(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in values.values()):
-            raise ValueError(f"novelty check values must be finite non-negative numbers: {values}")
+            raise ModelCheckError(f"novelty check values must be finite non-negative numbers: {values}")
 
     @classmethod
     def from_dict(cls, values: dict) -> NoveltyCheck:
