@@ -7,6 +7,10 @@ per spectrum, as before 0.3) and as one batch (``predict_files``: one model call
 element), and profiles a batch of 200 to say where the time goes. Model loading is timed apart: it
 happens once per element and run. Issue 23's goal is >= 150 spectra/s on 2 cores.
 
+Beside it, in the same run, **Larch alone**: the same files read with ``larch.io.read_ascii``
+and taken through ``pre_edge``, ``autobk`` and ``xftf`` (mu from the columns our reader chose,
+chosen before the timing), and the batch's time over Larch's (issue 32's goal: <= 1.0).
+
     python benchmarks/predict.py [--models-dir DIR] [--n 1000] [--e0 rule]
 
 ``--e0 rule`` times the processing without the E0 profile (one background removal per
@@ -79,6 +83,8 @@ def main() -> None:
     answers = predict_files(inputs, store, e0=e0)
     batch = time.perf_counter() - start
 
+    larch_alone = _larch_alone(inputs)
+
     profile = cProfile.Profile()  # apart from the timing: the profiler's overhead is not in the figures
     profile.enable()
     predict_files(inputs[:PROFILED], store, e0=e0)
@@ -101,6 +107,8 @@ def main() -> None:
         "throughput_spectra": len(answers),
         "one_by_one_spectra_per_s": round(len(answers) / one_by_one, 1),
         "batch_spectra_per_s": round(len(answers) / batch, 1),
+        "larch_alone_spectra_per_s": round(len(inputs) / larch_alone, 1),
+        "batch_over_larch_alone": round(batch / larch_alone, 2),
         "batch_ms_per_spectrum_profiled": stages,
         "goal_spectra_per_s": 150,
         "note": "one process, one core; stages from a profiled batch of the first 200 (profiler overhead included there only); "
@@ -109,8 +117,34 @@ def main() -> None:
     write_json_atomic(result, args.out)
     print(
         f"latency {result['latency_ms_median']} ms; {len(answers)} spectra: one by one {result['one_by_one_spectra_per_s']}/s, "
-        f"batched {result['batch_spectra_per_s']}/s (goal {result['goal_spectra_per_s']}/s); ms per spectrum by stage (profiled): {stages}"
+        f"batched {result['batch_spectra_per_s']}/s (goal {result['goal_spectra_per_s']}/s); Larch alone {result['larch_alone_spectra_per_s']}/s, "
+        f"batch / Larch alone {result['batch_over_larch_alone']}x; ms per spectrum by stage (profiled): {stages}"
     )
+
+
+def _larch_alone(inputs: list[Path]) -> float:
+    """Seconds for Larch alone to read every input and run pre_edge, autobk and xftf on it."""
+    from larch import Group
+    from larch.io import read_ascii
+    from larch.xafs import autobk, pre_edge, xftf
+
+    from exafs_cn.larch_output import captured
+    from exafs_cn.measured.readers import read_file
+
+    mu_of = {}
+    for path in set(inputs):  # which arrays are energy and mu: our reader's choice, made before the timing
+        (spectrum,) = read_file(path)[:1]
+        mu_of[path] = (spectrum.energy, spectrum.mu)
+    start = time.perf_counter()
+    with captured():
+        for path in inputs:
+            read_ascii(str(path))
+            energy, mu = mu_of[path]
+            group = Group()
+            pre_edge(energy, mu, group=group)
+            autobk(energy, mu, group=group, rbkg=1.0)
+            xftf(group.k, group.chi, group=group, kmin=3, kmax=12, dk=1, kweight=2)
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
