@@ -28,7 +28,7 @@ MODULES = [
     "exafs_cn.measured.expressions",
     "exafs_cn.measured.fit",
     "exafs_cn.measured.near_edge",
-    "exafs_cn.measured.predict",
+    "exafs_cn.measured.api",
     "exafs_cn.measured.prediction",
     "exafs_cn.measured.readers",
     "exafs_cn.regular_files",

@@ -29,7 +29,7 @@ __all__ = ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version_
 
 _LAZY = {
     "example": "exafs_cn.examples",
-    "predict": "exafs_cn.measured.predict",
+    "predict": "exafs_cn.measured.api",
     "Prediction": "exafs_cn.measured.prediction",
     "Failure": "exafs_cn.measured.prediction",
     "to_dataframe": "exafs_cn.measured.prediction",

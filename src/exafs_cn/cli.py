@@ -31,8 +31,6 @@ dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset fol
 app.add_typer(dataset_app, name="dataset")
 
 DEFAULT_DATA = Path("data")
-#: Spectra predicted together by `predict` (one model call per element for each batch).
-PREDICT_BATCH = 64
 #: Expected problems: one line and a non-zero status (FileNotFoundError: a --source or --data that is not there).
 _EXPECTED = (ExafsCnError, FileNotFoundError)
 
@@ -297,8 +295,9 @@ def predict(
     """
     import warnings
 
+    from exafs_cn.measured.pipeline import predict_batches
     from exafs_cn.measured.plot import plot_prediction
-    from exafs_cn.measured.predict import ModelStore, PredictError, predict_spectra, read_inputs
+    from exafs_cn.measured.predict import ModelStore, PredictError, read_inputs
     from exafs_cn.measured.prediction import Failure
     from exafs_cn.measured.readers import Columns, E0Option, SpectrumFileError, check_element_option
     from exafs_cn.models.names import MODEL_NAMES
@@ -349,14 +348,6 @@ def predict(
         if as_json:
             typer.echo(json.dumps(failure.to_dict()))
 
-    def predicted(batch: list) -> list:
-        results = predict_spectra(batch, store)
-        if fits is not None:
-            from exafs_cn.measured.fit import add_fits  # Larch's fitting and pymatgen: only for --fit
-
-            add_fits(results, *fits)
-        return results
-
     def report(item) -> None:
         if table is not None:
             table.append(item)
@@ -386,20 +377,14 @@ def predict(
                 reason = getattr(exc, "strerror", None) or one_line(exc, 100)
                 report_error(Failure(item.file, item.group, f"{figure}: figure not written: {reason}"))
 
-    # Spectra are read one file at a time and predicted in batches (one model call per
-    # element for a batch): lines come out batch by batch, never half of a file's.
-    batch: list = []
-    batch_files = 0
+    # The pipeline reads one file at a time and predicts in batches of whole files (one model
+    # call per element for a batch): lines come out batch by batch, never half of a file's.
     try:
-        for path in paths:
-            batch.extend(read_inputs(path, element, columns, e0_option))
-            batch_files += 1
-            if len(batch) >= PREDICT_BATCH:
-                for item in predicted(batch):
-                    report(item)
-                finished, batch, batch_files = finished + batch_files, [], 0
-        for item in predicted(batch):
-            report(item)
+        inputs = (read_inputs(path, element, columns, e0_option) for path in paths)
+        for batch in predict_batches(inputs, store, fits):
+            for item in batch.results:
+                report(item)
+            finished += batch.inputs
     except KeyboardInterrupt:
         typer.echo(f"exafs-cn: interrupted after {finished} of {len(paths)} inputs; the lines above are complete", err=True)
         raise typer.Exit(code=130) from None
@@ -490,7 +475,7 @@ def _fit_settings(store, s02: float | None, foil: Path | None) -> tuple:
     """``add_fits``'s S02 choice and FEFF paths for a ``predict --fit`` run; one line and exit 2
     where the foil cannot give an S02."""
     from exafs_cn.measured.fit import FitError, ReferencePaths
-    from exafs_cn.measured.predict import s02_choice
+    from exafs_cn.measured.pipeline import s02_choice
 
     paths = ReferencePaths()
     try:

@@ -123,8 +123,7 @@ class PowerCalibration:
         targets = _targets(vectors, true_index)
 
         def brier(log_exponent: float) -> float:
-            calibration = cls(math.exp(log_exponent))
-            return float(np.mean([np.sum((calibration.apply(p) - t) ** 2) for p, t in zip(vectors, targets)]))
+            return _mean_brier(cls(math.exp(log_exponent)), vectors, targets)
 
         low, high = (math.log(v) for v in EXPONENT_RANGE)
         best = minimize_scalar(brier, bounds=(low, high), method="bounded", options={"xatol": 1e-4})
@@ -162,10 +161,7 @@ class PowerCalibration:
 
         def brier(params: np.ndarray) -> float:
             log_exponent, weight = float(np.clip(params[0], low, high)), float(np.clip(params[1], w_low, w_high))
-            calibration = cls(math.exp(log_exponent), pre_edge_weight=weight)
-            return float(
-                np.mean([np.sum((calibration.apply(p, c, h) - t) ** 2) for p, c, h, t in zip(vectors, classes, pre_edge_heights, targets)])
-            )
+            return _mean_brier(cls(math.exp(log_exponent), pre_edge_weight=weight), vectors, targets, classes, pre_edge_heights)
 
         # The Brier surface is flat far out in the weight: two starts, keep the better.
         best = min(
@@ -211,6 +207,13 @@ class PowerCalibration:
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise CalibrationFileError(f"{path}: unreadable calibration file: {' '.join(str(exc).split())[:120]}") from None
         return cls.from_dict(values, str(path))
+
+
+def _mean_brier(calibration: PowerCalibration, vectors, targets, classes=None, heights=None) -> float:
+    """The mean multiclass Brier score of ``calibration`` over the vectors (with their classes and pre-edge heights)."""
+    classes = classes if classes is not None else [None] * len(vectors)
+    heights = heights if heights is not None else [None] * len(vectors)
+    return float(np.mean([np.sum((calibration.apply(p, c, h) - t) ** 2) for p, c, h, t in zip(vectors, classes, heights, targets)]))
 
 
 def _targets(vectors: Sequence[np.ndarray], true_index: Sequence[int | None]) -> list[np.ndarray]:

@@ -1,0 +1,98 @@
+"""The prediction pipeline that ``exafs-cn predict`` and ``exafs_cn.predict`` both run.
+
+Inputs arrive as the spectra of one input each (a file's groups, one Larch Group, the
+arrays), already read and checked (``predict.read_inputs``). They are predicted in batches
+of whole inputs, so that a file's answers never straddle two batches: one model call per
+element for each batch (``predict.predict_spectra``), then, where asked for, the
+first-shell fit of each answer (``fit.add_fits``). The command line prints each batch as it
+comes; the Python API collects them all into one list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from exafs_cn.exceptions import SpectrumFileError
+from exafs_cn.measured.predict import ModelStore, predict_file, predict_spectra
+from exafs_cn.measured.prediction import Failure, Prediction
+from exafs_cn.measured.readers import MeasuredSpectrum
+
+if TYPE_CHECKING:  # --fit's types: the fit module is imported only where a fit is asked for
+    from exafs_cn.measured.fit import ReferencePaths, S02Choice
+
+#: Spectra predicted together by the command line (one model call per element for each batch).
+PREDICT_BATCH = 64
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The answers of some whole inputs, in order, and how many inputs they answer."""
+
+    results: list[Prediction | Failure]
+    inputs: int
+
+
+def predict_batches(
+    inputs: Iterable[list[MeasuredSpectrum | SpectrumFileError]],
+    store: ModelStore,
+    fits: tuple[S02Choice, ReferencePaths] | None = None,
+    batch_size: int | None = PREDICT_BATCH,
+) -> Iterator[Batch]:
+    """The answers of ``inputs`` (each the spectra of one input), batch by batch.
+
+    Parameters
+    ----------
+    inputs : iterable of lists
+        Each input's spectra, or the errors in their place; read lazily, one input at a time.
+    store : ModelStore
+        The models.
+    fits : (S02Choice, ReferencePaths), optional
+        Fit every answer's first shell with this S02 and these FEFF paths (``--fit``).
+    batch_size : int or None
+        Predict once at least this many spectra are waiting (whole inputs only); None: all
+        inputs in one batch.
+
+    Yields
+    ------
+    Batch
+        A batch's answers in input order, never part of an input's.
+    """
+    waiting: list[MeasuredSpectrum | SpectrumFileError] = []
+    count = 0
+    for spectra in inputs:
+        waiting.extend(spectra)
+        count += 1
+        if batch_size is not None and len(waiting) >= batch_size:
+            yield Batch(_answered(waiting, store, fits), count)
+            waiting, count = [], 0
+    if count:
+        yield Batch(_answered(waiting, store, fits), count)
+
+
+def _answered(spectra: list, store: ModelStore, fits: tuple[S02Choice, ReferencePaths] | None) -> list[Prediction | Failure]:
+    results = predict_spectra(spectra, store)
+    if fits is not None:
+        from exafs_cn.measured.fit import add_fits  # Larch's fitting and pymatgen: only for --fit
+
+        add_fits(results, *fits)
+    return results
+
+
+def s02_choice(store: ModelStore, s02: float | None, foil: Path | str | None, paths: ReferencePaths) -> S02Choice:
+    """The S02 of a run's fits: the default, ``s02`` as given, or fitted on the ``foil`` file
+    (predicted here, with ``store``'s models: the fit module does not predict); FitError in
+    one line where the foil gives none."""
+    from exafs_cn.measured.fit import FitError, S02Choice, foil_s02  # Larch's fitting and pymatgen: only for --fit
+
+    if foil is None:
+        return S02Choice() if s02 is None else S02Choice(float(s02), "given")
+    results = predict_file(foil, store)
+    if len(results) != 1:
+        raise FitError(f"{foil}: holds {len(results)} spectra; give a file of one")
+    (answer,) = results
+    if isinstance(answer, Failure):
+        raise FitError(answer.error)
+    return foil_s02(answer, paths)
