@@ -283,6 +283,9 @@ def predict(
     s02: Annotated[float | None, typer.Option(min=0.1, max=1.5, help="S02 held fixed in --fit (default 0.9)")] = None,
     foil: Annotated[Path | None, typer.Option(help="a metal foil of the same element: --fit takes S02 from a fit of it")] = None,
     csv: Annotated[Path | None, typer.Option(help="also write a table, one row per spectrum (a new file: never replaces one)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="processes that read and process spectra (default: all cores; 1 for large batches only)")
+    ] = None,
     report_page: Annotated[
         Path | None,
         typer.Option("--report", help="also write one self-contained HTML page: the table, a thumbnail per spectrum, the series (a new file)"),
@@ -301,6 +304,7 @@ def predict(
     from exafs_cn.measured.prediction import Failure
     from exafs_cn.measured.readers import Columns, E0Option, SpectrumFileError, check_element_option
     from exafs_cn.models.names import MODEL_NAMES
+    from exafs_cn.parallel import default_workers
 
     if model not in MODEL_NAMES:
         _fail(f"--model {model}: not a CN classifier; choose from {', '.join(MODEL_NAMES)}")
@@ -381,7 +385,7 @@ def predict(
     # call per element for a batch): lines come out batch by batch, never half of a file's.
     try:
         inputs = (read_inputs(path, element, columns, e0_option) for path in paths)
-        for batch in predict_batches(inputs, store, fits):
+        for batch in predict_batches(inputs, store, fits, workers=workers or default_workers()):
             for item in batch.results:
                 report(item)
             finished += batch.inputs

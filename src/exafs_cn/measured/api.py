@@ -44,6 +44,7 @@ def predict(
     fit: bool = False,
     s02: float | None = None,
     foil: Path | str | None = None,
+    workers: int = 1,
 ) -> list[Prediction | Failure]:
     """CN of measured spectra: a ``Prediction`` or a ``Failure`` per spectrum.
 
@@ -79,6 +80,9 @@ def predict(
         S02 held fixed in the fits (default 0.9).
     foil : path, optional
         A metal foil of the spectra's element: the fits take S02 from a fit of it.
+    workers : int
+        Processes that read and process the spectra (forked from this one where the platform
+        forks; a pool pays from about 8 spectra a worker). The models run in this process.
 
     Returns
     -------
@@ -111,11 +115,11 @@ def predict(
         return [Failure(where, None, f"{where}: {problem}") for where in (_label(item, name) for item in inputs)]
     spectra = _read_all(inputs, element, energy, mu, name, e0_option)
     if not fit:
-        return [item for batch in predict_batches(spectra, store, batch_size=None) for item in batch.results]
-    return _predicted_with_fits(spectra, store, s02, foil)
+        return [item for batch in predict_batches(spectra, store, batch_size=None, workers=workers) for item in batch.results]
+    return _predicted_with_fits(spectra, store, s02, foil, workers)
 
 
-def _predicted_with_fits(spectra: list, store: ModelStore, s02: float | None, foil: Path | str | None) -> list[Prediction | Failure]:
+def _predicted_with_fits(spectra: list, store: ModelStore, s02: float | None, foil: Path | str | None, workers: int) -> list[Prediction | Failure]:
     """``predict(fit=True)``: the answers with their fits; a foil that gives no S02 is every fit's error."""
     from exafs_cn.measured.fit import FitError, ReferencePaths
 
@@ -123,12 +127,12 @@ def _predicted_with_fits(spectra: list, store: ModelStore, s02: float | None, fo
         try:
             choice = s02_choice(store, s02, foil, paths)
         except FitError as exc:
-            results = [item for batch in predict_batches(spectra, store, batch_size=None) for item in batch.results]
+            results = [item for batch in predict_batches(spectra, store, batch_size=None, workers=workers) for item in batch.results]
             for item in results:
                 if isinstance(item, Prediction):
                     item.fit_error = f"foil {exc}"
             return results
-        return [item for batch in predict_batches(spectra, store, (choice, paths), batch_size=None) for item in batch.results]
+        return [item for batch in predict_batches(spectra, store, (choice, paths), batch_size=None, workers=workers) for item in batch.results]
 
 
 #: Inputs that are iterable but are not a collection of inputs (each would be read as its items).

@@ -40,6 +40,7 @@ def predict_batches(
     store: ModelStore,
     fits: tuple[S02Choice, ReferencePaths] | None = None,
     batch_size: int | None = PREDICT_BATCH,
+    workers: int = 1,
 ) -> Iterator[Batch]:
     """The answers of ``inputs`` (each the spectra of one input), batch by batch.
 
@@ -54,6 +55,9 @@ def predict_batches(
     batch_size : int or None
         Predict once at least this many spectra are waiting (whole inputs only); None: all
         inputs in one batch.
+    workers : int
+        Processes that read the spectra into chi(R) and features (``predict_spectra``); the
+        models run in this one.
 
     Yields
     ------
@@ -66,14 +70,14 @@ def predict_batches(
         waiting.extend(spectra)
         count += 1
         if batch_size is not None and len(waiting) >= batch_size:
-            yield Batch(_answered(waiting, store, fits), count)
+            yield Batch(_answered(waiting, store, fits, workers), count)
             waiting, count = [], 0
     if count:
-        yield Batch(_answered(waiting, store, fits), count)
+        yield Batch(_answered(waiting, store, fits, workers), count)
 
 
-def _answered(spectra: list, store: ModelStore, fits: tuple[S02Choice, ReferencePaths] | None) -> list[Prediction | Failure]:
-    results = predict_spectra(spectra, store)
+def _answered(spectra: list, store: ModelStore, fits: tuple[S02Choice, ReferencePaths] | None, workers: int) -> list[Prediction | Failure]:
+    results = predict_spectra(spectra, store, workers)
     if fits is not None:
         from exafs_cn.measured.fit import add_fits  # Larch's fitting and pymatgen: only for --fit
 

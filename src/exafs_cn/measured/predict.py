@@ -193,26 +193,19 @@ class _Pending:
     fills_window: bool  # the data reach the model's FT kmax: the measured calibration applies
 
 
-def predict_spectra(spectra: Iterable[MeasuredSpectrum | SpectrumFileError], store: ModelStore) -> list[Prediction | Failure]:
+def predict_spectra(
+    spectra: Iterable[MeasuredSpectrum | SpectrumFileError], store: ModelStore, workers: int = 1
+) -> list[Prediction | Failure]:
     """A Prediction or a Failure for each spectrum, in order; one model call per element.
 
-    Reading, checks and processing run spectrum by spectrum; the models then predict all
-    spectra of an element at once (a forest's per-call overhead is ~10-20 ms, its
+    Reading, checks and processing run spectrum by spectrum (on ``workers`` processes where
+    there are at least ``MIN_SPECTRA_PER_WORKER`` spectra for each); the models then predict
+    all spectra of an element at once, here (a forest's per-call overhead is ~10-20 ms, its
     per-spectrum cost a fraction of that). An exception nobody foresaw becomes that
     spectrum's Failure, so the others are still predicted.
     """
-    results: list[Prediction | Failure | _Pending] = []
-    for item in spectra:
-        if isinstance(item, SpectrumFileError):
-            results.append(Failure(item.file, item.group, str(item)))
-            continue
-        try:
-            results.append(_prepare(item, store))
-        except PredictError as exc:
-            message = str(exc) if str(exc).startswith(item.where) else f"{item.where}: {exc}"
-            results.append(Failure(item.file, item.group, message))
-        except Exception as exc:
-            results.append(Failure(item.file, item.group, f"{item.where}: cannot be predicted ({unforeseen(exc)})"))
+    items = list(spectra)
+    results: list[Prediction | Failure | _Pending] = _prepare_all(items, store, workers)
     by_element: dict[str, list[int]] = {}
     for index, item in enumerate(results):
         if isinstance(item, _Pending):
@@ -230,6 +223,68 @@ def predict_spectra(spectra: Iterable[MeasuredSpectrum | SpectrumFileError], sto
         for index, answer in zip(indices, answers):
             results[index] = answer
     return results  # type: ignore[return-value]  # every _Pending was replaced
+
+
+#: A process pool is worth its start (a fork, and the results' way back) from this many spectra a worker.
+MIN_SPECTRA_PER_WORKER = 8
+#: Each worker process's model stores, by (folder, family, calibration): set by the parent before
+#: it forks (so workers share the loaded models), or loaded once by a worker that was not forked.
+_WORKER_STORES: dict[tuple[str, str, bool], ModelStore] = {}
+
+
+def _prepare_all(items: list, store: ModelStore, workers: int) -> list[Prediction | Failure | _Pending]:
+    """Each item prepared (``_prepare_or_fail``), in order: here, or on a pool of ``workers``
+    processes (``exafs_cn.parallel``) where the batch is large enough to pay for one."""
+    workers = max(1, min(workers, len(items) // MIN_SPECTRA_PER_WORKER))
+    if workers == 1:
+        return [_prepare_or_fail(item, store) for item in items]
+    from exafs_cn.parallel import map_unordered
+
+    spec = (str(store.models_dir), store.model_name, store.use_measured_calibration)
+    _WORKER_STORES[spec] = store
+    for element in {item.element for item in items if isinstance(item, MeasuredSpectrum)}:
+        try:  # loaded here, before the fork, so that each worker does not load them again
+            store.get(element)
+            store.companions(element)
+        except PredictError:
+            pass  # each of its spectra says so
+    try:
+        store.calibration, store.e0_references  # noqa: B018 (likewise)
+    except PredictError:
+        pass  # said where they are used
+    out: list = [None] * len(items)
+    tasks = [(index, spec, item) for index, item in enumerate(items)]
+
+    def lost(task, exc: BaseException) -> tuple[int, Failure]:
+        index, _, item = task
+        where = item.where if isinstance(item, MeasuredSpectrum) else str(item)
+        return index, Failure(getattr(item, "file", where), getattr(item, "group", None), f"{where}: cannot be predicted ({unforeseen(exc)})")
+
+    for index, outcome in map_unordered(_prepare_task, tasks, workers=workers, progress=False, on_error=lost):
+        out[index] = outcome
+    return out
+
+
+def _prepare_task(task: tuple[int, tuple[str, str, bool], MeasuredSpectrum | SpectrumFileError]) -> tuple[int, Prediction | Failure | _Pending]:
+    """One spectrum prepared in a worker process, with its index."""
+    index, spec, item = task
+    store = _WORKER_STORES.get(spec)
+    if store is None:  # a worker that was started, not forked: its own store, loaded once
+        store = _WORKER_STORES.setdefault(spec, ModelStore(spec[0], spec[1], spec[2]))
+    return index, _prepare_or_fail(item, store)
+
+
+def _prepare_or_fail(item: MeasuredSpectrum | SpectrumFileError, store: ModelStore) -> Prediction | Failure | _Pending:
+    """A spectrum processed for its models (``_prepare``), or its Failure."""
+    if isinstance(item, SpectrumFileError):
+        return Failure(item.file, item.group, str(item))
+    try:
+        return _prepare(item, store)
+    except PredictError as exc:
+        message = str(exc) if str(exc).startswith(item.where) else f"{item.where}: {exc}"
+        return Failure(item.file, item.group, message)
+    except Exception as exc:
+        return Failure(item.file, item.group, f"{item.where}: cannot be predicted ({unforeseen(exc)})")
 
 
 def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pending:
@@ -413,9 +468,11 @@ def predict_files(
     element: str | None = None,
     columns: Columns = DEFAULT_COLUMNS,
     e0: E0Option | None = None,
+    workers: int = 1,
 ) -> list[Prediction | Failure]:
-    """``predict_file`` for many files, with one model call per element for all of them."""
-    return predict_spectra([item for path in paths for item in read_inputs(path, element, columns, e0)], store)
+    """``predict_file`` for many files, with one model call per element for all of them
+    (read and processed on ``workers`` processes where there are enough)."""
+    return predict_spectra([item for path in paths for item in read_inputs(path, element, columns, e0)], store, workers)
 
 
 def unforeseen(exc: BaseException) -> str:

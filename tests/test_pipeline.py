@@ -1,0 +1,36 @@
+"""The one prediction pipeline: batches of whole inputs, and the same answers on a process pool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import exafs_cn
+from exafs_cn.measured.pipeline import predict_batches
+from exafs_cn.measured.predict import MIN_SPECTRA_PER_WORKER, ModelStore, read_inputs
+
+MEASURED = Path(__file__).parent / "data" / "experimental"
+SPECTRA = sorted(MEASURED.glob("*.xdi")) + sorted(MEASURED.glob("*.dat"))
+
+
+def _comparable(results) -> list:
+    return [item.error if isinstance(item, exafs_cn.Failure) else item.to_dict() for item in results]
+
+
+def test_a_pool_of_processes_gives_the_answers_of_one_process():
+    inputs = [*SPECTRA, *SPECTRA, MEASURED / "no-such-file.xdi"]  # enough for two workers, and a failure among them
+    assert len(inputs) >= 2 * MIN_SPECTRA_PER_WORKER
+    alone = exafs_cn.predict(inputs)
+    pooled = exafs_cn.predict(inputs, workers=2)
+    assert _comparable(pooled) == _comparable(alone)
+    assert "no such file" in pooled[-1].error
+
+
+def test_batches_hold_whole_inputs_in_order():
+    store = ModelStore()
+    inputs = [read_inputs(path) for path in SPECTRA[:5]]
+    batches = list(predict_batches(iter(inputs), store, batch_size=2))
+    assert [batch.inputs for batch in batches] == [2, 2, 1]
+    answered = [item.file for batch in batches for item in batch.results]
+    assert answered == [str(path) for path in SPECTRA[:5]]
+    (one,) = predict_batches(inputs, store, batch_size=None)
+    assert one.inputs == 5 and _comparable(one.results) == _comparable(item for batch in batches for item in batch.results)
