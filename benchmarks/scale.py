@@ -23,7 +23,7 @@ from exafs_cn.datagen.dataset import now_iso
 from exafs_cn.datagen.feff import PRESETS
 from exafs_cn.datagen.simulate import SiteTask, simulate_one
 from exafs_cn.datagen.structures import absorbers_in, inequivalent_sites, read_bundled
-from exafs_cn.parallel import _dask_map
+from exafs_cn.parallel import map_unordered
 
 
 def sample_tasks(n: int, seed: int) -> list[SiteTask]:
@@ -46,7 +46,7 @@ def noop(x: int) -> int:
 
 def timed(func, items, scheduler: str) -> tuple[float, list]:
     """Wall seconds from the first submission to the last result (cluster already up)."""
-    runner = _dask_map(func, items, scheduler, on_error=None, retries=2)
+    runner = map_unordered(func, items, scheduler=scheduler, progress=False, retries=2)
     first = next(runner)  # the cluster starts inside the generator; time from here
     start = time.perf_counter()
     rest = list(runner)

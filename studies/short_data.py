@@ -31,9 +31,9 @@ from exafs_cn.learn.train import (
     DEFAULT_MIN_CLASS_COUNT,
     PREDICT_MIN_LEAF,
     PREDICT_TREES,
-    _prediction_params,
-    _usable_rows,
+    prediction_params,
     training_set,
+    usable_rows,
 )
 from exafs_cn.measured.predict import shipped_models_dir
 from exafs_cn.models.measured_calibration import PowerCalibration
@@ -54,7 +54,7 @@ def main() -> None:
     measured = PowerCalibration.load(shipped_models_dir() / "measured_calibration.json")
     rows_out = {"kmax": [], "confidence": [], "confidence_measured": [], "correct": [], "element": []}
     for element in METALS_3D:
-        rows = _usable_rows(data.meta, data.clean, element, DEFAULT_MIN_CLASS_COUNT)
+        rows = usable_rows(data.meta, data.clean, element, DEFAULT_MIN_CLASS_COUNT)
         if rows is None:
             continue
         y = data.meta.loc[rows, "pair_cn"].to_numpy(int)
@@ -63,7 +63,7 @@ def main() -> None:
         split = StratifiedGroupKFold(n_splits=HOLDOUT_FOLDS, shuffle=True, random_state=args.seed)
         train, test = next(split.split(clean, y, groups))
         template = make_model("rf", random_state=args.seed, n_jobs=args.workers).set_params(
-            **_prediction_params("rf", PREDICT_TREES, PREDICT_MIN_LEAF)
+            **prediction_params("rf", PREDICT_TREES, PREDICT_MIN_LEAF)
         )
         X_tr, (y_tr,), g_tr = stack_copies(clean[train], copies[train], (y[train],), groups[train])
         fitted = calibrated(clone(template), X_tr, y_tr, g_tr, args.seed)

@@ -72,7 +72,28 @@ class Processed:
 
 
 def process(spectrum: Spectrum, settings: ProcessingSettings = DEFAULT_SETTINGS) -> Processed:
-    """autobk then xftf with ``settings``; raises ProcessingError with the reason."""
+    """chi(k) and |chi(R)| of a spectrum: Larch's autobk then xftf with ``settings``.
+
+    Training (FEFF) and measured spectra alike go through here, so a setting cannot differ
+    between training and prediction.
+
+    Parameters
+    ----------
+    spectrum : Spectrum
+        mu(E) with its absorber (and FEFF's E0, or the user's E0 or shift, where there is one).
+    settings : ProcessingSettings
+        E0 rule, rbkg, k and R ranges, window, k-weight.
+
+    Returns
+    -------
+    Processed
+        k, chi(k), R, |chi(R)|, the E0 used, Larch's group and where the data end.
+
+    Raises
+    ------
+    ProcessingError
+        One line with the reason (no edge, E0 outside the data, too little data above the edge).
+    """
     k, chi, e0, group = background(spectrum, settings)
     return transform(k, chi, e0, settings, group=group)
 

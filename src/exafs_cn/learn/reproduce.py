@@ -218,6 +218,35 @@ def run_experiments(
     cache_dir=None,
     scheduler: str | None = None,
 ) -> dict:
+    """The study's experiments on a dataset: per-element CV of every model of ``plan``, importance,
+    the average-CN and first-shell experiments; the results that ``report`` lays out.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The FEFF dataset.
+    plan : ExperimentPlan
+        Which models, feature sets, CV protocols, folds and seed (``QUICK_PLAN`` for the quick run).
+    settings : ProcessingSettings
+        The processing of every spectrum.
+    preset : str
+        The dataset's FEFF preset.
+    workers : int, optional
+        Processes for featurizing and fitting (default all cores).
+    progress : bool
+        Show progress bars.
+    log : callable
+        Where one-line progress reports go (models skipped for a missing extra among them).
+    cache_dir : Path, optional
+        Feature cache (default ``~/.cache/exafs-cn`` or ``$EXAFS_CN_CACHE``).
+    scheduler : str, optional
+        A Dask scheduler for the featurizing.
+
+    Returns
+    -------
+    dict
+        The results (``results.json``): per-element and mean scores, importances, timings, the plan.
+    """
     started = time.perf_counter()
     available = []
     for model in plan.models:

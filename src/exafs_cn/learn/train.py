@@ -173,6 +173,53 @@ def train_models(
     progress: bool = True,
     log=print,
 ) -> list[Path]:
+    """Train the final models of each element on a dataset and write them into ``models_dir``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The FEFF dataset (``exafs-cn simulate``) to learn from.
+    models_dir : Path
+        Where ``<element>/<name>.model``, ``MANIFEST.json`` and ``e0_references.npz`` go.
+    model_names : sequence of str
+        What to fit: CN classifier families (``exafs_cn.models.names.MODEL_NAMES``), ``cn_mean``,
+        ``r1`` and ``neighbour``; default the CN classifier and the average-CN regressor.
+    feature_set : str
+        The classifiers' inputs (``exafs_cn.features.FEATURE_SETS``).
+    elements : sequence of str
+        Absorbers to fit.
+    settings : ProcessingSettings
+        The processing every spectrum gets, training and prediction alike (stored in each file).
+    preset : str
+        The dataset's FEFF preset.
+    seed : int
+        Seed of the hold-out split, the augmentation and the estimators (recorded).
+    min_class_count : int
+        CN classes with fewer training spectra are left out of an element's classifier.
+    augment_copies : int
+        Measured-looking copies of each training spectrum (``exafs_cn.learn.augment``).
+    augmentation : Augmentation
+        The ranges the copies draw from (recorded in each file).
+    mixtures : MixtureDesign
+        The designed mixtures the average-CN regressor also learns from.
+    n_estimators, min_samples_leaf : int
+        Size of the forests.
+    cache_dir : Path, optional
+        Feature cache (default ``~/.cache/exafs-cn`` or ``$EXAFS_CN_CACHE``).
+    workers : int, optional
+        Processes for featurizing and fitting (default all cores).
+    scheduler : str, optional
+        A Dask scheduler (``local:N`` or an address) for the featurizing.
+    progress : bool
+        Show progress bars.
+    log : callable
+        Where the one-line progress reports go.
+
+    Returns
+    -------
+    list of Path
+        The files written (model files, then the manifest and the E0 references).
+    """
     options = dict(
         preset=preset,
         feature_set=feature_set,
@@ -338,7 +385,7 @@ def fit_models(
     written = []
     pooled: dict[str, list[np.ndarray]] = {"confidence": [], "correct": []}
     for element in elements:
-        rows = _usable_rows(meta, clean, element, min_class_count)
+        rows = usable_rows(meta, clean, element, min_class_count)
         if rows is None:
             log(f"{element}: fewer than two CN classes with {min_class_count}+ spectra; no model")
             continue
@@ -350,7 +397,7 @@ def fit_models(
         classes = sorted(int(c) for c in np.unique(y))
         copies, copy_kmax = data.copies[rows], data.copy_kmax[rows]
         for name in model_names:
-            params = _prediction_params(name, n_estimators, min_samples_leaf)
+            params = prediction_params(name, n_estimators, min_samples_leaf)
             template = make_model(name, random_state=seed, n_jobs=n_jobs).set_params(**params)
             holdout, confidence, correct = _holdout_check(template, clean[rows], copies, copy_kmax, y, groups, seed)
             pooled["confidence"].append(confidence)
@@ -490,7 +537,7 @@ class _AverageRows:
         return score_holdout(holdout_passes(self.clean, self.copies, self.copy_kmax, test, self.y, self.kind), score)
 
 
-def _prediction_params(name: str, n_estimators: int, min_samples_leaf: int) -> dict:
+def prediction_params(name: str, n_estimators: int, min_samples_leaf: int) -> dict:
     """What the shipped models change from the CV experiments' families: the size of a tree
     ensemble (its file size) and, for the forests, no class weights.
 
@@ -506,7 +553,7 @@ def _prediction_params(name: str, n_estimators: int, min_samples_leaf: int) -> d
     return {}
 
 
-def _usable_rows(meta, clean: np.ndarray, element: str, min_class_count: int) -> np.ndarray | None:
+def usable_rows(meta, clean: np.ndarray, element: str, min_class_count: int) -> np.ndarray | None:
     """Rows of ``element`` with features, in CN classes common enough to learn (the CV rule)."""
     mask = (meta["absorber"].to_numpy() == element) & np.all(np.isfinite(clean), axis=1)
     cns = meta["pair_cn"].to_numpy()
