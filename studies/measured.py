@@ -52,6 +52,8 @@ from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileErr
 from exafs_cn.models.measured_calibration import CALIBRATION_FILE, PowerCalibration
 
 REPO = Path(__file__).resolve().parents[1]
+#: The absorbers whose pre-edge peak the calibration may weigh (``--pre-edge-elements``).
+PRE_EDGE_VARIANTS = {"all": None, "open-3d": ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni")}
 CLASSES = Path(__file__).parent / "data" / "corpus_classes.csv"
 #: Confidence at and above which a wrong answer is a confident miss.
 CONFIDENT = 0.9
@@ -64,6 +66,12 @@ def main() -> None:
     parser.add_argument("--model", default="rf")
     parser.add_argument("--truncate-k", type=float, default=None, help="cut every spectrum at this k (1/A): a short-scan check")
     parser.add_argument("--out", type=Path, default=None, help="default: results/measured.json (measured_k<K>.json when truncated)")
+    parser.add_argument(
+        "--pre-edge-elements",
+        choices=sorted(PRE_EDGE_VARIANTS),
+        default="all",
+        help="absorbers whose pre-edge peak the calibration weighs: all, or open-3d (Sc-Ni: Cu and Zn, d9/d10, have next to no 1s->3d peak)",
+    )
     parser.add_argument("--write-calibration", action="store_true", help=f"fit the exponent on the whole corpus into <models-dir>/{CALIBRATION_FILE}")
     args = parser.parse_args()
     if args.out is None:
@@ -124,7 +132,8 @@ def main() -> None:
         print(f"{mark} {row['file'][:60]:60s} {row['element']:2s} known {known:4g} predicted {prediction.cn:2d} (p {p:.2f})")
     seconds = time.perf_counter() - started
 
-    grouped = _grouped_calibration(table)
+    pre_edge_elements = PRE_EDGE_VARIANTS[args.pre_edge_elements]
+    grouped = _grouped_calibration(table, pre_edge_elements)
     for entry, calibrated in zip(table, grouped["probabilities"]):
         entry["as_trained_cn"] = entry["predicted_cn"]
         if calibrated is not None:
@@ -152,6 +161,7 @@ def main() -> None:
             ),
             "exponents_leave_one_compound_out": grouped["exponent_range"],
             "pre_edge_weights_leave_one_compound_out": grouped["weight_range"],
+            "pre_edge_elements": args.pre_edge_elements,
             "all": _calibration_scores(table),
             "without_doubtful": _calibration_scores(clean),
         },
@@ -164,7 +174,7 @@ def main() -> None:
         summary[label] = {"all": _breakdown(table, key), "without_doubtful": _breakdown(clean, key)}
     summary["table"] = table
     if args.write_calibration:
-        calibration = _fit_all(table, summary, args.corpus)
+        calibration = _fit_all(table, summary, args.corpus, pre_edge_elements)
         path = calibration.save(store.models_dir / CALIBRATION_FILE)
         summary["calibration"].update(shipped_exponent=calibration.exponent, shipped_pre_edge_weight=calibration.pre_edge_weight)
         print(f"calibration exponent {calibration.exponent}, pre-edge weight {calibration.pre_edge_weight} (fitted on the whole corpus) written to {path}")
@@ -235,18 +245,18 @@ def _true_index(entry: dict) -> int | None:
     return classes.index(entry["known_class"]) if entry["known_class"] in classes else None
 
 
-def _grouped_calibration(table: list[dict]) -> dict:
+def _grouped_calibration(table: list[dict], pre_edge_elements: tuple[str, ...] | None) -> dict:
     """Each answered spectrum's probabilities under the exponent and pre-edge weight fitted on the other compounds."""
     answered = [t for t in table if t.get("predicted_cn") is not None]
     fitted = {}
     for compound in sorted({t["compound"] for t in answered}):
-        fitted[compound] = _fit([t for t in answered if t["compound"] != compound])
+        fitted[compound] = _fit([t for t in answered if t["compound"] != compound], pre_edge_elements)
     out = []
     for t in table:
         if t.get("predicted_cn") is None:
             out.append(None)
             continue
-        calibrated = fitted[t["compound"]].apply(*_calibration_inputs(t))
+        calibrated = fitted[t["compound"]].apply(*_calibration_inputs(t), t["element"])
         out.append({c: round(float(p), 4) for c, p in zip(t["probabilities"], calibrated)})
     exponents, weights = [f.exponent for f in fitted.values()], [f.pre_edge_weight for f in fitted.values()]
     return {
@@ -261,10 +271,16 @@ def _calibration_inputs(entry: dict) -> tuple[np.ndarray, list[int], float | Non
     return np.array(list(entry["probabilities"].values())), [int(c) for c in entry["probabilities"]], entry.get("pre_edge_height")
 
 
-def _fit(rows: list[dict], **fitted_on) -> PowerCalibration:
+def _fit(rows: list[dict], pre_edge_elements: tuple[str, ...] | None, **fitted_on) -> PowerCalibration:
     inputs = [_calibration_inputs(t) for t in rows]
     return PowerCalibration.fit_with_pre_edge(
-        [p for p, _, _ in inputs], [c for _, c, _ in inputs], [h for _, _, h in inputs], [_true_index(t) for t in rows], **fitted_on
+        [p for p, _, _ in inputs],
+        [c for _, c, _ in inputs],
+        [h for _, _, h in inputs],
+        [_true_index(t) for t in rows],
+        elements=[t["element"] for t in rows],
+        pre_edge_elements=pre_edge_elements,
+        **fitted_on,
     )
 
 
@@ -289,11 +305,12 @@ def _share(values: np.ndarray) -> str | None:
     return f"{int(values.sum())}/{values.size}" if values.size else None
 
 
-def _fit_all(table: list[dict], summary: dict, corpus: Path) -> PowerCalibration:
+def _fit_all(table: list[dict], summary: dict, corpus: Path, pre_edge_elements: tuple[str, ...] | None) -> PowerCalibration:
     answered = [t for t in table if t.get("predicted_cn") is not None]
     grouped = summary["calibration"]["all"]["grouped_calibration"]
     return _fit(
         answered,
+        pre_edge_elements,
         corpus=f"{os.path.relpath(corpus, REPO)} (index.csv: {len(table)} spectra of {len({t['compound'] for t in table})} compounds)",
         spectra=len(answered),
         compounds=len({t["compound"] for t in answered}),

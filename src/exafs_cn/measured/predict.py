@@ -399,7 +399,7 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
             # right 0.67, 15 wrong at p >= 0.9); as trained they are 0.71 and 2. Data that end
             # before the window does keep the as-trained probabilities (docs/measured.md).
             if item.fills_window:
-                proba = store.calibration.apply(proba, classes, answer.pre_edge_height)
+                proba = store.calibration.apply(proba, classes, answer.pre_edge_height, answer.element)
             else:
                 answer.notes = (
                     *answer.notes,

@@ -63,6 +63,8 @@ class PowerCalibration:
     pre_edge_weight : float
         Added, times the pre-edge peak height, to the log-probability of each class in
         ``PRE_EDGE_CLASSES``; 0 (the default) leaves the probabilities a pure power.
+    pre_edge_elements : tuple of str or None
+        The absorbers the pre-edge term applies to; None: all.
 
     Examples
     --------
@@ -77,8 +79,11 @@ class PowerCalibration:
     exponent: float
     fitted_on: dict = field(default_factory=dict)
     pre_edge_weight: float = 0.0
+    pre_edge_elements: tuple[str, ...] | None = None
 
-    def apply(self, proba: np.ndarray, classes: Sequence[int] | None = None, pre_edge_height: float | None = None) -> np.ndarray:
+    def apply(
+        self, proba: np.ndarray, classes: Sequence[int] | None = None, pre_edge_height: float | None = None, element: str | None = None
+    ) -> np.ndarray:
         """Recalibrated probabilities, rows summing to 1 (a row of zeros stays zeros).
 
         Parameters
@@ -89,7 +94,11 @@ class PowerCalibration:
             The CN of each column; needed for the pre-edge term.
         pre_edge_height : float, optional
             The spectrum's pre-edge peak height (one spectrum); None: no pre-edge term.
+        element : str, optional
+            The absorber: no pre-edge term where it is not among ``pre_edge_elements``.
         """
+        if self.pre_edge_elements is not None and element not in self.pre_edge_elements:
+            pre_edge_height = None
         proba = np.clip(np.asarray(proba, float), 0.0, 1.0)
         if self.pre_edge_weight and pre_edge_height is not None and classes is not None and proba.sum() > 0:
             logits = self.exponent * np.log(np.maximum(proba, FLOOR))
@@ -136,6 +145,8 @@ class PowerCalibration:
         classes: Sequence[Sequence[int]],
         pre_edge_heights: Sequence[float | None],
         true_index: Sequence[int | None],
+        elements: Sequence[str] | None = None,
+        pre_edge_elements: Sequence[str] | None = None,
         **fitted_on,
     ) -> PowerCalibration:
         """The exponent and pre-edge weight that minimise the mean multiclass Brier score together.
@@ -148,6 +159,10 @@ class PowerCalibration:
             The CN of each entry of each vector.
         pre_edge_heights : sequence of float or None
             Each spectrum's pre-edge peak height (None where it could not be measured: no term).
+        elements : sequence of str, optional
+            Each spectrum's absorber (needed with ``pre_edge_elements``).
+        pre_edge_elements : sequence of str, optional
+            The absorbers the term applies to (recorded in the result); None: all.
         **fitted_on
             Recorded with the result.
 
@@ -155,6 +170,9 @@ class PowerCalibration:
         -------
         PowerCalibration
         """
+        if pre_edge_elements is not None:
+            pre_edge_elements = tuple(pre_edge_elements)
+            pre_edge_heights = [h if el in pre_edge_elements else None for h, el in zip(pre_edge_heights, elements)]
         vectors = [np.asarray(p, float) for p in probabilities]
         targets = _targets(vectors, true_index)
         (low, high), (w_low, w_high) = (tuple(math.log(v) for v in EXPONENT_RANGE), WEIGHT_RANGE)
@@ -169,10 +187,16 @@ class PowerCalibration:
             key=lambda result: result.fun,
         )
         exponent = round(math.exp(float(np.clip(best.x[0], low, high))), 4)
-        return cls(exponent, dict(fitted_on), round(float(np.clip(best.x[1], w_low, w_high)), 4))
+        return cls(exponent, dict(fitted_on), round(float(np.clip(best.x[1], w_low, w_high)), 4), pre_edge_elements)
 
     def to_dict(self) -> dict:
-        return {"exponent": self.exponent, "pre_edge_weight": self.pre_edge_weight, "pre_edge_classes": list(PRE_EDGE_CLASSES), "fitted_on": self.fitted_on}
+        return {
+            "exponent": self.exponent,
+            "pre_edge_weight": self.pre_edge_weight,
+            "pre_edge_classes": list(PRE_EDGE_CLASSES),
+            "pre_edge_elements": None if self.pre_edge_elements is None else list(self.pre_edge_elements),
+            "fitted_on": self.fitted_on,
+        }
 
     @classmethod
     def from_dict(cls, values: Mapping, where: str = "calibration") -> PowerCalibration:
@@ -186,8 +210,13 @@ class PowerCalibration:
             raise CalibrationFileError(f"{where}: pre_edge_weight {weight!r} is not a number in {WEIGHT_RANGE[0]:g}-{WEIGHT_RANGE[1]:g}")
         if weight and values.get("pre_edge_classes") != list(PRE_EDGE_CLASSES):
             raise CalibrationFileError(f"{where}: pre_edge_classes {values.get('pre_edge_classes')!r} are not {list(PRE_EDGE_CLASSES)}, the classes this release lifts")
+        elements = values.get("pre_edge_elements")
+        if elements is not None and (not isinstance(elements, list) or not all(isinstance(e, str) and e.isalpha() and len(e) <= 2 for e in elements)):
+            raise CalibrationFileError(f"{where}: pre_edge_elements {elements!r:.60} is not a list of element symbols")
         fitted_on = values.get("fitted_on", {})
-        return cls(float(exponent), dict(fitted_on) if isinstance(fitted_on, Mapping) else {}, float(weight))
+        return cls(
+            float(exponent), dict(fitted_on) if isinstance(fitted_on, Mapping) else {}, float(weight), None if elements is None else tuple(elements)
+        )
 
     def save(self, path: Path) -> Path:
         from exafs_cn.atomic import write_json_atomic
