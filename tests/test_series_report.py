@@ -94,3 +94,15 @@ def test_the_page_loads_in_chromium_without_errors_and_every_image_decodes(repor
     assert all(complete and width > 0 and height > 0 for _, complete, width, height in images), images
     assert rows == len(SERIES) + 1
     assert html.unescape(images[0][0]).startswith("the series")
+
+
+def test_the_series_is_drawn_against_the_scans_start_times_where_every_file_gives_one():
+    import exafs_cn
+
+    timed = exafs_cn.predict([str(MEASURED / f) for f in SERIES if f.endswith(".xdi")])
+    assert all(r.scan_time is not None for r in timed)  # XDI's Scan.start_time
+    assert timed[0].to_dict()["scan_time"] == timed[0].scan_time.isoformat()
+    first = min(r.scan_time for r in timed).isoformat(sep=" ")
+    assert f"Against hours since the first scan's start ({first}" in html.unescape(series_report_html(timed))
+    mixed = exafs_cn.predict([str(MEASURED / f) for f in SERIES])  # an Athena export has no start time
+    assert "Against the order given" in series_report_html(mixed)

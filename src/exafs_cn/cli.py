@@ -284,7 +284,7 @@ def predict(
     foil: Annotated[Path | None, typer.Option(help="a metal foil of the same element: --fit takes S02 from a fit of it")] = None,
     csv: Annotated[Path | None, typer.Option(help="also write a table, one row per spectrum (a new file: never replaces one)")] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="processes that read and process spectra (default: all cores; 1 for large batches only)")
+        int | None, typer.Option(min=1, help="processes that read and process spectra (default: all cores; a pool from 8 spectra per process)")
     ] = None,
     report_page: Annotated[
         Path | None,

@@ -305,6 +305,7 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         e0=None,
         kmax=measured.kmax,
         notes=measured.notes,
+        scan_time=measured.scan_time,
     )
     if measured.kmax < MIN_KMAX:
         answer.reason = f"the data end at k = {measured.kmax:.1f}/A above the edge; EXAFS needs at least {MIN_KMAX:g}/A"

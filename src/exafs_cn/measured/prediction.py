@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported only by to_dataframe
@@ -147,6 +148,8 @@ class Prediction:
         The pre-edge peak height in units of the edge step
         (``exafs_cn.measured.near_edge.pre_edge_peak_height``); None where the data do not
         reach 45 eV below the edge. The measured calibration weighs it (CN 4 and 5).
+    scan_time : datetime or None
+        When the scan started, where the file says (XDI's ``Scan.start_time``).
     processed : Processed or None
         The processed spectrum (chi(k), |chi(R)|), for plotting; not part of ``to_dict()``.
     """
@@ -174,6 +177,7 @@ class Prediction:
     e0_sharpness: float | None = None
     cn_mean_model: float | None = None
     pre_edge_height: float | None = None
+    scan_time: datetime | None = None
     processed: Processed | None = field(default=None, repr=False)
 
     @property
@@ -210,6 +214,7 @@ class Prediction:
             "e0_sharpness": None if self.e0_sharpness is None else round(self.e0_sharpness, 3),
             "kmax": round(self.kmax, 2),
             "pre_edge_height": None if self.pre_edge_height is None else round(self.pre_edge_height, 3),
+            "scan_time": None if self.scan_time is None else self.scan_time.isoformat(),
             "notes": list(self.notes),
         }
 
@@ -319,7 +324,7 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
         Columns ``file``, ``group``, ``element``, ``cn``, ``probability`` (of that CN),
         ``cn_mean``, ``cn_low``, ``cn_high`` (its 90% interval), ``r1``, ``r1_low``,
         ``r1_high``, ``neighbour``, ``neighbour_probability``, ``e0`` (the E0 used) and
-        ``e0_source`` (how it was placed), ``kmax``, ``pre_edge_height``, the fit's
+        ``e0_source`` (how it was placed), ``kmax``, ``pre_edge_height``, ``scan_time``, the fit's
         ``fit_n``, ``fit_n_error``, ``fit_r``, ``fit_r_error``, ``fit_sigma2``, ``fit_e0``,
         ``fit_r_factor`` and ``fit_error`` (where one was asked for), ``reason`` (for no answer), ``error`` (for a failure), ``notes`` (joined by
         ``"; "``), ``model``, then ``p_<CN>`` for every CN class that occurs. Missing
@@ -360,6 +365,7 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
             "e0_source": item.e0_source,
             "kmax": item.kmax,
             "pre_edge_height": item.pre_edge_height,
+            "scan_time": item.scan_time,
             **_fit_columns(item),
             "reason": item.reason,
             "notes": "; ".join(item.notes) or None,
@@ -368,7 +374,7 @@ def to_dataframe(results: Iterable[Prediction | Failure]) -> pd.DataFrame:
         row.update({f"p_{cn}": p for cn, p in (item.probabilities or {}).items()})
         rows.append(row)
     columns = ["file", "group", "element", "cn", "probability", "cn_mean", "cn_low", "cn_high"]
-    columns += ["r1", "r1_low", "r1_high", "neighbour", "neighbour_probability", "e0", "e0_source", "kmax", "pre_edge_height", *_FIT_COLUMNS]
+    columns += ["r1", "r1_low", "r1_high", "neighbour", "neighbour_probability", "e0", "e0_source", "kmax", "pre_edge_height", "scan_time", *_FIT_COLUMNS]
     columns += ["reason", "error", "notes", "model"]
     classes = sorted({key for row in rows for key in row if key.startswith("p_")}, key=lambda key: int(key[2:]))
     table = pd.DataFrame(rows, columns=columns + classes)

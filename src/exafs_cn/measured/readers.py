@@ -33,6 +33,7 @@ import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,7 @@ class MeasuredSpectrum:
     ``element_source`` says where the absorber came from: ``file``, ``option``
     (``--element``) or ``edge`` (detected from the edge energy). ``notes`` are what
     the reader did to the data that a user should know (merged points, fallbacks).
+    ``scan_time``: when the scan started, where the file says (XDI's ``Scan.start_time``).
     """
 
     file: str
@@ -91,6 +93,7 @@ class MeasuredSpectrum:
     e0_given: float | None = None
     e0_shift: float = 0.0
     e0_profile: bool = True  # where neither is given: E0 where chi(k) matches the training spectra best
+    scan_time: datetime | None = None
 
     @property
     def where(self) -> str:
@@ -178,6 +181,7 @@ class _RawGroup:
     stated: str | None
     notes: tuple[str, ...] = ()
     error: str | None = None
+    scan_time: datetime | None = None
 
 
 def read_file(
@@ -205,7 +209,8 @@ def read_file(
         try:
             if group.error:
                 raise SpectrumFileError(f"{where}: {group.error}")
-            out.append(checked(where, str(path), group.label, group.energy, group.mu, group.stated, element, group.notes))
+            spectrum = checked(where, str(path), group.label, group.energy, group.mu, group.stated, element, group.notes)
+            out.append(replace(spectrum, scan_time=group.scan_time) if group.scan_time else spectrum)
         except SpectrumFileError as exc:
             out.append(SpectrumFileError(str(exc), str(path), group.label))
     return out
@@ -324,7 +329,18 @@ def _read_xdi(path: Path, columns: Columns) -> _RawGroup:
             f"{path}: columns {' and '.join(map(str, numbers))} are both named {name!r}: rename one (# Column.N lines)", str(path)
         )
     energy, mu = energy_and_mu(path, group_arrays(group), columns)
-    return _RawGroup(None, energy, mu, _symbol(stated))
+    return _RawGroup(None, energy, mu, _symbol(stated), scan_time=_scan_time(group))
+
+
+def _scan_time(group) -> datetime | None:
+    """XDI's ``Scan.start_time`` (ISO 8601, with a space or a T), where it is there and reads."""
+    attrs = getattr(group, "attrs", None)
+    scan = attrs.get("scan") if isinstance(attrs, dict) else None
+    text = scan.get("start_time") if isinstance(scan, dict) else None
+    try:
+        return datetime.fromisoformat(str(text).strip()) if text else None
+    except ValueError:
+        return None
 
 
 def _read_columns(path: Path, columns: Columns) -> _RawGroup:

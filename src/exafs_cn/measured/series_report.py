@@ -6,7 +6,8 @@ CN, its probability, mean CN and R1 with their intervals, neighbour, E0, notes, 
 thumbnail per spectrum (|chi(R)| with R1 marked, and the class probabilities), and, where
 there are several spectra, the series against their order: the CN class probabilities
 stacked, the mean CN with its interval and R1 with its interval, so that a change of
-coordination along a run shows at a glance.
+coordination along a run shows at a glance. The series is drawn against the scans' start
+times where every answered file gives one (XDI's ``Scan.start_time``), else against their order.
 
 The page needs no network: its images are PNGs inline (``data:`` URIs) and its style is in
 the page. Everything read from a file (names, groups, notes, errors) is HTML-escaped. A
@@ -70,11 +71,12 @@ def series_report_html(results: Sequence[Prediction | Failure], title: str = "ex
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{len(results)} spectra: {len(answered)} answered, "
         f"{sum(isinstance(r, Prediction) and r.cn is None for r in results)} no answer, "
-        f"{sum(isinstance(r, Failure) for r in results)} errors. Order: as given (files and folders in name order).</p>",
+        f"{sum(isinstance(r, Failure) for r in results)} errors, in the order given (files and folders in name order).</p>",
     ]
     if len(answered) >= 2:
-        parts.append("<h2>The series</h2>")
-        parts.append(_image(_series_figure(results), "the series: CN class probabilities, mean CN and R1 against the order"))
+        x, label = _series_axis(results)
+        parts.append(f"<h2>The series</h2><p>Against {html.escape(label)}.</p>")
+        parts.append(_image(_series_figure(results, x, label), f"the series: CN class probabilities, mean CN and R1 against {label}"))
     parts.append("<h2>Every spectrum</h2>")
     parts.append(_table(results))
     with_thumbs = [(number, r) for number, r in enumerate(results, start=1) if isinstance(r, Prediction) and r.processed is not None]
@@ -132,19 +134,36 @@ def _file_cell(file: str) -> str:
     return f'<td title="{html.escape(file)}">{html.escape(Path(file).name)}</td>'
 
 
-def _series_figure(results: Sequence[Prediction | Failure]):
-    """Three panels against the order: stacked class probabilities, mean CN, R1 (each with its interval)."""
+def _series_axis(results: Sequence[Prediction | Failure]) -> tuple[np.ndarray, str]:
+    """Each spectrum's place on the series' axis: hours since the first scan's start where every
+    answered spectrum's file gives a start time (and they differ), else its number in the order given."""
+    answered = [r for r in results if isinstance(r, Prediction) and r.cn is not None]
+    times = [r.scan_time for r in answered]
+    if all(t is not None for t in times) and len(set(times)) > 1:
+        try:
+            first = min(times)
+            hours = [((r.scan_time - first).total_seconds() / 3600.0) if isinstance(r, Prediction) and r.scan_time else np.nan for r in results]
+            return np.array(hours, float), f"hours since the first scan's start ({first.isoformat(sep=' ')}, from the files' headers)"
+        except TypeError:  # times with and without a time zone do not compare
+            pass
+    return np.arange(1, len(results) + 1, dtype=float), "the order given (files and folders in name order)"
+
+
+def _series_figure(results: Sequence[Prediction | Failure], order: np.ndarray, label: str):
+    """Three panels against ``order``: stacked class probabilities, mean CN, R1 (each with its interval)."""
     import matplotlib.pyplot as plt
 
-    order = np.arange(1, len(results) + 1)
     answers = [r if isinstance(r, Prediction) and r.cn is not None else None for r in results]
     classes = sorted({int(c) for a in answers if a is not None for c, p in a.probabilities.items() if p > 0})
     fig, (ax_p, ax_cn, ax_r) = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
     stacked = np.array([[a.probabilities.get(str(c), 0.0) if a is not None else np.nan for a in answers] for c in classes])
     bottom = np.zeros(len(results))
+    keep = np.isfinite(order)
+    steps = np.diff(np.unique(order[keep]))
+    width = 0.9 * (float(steps.min()) if steps.size else 1.0)
     for cn, row in zip(classes, stacked):
         values = np.nan_to_num(row)
-        ax_p.bar(order, values, bottom=bottom, width=0.9, color=_CLASS_COLOURS.get(cn, "0.6"), label=f"CN {cn}")
+        ax_p.bar(order[keep], values[keep], bottom=bottom[keep], width=width, color=_CLASS_COLOURS.get(cn, "0.6"), label=f"CN {cn}")
         bottom += values
     ax_p.set(ylabel="class probability", ylim=(0, 1))
     ax_p.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
@@ -162,7 +181,7 @@ def _series_figure(results: Sequence[Prediction | Failure]):
         ax.set(ylabel=label)
     ax_cn.plot(order, [a.cn if a is not None else np.nan for a in answers], "s", ms=4, mfc="none", color="tab:red", label="CN class")
     ax_cn.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    ax_r.set(xlabel="spectrum (order given)")
+    ax_r.set(xlabel="hours since the first scan" if label.startswith("hours") else "spectrum (order given)")
     fig.tight_layout()
     return fig
 
