@@ -15,7 +15,8 @@ from exafs_cn.cli import app
 from exafs_cn.learn.augment import DEFAULT_AUGMENTATION
 from exafs_cn.learn.calibration import expected_calibration_error
 from exafs_cn.learn.corpus import SPECTRA_VERSION
-from exafs_cn.measured.readers import Columns, SpectrumFileError, detect_format, read_spectra
+from exafs_cn.measured.formats import FORMATS, format_of
+from exafs_cn.measured.readers import Columns, SpectrumFileError, read_spectra
 from exafs_cn.models.files import SavedModel
 from exafs_cn.models.measured_calibration import CALIBRATION_FILE, PowerCalibration
 
@@ -41,9 +42,11 @@ def athena_project(tmp_path_factory) -> Path:
 
 
 def test_each_format_is_detected_and_read_with_its_element(athena_project):
-    assert detect_format(CU.read_bytes()[:4096]) == "xdi"
-    assert detect_format(NIO[0].read_bytes()[:4096]) == "columns"
-    assert detect_format(athena_project.read_bytes()[:4096]) == "athena"
+    assert format_of(CU.read_bytes()[:4096]).name == "xdi"
+    assert format_of(NIO[0].read_bytes()[:4096]).name == "columns"
+    assert format_of(athena_project.read_bytes()[:4096]).name == "athena"
+    assert format_of((MEASURED / "parseq_XAS__data__Cu_rt1.fio").read_bytes()[:4096]).name == "fio"
+    assert [f.name for f in FORMATS] == ["athena", "xdi", "fio", "columns"]  # the registry, in the order tried
 
     cu = read_spectra(CU)  # XDI with a mu column and Element.symbol
     assert [(s.element, s.element_source, s.group) for s in cu] == [("Cu", "file", None)]

@@ -15,20 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.exceptions import OptionError, SpectrumFileError
+from exafs_cn.measured.columns import DEFAULT_COLUMNS, Columns, energy_and_mu, group_arrays, guess_mu
 from exafs_cn.measured.pipeline import predict_batches, s02_choice
 from exafs_cn.measured.predict import DEFAULT_MODEL, ModelStore, read_inputs, unforeseen
 from exafs_cn.measured.prediction import Failure, Prediction
-from exafs_cn.measured.readers import (
-    DEFAULT_COLUMNS,
-    Columns,
-    E0Option,
-    MeasuredSpectrum,
-    check_element_option,
-    checked,
-    energy_and_mu,
-    group_arrays,
-    guess_mu,
-)
+from exafs_cn.measured.readers import E0Option, MeasuredSpectrum, check_element_option, checked
 
 
 def predict(

@@ -1,4 +1,8 @@
-"""Measured spectra as beamlines write them: XDI, Athena projects and plain columns.
+"""Measured spectra as beamlines write them: XDI, Athena projects, ``.fio`` and plain columns.
+
+Each format is a module of :mod:`exafs_cn.measured.formats` (its registry decides which
+reads a file); this module opens the file, hands it to its format, and checks every
+spectrum the format gives.
 
 A file gives one spectrum (XDI, columns) or several (an Athena project, one per
 group). Problems with the file as a whole (missing, empty, binary, unreadable) raise
@@ -25,13 +29,9 @@ files are read with their ``Col N name TYPE`` column names.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import gzip
 import re
-import threading
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -42,34 +42,25 @@ from larch.xafs.xafsutils import ETOK
 from exafs_cn.elements import METALS_3D
 from exafs_cn.exceptions import OptionError, SpectrumFileError, one_line
 from exafs_cn.features import Spectrum
-from exafs_cn.larch_output import captured
 from exafs_cn.measured import athena
-from exafs_cn.measured.expressions import ExpressionError
-from exafs_cn.measured.expressions import evaluate as evaluate_expression
-from exafs_cn.regular_files import NotRegularFileError, describe_size, open_regular, read_regular
+from exafs_cn.measured.columns import (
+    DEFAULT_COLUMNS,
+    Columns,
+)
+from exafs_cn.measured.formats import MAX_FILE_BYTES, SIZE_LIMIT, format_of
+from exafs_cn.measured.formats.base import larch_output
+from exafs_cn.measured.xray_tables import k_edge, l_edges, looks_like, symbol
+from exafs_cn.regular_files import NotRegularFileError, describe_size, open_regular
 
 #: How far the measured edge (max of dmu/dE) may sit from the tabulated K edge.
 EDGE_TOLERANCE_EV = 40.0
 
-_ENERGY_NAMES = ("energy", "energy_ev", "e", "ee", "ener", "col1")
-_MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "mufluo", "mu_e")
-#: Reference-foil channels: never the sample's mu, even when their name starts with "mu".
-_REFERENCE_PREFIXES = ("mur", "mu_ref")
-#: Header keys that name the absorber (at the start of a header line, after any comment sign).
-_ELEMENT_KEY = re.compile(r"^[#!%\s]*(?:element(?:\.symbol|_symbol)?|absorber)\s*[:=]\s*([A-Za-z]{1,2})\b", re.IGNORECASE | re.MULTILINE)
-#: Largest file (unpacked, for a gzipped project) read: a scan of 10,000 points in 20
-#: columns is ~2 MB, an Athena project of 100 such scans ~50 MB unpacked.
-MAX_FILE_BYTES = 64 * 2**20
-_SIZE_LIMIT = "a measured scan file needs"
 #: Most points one spectrum may have (a QEXAFS scan: tens of thousands).
 MAX_POINTS = 200_000
 #: Narrowest energy range read: an edge and the start of its EXAFS (shorter data are not a K-edge scan).
 MIN_ENERGY_SPAN = 20.0
 #: A scan may step backwards this often (region boundaries) and be sorted; more is erratic.
 MAX_BACKWARD_STEPS = 2
-_I0_NAMES = ("i0", "io", "izero", "i_0")
-_IT_NAMES = ("itrans", "it", "i1", "itr", "i_t", "i_1", "i")
-_IF_NAMES = ("ifluor", "if", "ifl", "ifluo", "fluo", "fluor", "iff", "i_f")
 
 
 @dataclass(frozen=True)
@@ -159,31 +150,6 @@ class E0Option:
 MAX_E0_SHIFT = 50.0
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Which arrays are energy and mu: names or numpy expressions (``log(i0/itrans)``)."""
-
-    energy: str | None = None
-    mu: str | None = None
-
-
-#: Guess both from the usual names (see ``_ENERGY_NAMES``, ``_MU_NAMES``).
-DEFAULT_COLUMNS = Columns()
-
-
-@dataclass(frozen=True)
-class _RawGroup:
-    """What a format reader found, before the checks."""
-
-    label: str | None
-    energy: np.ndarray | None
-    mu: np.ndarray | None
-    stated: str | None
-    notes: tuple[str, ...] = ()
-    error: str | None = None
-    scan_time: datetime | None = None
-
-
 def read_file(
     path: Path | str, element: str | None = None, columns: Columns = DEFAULT_COLUMNS
 ) -> list[MeasuredSpectrum | SpectrumFileError]:
@@ -193,16 +159,8 @@ def read_file(
     """
     path = Path(path)
     element = check_element_option(element, str(path))
-    raw = _read_head(path)
-    kind = detect_format(raw)
-    if kind == "athena":
-        groups = _read_athena(path)
-    elif kind == "xdi":
-        groups = [_read_xdi(path, columns)]
-    elif kind == "fio":
-        groups = [_read_fio(path, columns)]
-    else:
-        groups = [_read_columns(path, columns)]
+    head = _read_head(path)
+    groups = format_of(head).read(path, columns)
     out: list[MeasuredSpectrum | SpectrumFileError] = []
     for group in groups:
         where = f"{path}[{group.label}]" if group.label else str(path)
@@ -234,29 +192,17 @@ def check_element_option(element: str | int | None, where: str) -> str | None:
     if not isinstance(element, str):
         raise SpectrumFileError(f"{where}: element {element!r:.40}: give a symbol such as 'Cu' or an atomic number such as 29", where)
     element = element.strip()
-    element = (_symbol(element) or element) if element.isdigit() else element.capitalize()
+    element = (symbol(element) or element) if element.isdigit() else element.capitalize()
     if element not in METALS_3D:
         raise SpectrumFileError(f"{where}: --element {element}: not one of the 3d metals {','.join(METALS_3D)}", where)
     return element
-
-
-def detect_format(head: bytes) -> str:
-    """``athena``, ``xdi``, ``fio`` (HASYLAB/DESY) or ``columns``, from the first bytes of a file."""
-    # Larch's own test: its JSON projects carry the same line inside a header entry.
-    if head[:2] == b"\x1f\x8b" or b"Athena project file -- " in head[:500] or head.lstrip().startswith(b"# Athena project file"):
-        return "athena"
-    if re.match(rb"\s*#\s*XDI/", head, re.IGNORECASE):
-        return "xdi"
-    if re.search(rb"^%d\s*$", head, re.MULTILINE) and re.search(rb"^\s*Col\s+1\s+\S+", head, re.MULTILINE):
-        return "fio"
-    return "columns"
 
 
 def _read_head(path: Path) -> bytes:
     """The first bytes of a regular, readable file of a size a scan can have."""
     where = str(path)
     try:
-        fd = open_regular(path, MAX_FILE_BYTES, limit=_SIZE_LIMIT)
+        fd = open_regular(path, MAX_FILE_BYTES, limit=SIZE_LIMIT)
     except NotRegularFileError as exc:
         reason = {
             "folder": "is a folder, not a spectrum file",
@@ -301,300 +247,13 @@ def _check_unpacked_size(path: Path) -> bytes:
             head = head or chunk[:4096]
             unpacked += len(chunk)
             if unpacked > MAX_FILE_BYTES:
-                raise SpectrumFileError(f"{path}: unpacks to more than the {describe_size(MAX_FILE_BYTES)} {_SIZE_LIMIT}", str(path))
+                raise SpectrumFileError(f"{path}: unpacks to more than the {describe_size(MAX_FILE_BYTES)} {SIZE_LIMIT}", str(path))
     return head
 
 
 def _mostly_binary(head: bytes) -> bool:
     text = sum(32 <= b < 127 or b in (9, 10, 13) or b >= 128 for b in head)  # >= 128: UTF-8 text (units such as Å)
     return text < 0.9 * len(head)
-
-
-def _read_xdi(path: Path, columns: Columns) -> _RawGroup:
-    """Larch's XDI reader; where its strict header parser refuses, the columns with the header's names."""
-    from larch.io import read_xdi
-
-    try:
-        with _larch_output():
-            group = read_xdi(str(path))
-    except Exception as exc:  # xdifile raises ValueError/TypeError on headers it cannot parse
-        fallback = _read_columns(path, columns)
-        note = f"read as columns with the XDI header's names (Larch's XDI reader: {one_line(exc)[:80]})"
-        return _RawGroup(None, fallback.energy, fallback.mu, fallback.stated, (*fallback.notes, note), fallback.error)
-    stated = getattr(group, "element", None) or (group.attrs.get("element", {}).get("symbol") if hasattr(group, "attrs") else None)
-    repeated = _repeated(getattr(group, "array_labels", None) or [])
-    if repeated:  # Larch keeps the last and derives mutrans/mufluor from the names: any repeat is ambiguous
-        name, numbers = next(iter(repeated.items()))
-        raise SpectrumFileError(
-            f"{path}: columns {' and '.join(map(str, numbers))} are both named {name!r}: rename one (# Column.N lines)", str(path)
-        )
-    energy, mu = energy_and_mu(path, group_arrays(group), columns)
-    return _RawGroup(None, energy, mu, _symbol(stated), scan_time=_scan_time(group))
-
-
-def _scan_time(group) -> datetime | None:
-    """XDI's ``Scan.start_time`` (ISO 8601, with a space or a T), where it is there and reads."""
-    attrs = getattr(group, "attrs", None)
-    scan = attrs.get("scan") if isinstance(attrs, dict) else None
-    text = scan.get("start_time") if isinstance(scan, dict) else None
-    try:
-        return datetime.fromisoformat(str(text).strip()) if text else None
-    except ValueError:
-        return None
-
-
-def _read_columns(path: Path, columns: Columns) -> _RawGroup:
-    from larch.io import read_ascii
-
-    decimal_comma = _decimal_comma_group(path, columns)
-    if decimal_comma is not None:
-        return decimal_comma
-    try:
-        with _larch_output() as said:
-            group = read_ascii(str(path))
-    except Exception as exc:
-        raise SpectrumFileError(f"{path}: unreadable column file: {one_line(exc)}", str(path)) from None
-    data = getattr(group, "data", None)
-    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.size == 0:  # Larch gives [] for a file of words
-        raise SpectrumFileError(f"{path}: no numeric columns found", str(path))
-    header = "\n".join(str(line) for line in (getattr(group, "header", None) or []))
-    arrays = group_arrays(group) | _xdi_named_columns(header, data)
-    labels = _larch_repeats(list(getattr(group, "array_labels", None) or []))
-    xdi_labels = dict(re.findall(r"#\s*Column\.(\d+)\s*:\s*(\S+)", header, re.IGNORECASE))
-    repeated = _repeated(labels) | _repeated([xdi_labels[n] for n in sorted(xdi_labels, key=int)])
-    energy, mu = energy_and_mu(path, arrays, columns, repeated)
-    return _RawGroup(None, energy, mu, _stated_element(header), said())
-
-
-def _larch_repeats(labels: list[str]) -> list[str]:
-    """Column labels as the file gave them: Larch renames a repeated one (``mu``, ``mu`` ->
-    ``mu``, ``mu_col3``), which is undone here so that the repeat can be seen."""
-    out = []
-    for number, label in enumerate(labels, start=1):
-        match = re.fullmatch(rf"(.+)_col{number}", str(label))
-        out.append(match.group(1) if match and match.group(1) in labels else label)
-    return out
-
-
-def _repeated(labels) -> dict[str, list[int]]:
-    """Column names a file gives more than one column, with those columns' numbers (from 1)."""
-    where: dict[str, list[int]] = {}
-    for number, label in enumerate(labels, start=1):
-        where.setdefault(str(label).lower(), []).append(number)
-    return {name: numbers for name, numbers in where.items() if len(numbers) > 1}
-
-
-#: A number written with a decimal comma (``8979,52``, ``-1,3e-2``).
-_COMMA_NUMBER = re.compile(r"^[-+]?\d+,\d+(?:[eE][-+]?\d+)?$")
-_PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
-
-
-def _decimal_comma_group(path: Path, columns: Columns) -> _RawGroup | None:
-    """A column file written with decimal commas (European locales), or None for any other.
-
-    A decimal comma is unambiguous where the fields are separated by something else (tabs,
-    semicolons, spaces): those files are read with the commas as points, and a note says
-    so. Where commas would have to be both, the file is refused saying exactly that.
-    """
-    with open(path, "rb") as handle:  # most column files show data lines without a comma early: no more is read
-        head = handle.read(4096).decode("utf-8", errors="replace")
-    head_data = [line for line in head.splitlines() if line.strip()[:1] in tuple("+-0123456789")]
-    if head_data and not any("," in line for line in head_data[:20]):
-        return None
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    data = [line for line in lines if line[0] in "+-0123456789"]
-    if not data or not any("," in line for line in data[:20]):
-        return None
-    separator = ";" if all(";" in line for line in data[:20]) else None  # None: tabs or spaces
-    rows = [re.split(r"\s*;\s*", line) if separator else line.split() for line in data]
-    fields = [field for row in rows[:50] for field in row]
-    if not any(_COMMA_NUMBER.match(field) for field in fields):
-        if separator is None and any("," in field and not _PLAIN_NUMBER.match(field) for field in fields):
-            if all(re.fullmatch(r"[-+\d,eE]+", field) for field in fields) and any(line.count(",") % 2 for line in data[:20]):
-                raise SpectrumFileError(
-                    f"{path}: commas serve both as decimal signs and as separators; save it with points or another separator",
-                    str(path),
-                )
-        return None
-    try:
-        table = np.array([[float(field.replace(",", ".")) for field in row] for row in rows], dtype=float)
-    except ValueError:
-        raise SpectrumFileError(f"{path}: decimal commas, but not every data field is a number", str(path)) from None
-    if table.ndim != 2:
-        raise SpectrumFileError(f"{path}: decimal commas, but the data rows differ in length", str(path))
-    header = [line.lstrip("#!% ") for line in lines if line not in data]
-    names = (re.split(r"\s*;\s*" if separator else r"\s+", header[-1].strip().lower()) if header else [])
-    if len(names) != table.shape[1]:
-        names = [f"col{i + 1}" for i in range(table.shape[1])]
-    arrays = {name: table[:, i] for i, name in enumerate(names)}
-    energy, mu = energy_and_mu(path, arrays, columns, _repeated(names))
-    return _RawGroup(None, energy, mu, _stated_element("\n".join(header)), ("decimal commas read as decimal points",))
-
-
-@contextlib.contextmanager
-def _larch_output():
-    """Larch's readers print warnings ("may not read journal", "nans seen") on stdout, where
-    ``--json`` promises JSON only: they are caught (in this thread only) and handed back as notes."""
-    with captured() as lines:
-        yield lambda: tuple(f"Larch: {line}" for line in lines())
-
-
-def _stated_element(header: str) -> str | None:
-    """The absorber a header names under one of the keys that name it (``_ELEMENT_KEY``)."""
-    match = _ELEMENT_KEY.search(header)
-    return _symbol(match.group(1) if match else None)
-
-
-def _read_fio(path: Path, columns: Columns) -> _RawGroup:
-    """A HASYLAB/DESY ``.fio`` file: ``%c`` comments, ``%p`` parameters, ``%d`` data with
-    ``Col N name TYPE`` lines.
-
-    Column names lose the scan-name prefix they share (``CU_RT_00001R1_C1`` -> ``c1``).
-    The columns named by the scan name alone are the scan's own: the first is the energy
-    it stepped, the second the signal it recorded (HASYLAB's EXAFS scans write ln(I0/I1)
-    there), read as ``energy`` and ``mu`` unless ``--energy``/``--mu`` say otherwise.
-    """
-    text = path.read_text(errors="replace")
-    section, names, rows = None, [], []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("!"):
-            continue
-        if stripped.startswith("%"):
-            section = stripped[1:2].lower()
-            continue
-        if section != "d":
-            continue
-        column = re.match(r"Col\s+(\d+)\s+(\S+)", stripped, re.IGNORECASE)
-        if column:
-            names.append(column.group(2))
-            continue
-        try:
-            rows.append([float(value) for value in stripped.split()])
-        except ValueError:
-            raise SpectrumFileError(f"{path}: unreadable .fio data line: {stripped[:60]!r}", str(path)) from None
-    if not names or not rows:
-        raise SpectrumFileError(f"{path}: .fio file without {'column names' if not names else 'data'} in its %d section", str(path))
-    if any(len(row) != len(names) for row in rows):
-        raise SpectrumFileError(f"{path}: .fio data rows do not all have the {len(names)} named columns", str(path))
-    data = np.asarray(rows, float).T
-    scan = min(names, key=len)
-    arrays: dict[str, np.ndarray] = {}
-    bare = [i for i, name in enumerate(names) if name == scan]
-    for i, name in enumerate(names):
-        short = name[len(scan) :].lstrip("_").lower() if name.startswith(scan) else name.lower()
-        arrays[short or f"col{i + 1}"] = data[i]
-    notes: tuple[str, ...] = ()
-    if len(bare) >= 2 and columns == DEFAULT_COLUMNS:
-        arrays = {"energy": data[bare[0]], "mu": data[bare[1]], **arrays}
-        notes = (f"columns {bare[0] + 1} and {bare[1] + 1}, named by the scan ({scan}), read as energy and mu",)
-    header = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[-+\d.]", line))
-    energy, mu = energy_and_mu(path, arrays, columns)
-    return _RawGroup(None, energy, mu, _stated_element(header), notes)
-
-
-def _xdi_named_columns(header: str, data: np.ndarray) -> dict[str, np.ndarray]:
-    """``# Column.N: name [unit]`` header lines (XDI) name the data's columns."""
-    named = {}
-    for number, name in re.findall(r"#\s*Column\.(\d+)\s*:\s*(\S+)", header, re.IGNORECASE):
-        index = int(number) - 1
-        if 0 <= index < data.shape[0]:
-            named[name.lower()] = np.asarray(data[index], float)
-    return named
-
-
-def _read_athena(path: Path) -> list[_RawGroup]:
-    """The groups of an Athena project, read as data (:mod:`exafs_cn.measured.athena`): a
-    group that cannot be read is returned with its error, the others are read."""
-    try:
-        raw = read_regular(path, MAX_FILE_BYTES, limit=_SIZE_LIMIT)
-        if raw[:2] == b"\x1f\x8b":  # its unpacked size was bounded by _read_head
-            raw = gzip.decompress(raw)
-        groups = athena.parse_project(raw.decode("utf-8", errors="replace"))
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, NotRegularFileError) as exc:
-        raise SpectrumFileError(f"{path}: unreadable Athena project: {one_line(exc, 100)}", str(path)) from None
-    except athena.ProjectDataError as exc:
-        raise SpectrumFileError(f"{path}: unreadable Athena project: {exc}", str(path)) from None
-    if not groups:
-        raise SpectrumFileError(f"{path}: Athena project holds no groups", str(path))
-    return [_RawGroup(g.label, g.energy, g.mu, _symbol(g.element), error=g.error) for g in groups]
-
-
-def group_arrays(group) -> dict[str, np.ndarray]:
-    """A Larch group's 1-D arrays by lower-case name (its columns, for a group Larch read from a file)."""
-    return {k.lower(): v for k, v in vars(group).items() if isinstance(v, np.ndarray) and v.ndim == 1 and v.size > 1}
-
-
-def energy_and_mu(
-    path: Path | str, arrays: Mapping[str, np.ndarray], columns: Columns, repeated: Mapping[str, list[int]] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Energy and mu from the columns or expressions (keV energies are converted by :func:`checked`).
-
-    A name the file gives two columns is refused where it is used: the XDI reader would
-    take the last, the column reader the first, and neither is the user's choice.
-    """
-    names = ", ".join(arrays)
-    energy_expr = columns.energy or guess_energy(arrays)
-    if energy_expr is None:
-        raise SpectrumFileError(f"{path}: no energy column; name it with --energy (columns: {names})", str(path))
-    mu_expr = columns.mu or guess_mu(arrays)
-    if mu_expr is None:
-        raise SpectrumFileError(f"{path}: cannot tell which column is mu; give --mu, e.g. 'log(i0/it)' (columns: {names})", str(path))
-    for expr in (energy_expr, mu_expr):
-        used = set(re.findall(r"[a-z_][a-z0-9_.]*", str(expr).lower()))
-        for name in sorted(used & set(repeated or {})):
-            numbers = " and ".join(str(n) for n in repeated[name])
-            raise SpectrumFileError(
-                f"{path}: columns {numbers} are both named {name!r}: rename one, or give --energy/--mu naming another column",
-                str(path),
-            )
-    return evaluate(energy_expr, arrays, str(path)), evaluate(mu_expr, arrays, str(path))
-
-
-def guess_energy(arrays: Mapping[str, np.ndarray]) -> str | None:
-    """The usual names, then any name with "energ" in it (``zapenergy``, ``mono_energy``), then the
-    first column if it runs one way through the range of the 3d K edges (eV or keV)."""
-    named = next((n for n in _ENERGY_NAMES if n in arrays), None) or next((n for n in arrays if "energ" in n), None)
-    if named or not arrays:
-        return named
-    first, values = next(iter(arrays.items()))
-    steps = np.diff(values)
-    one_way = np.all(steps >= 0) or np.all(steps <= 0)
-    top = float(np.nanmax(values)) * (1000.0 if np.nanmax(values) < 100 else 1.0)
-    return first if one_way and 4000.0 < top < 30000.0 else None
-
-
-def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
-    """mu itself, else transmission ln(i0/it), else fluorescence if/i0, from the column names;
-    in a file of two columns, the one that is not energy."""
-    direct = next((n for n in _MU_NAMES if n in arrays), None)
-    if direct:
-        return direct
-    prefixed = [n for n in arrays if n.startswith("mu") and not n.startswith(_REFERENCE_PREFIXES)]
-    if len(prefixed) == 1:  # mufluo, mu_sample, ...: one column that calls itself mu
-        return prefixed[0]
-    i0 = next((n for n in _I0_NAMES if n in arrays), None)
-    it = next((n for n in _IT_NAMES if n in arrays), None)
-    fluor = next((n for n in _IF_NAMES if n in arrays), None)
-    if i0 and it:
-        return f"log({i0}/{it})"
-    if i0 and fluor:
-        return f"{fluor}/{i0}"
-    if len(arrays) == 2:
-        energy = guess_energy(arrays)
-        return next((n for n in arrays if n != energy), None) if energy else None
-    return None
-
-
-def evaluate(expr: str, arrays: Mapping[str, np.ndarray], where: str) -> np.ndarray:
-    """A column name or an arithmetic expression over the file's columns
-    (:mod:`exafs_cn.measured.expressions`: checked against a grammar of arithmetic, then
-    evaluated over the columns alone); SpectrumFileError naming ``where`` otherwise."""
-    try:
-        return evaluate_expression(expr, arrays, where)
-    except ExpressionError as exc:
-        raise SpectrumFileError(str(exc), where) from None
 
 
 def checked(
@@ -665,15 +324,15 @@ def checked(
         element, source = _element_from_edge(where, e0), "edge"
         notes = (*notes, f"absorber {element} detected from the edge energy ({e0:.0f} eV); give --element to set it")
     if not _edge_fits(energy, e0, element):
-        edge = _k_edge(element)
+        edge = k_edge(element)
         in_range = energy[0] + 5 < edge < energy[-1] - 10
-        looks_like = _looks_like(e0)
-        found = f"; the edge at {e0:.0f} eV{looks_like}" if looks_like else ""
+        guess = looks_like(e0)
+        found = f"; the edge at {e0:.0f} eV{guess}" if guess else ""
         if not in_range:
             raise SpectrumFileError(
                 f"{where}: no {element} K edge ({edge:.0f} eV) in the energy range {energy[0]:.0f}-{energy[-1]:.0f} eV{found}"
             )
-        raise SpectrumFileError(f"{where}: the edge at {e0:.0f} eV is not the {element} K edge ({edge:.0f} eV);{looks_like}")
+        raise SpectrumFileError(f"{where}: the edge at {e0:.0f} eV is not the {element} K edge ({edge:.0f} eV);{guess}")
     edge = _pre_edge(energy, mu, e0)
     if edge is not None:
         _check_edge_rises(where, energy, mu, e0, edge)
@@ -718,7 +377,7 @@ def _pre_edge(energy: np.ndarray, mu: np.ndarray, e0: float):
 
     group = Group(energy=energy, mu=mu)
     try:
-        with np.errstate(all="ignore"), _larch_output():
+        with np.errstate(all="ignore"), larch_output():
             pre_edge(group, e0=e0)
     except Exception:
         return None
@@ -761,25 +420,25 @@ def _check_not_an_l3_edge(where: str, energy: np.ndarray, e0: float, element: st
     (La: 408 eV above), a second step there, which a K edge does not have; where they
     do not, a white line taller than any 3d K edge's (:data:`MAX_K_WHITE_LINE`).
     """
-    candidates = sorted((abs(l3 - e0), symbol, l3, l2) for symbol, l3, l2 in _l_edges() if abs(l3 - e0) <= EDGE_TOLERANCE_EV)
+    candidates = sorted((abs(l3 - e0), name, l3, l2) for name, l3, l2 in l_edges() if abs(l3 - e0) <= EDGE_TOLERANCE_EV)
     if not candidates:
         return
-    for _, symbol, l3_energy, l2_energy in candidates:
+    for _, name, l3_energy, l2_energy in candidates:
         l2_at = e0 + (l2_energy - l3_energy)
         step = _step_at(energy, edge.norm, l2_at) if energy[-1] >= l2_at + 60.0 else 0.0
         if step >= MIN_L2_STEP:
             raise SpectrumFileError(
                 f"{where}: a second edge step ({step:.2f} of the first) {l2_energy - l3_energy:.0f} eV above the edge at "
-                f"{e0:.0f} eV, where the {symbol} L2 edge follows its L3 edge ({l3_energy:.0f} eV): an L3 edge, not a "
+                f"{e0:.0f} eV, where the {name} L2 edge follows its L3 edge ({l3_energy:.0f} eV): an L3 edge, not a "
                 f"{element} K edge; give --element {element} if it is one"
             )
     near = (energy >= e0 - 10.0) & (energy <= e0 + 40.0)
     white_line = float(np.max(edge.norm[near])) if near.any() else 0.0
     if white_line > MAX_K_WHITE_LINE:
-        _, symbol, l3_energy, _ = candidates[0]  # the nearest
+        _, name, l3_energy, _ = candidates[0]  # the nearest
         raise SpectrumFileError(
             f"{where}: the edge at {e0:.0f} eV has a white line {white_line:.1f} times its step, as L3 edges have "
-            f"({symbol} L3 {l3_energy:.0f} eV), not a {element} K edge; give --element {element} if it is one"
+            f"({name} L3 {l3_energy:.0f} eV), not a {element} K edge; give --element {element} if it is one"
         )
 
 
@@ -861,13 +520,13 @@ def merge_repeated(energy: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _edge_fits(energy: np.ndarray, e0: float, element: str) -> bool:
-    edge = _k_edge(element)
+    edge = k_edge(element)
     return energy[0] + 5 < edge < energy[-1] - 10 and abs(e0 - edge) <= EDGE_TOLERANCE_EV
 
 
 def _edge_element(e0: float) -> str | None:
     """The 3d metal whose K edge is within the tolerance of ``e0``, or None."""
-    edges = {element: _k_edge(element) for element in METALS_3D}
+    edges = {element: k_edge(element) for element in METALS_3D}
     nearest = min(edges, key=lambda el: abs(edges[el] - e0))
     return nearest if abs(edges[nearest] - e0) <= EDGE_TOLERANCE_EV else None
 
@@ -877,38 +536,9 @@ def _element_from_edge(where: str, e0: float) -> str:
     element = _edge_element(e0)
     if element is None:
         raise SpectrumFileError(
-            f"{where}: the file does not name its absorber and the edge at {e0:.0f} eV is no 3d K edge;{_looks_like(e0)} give --element"
+            f"{where}: the file does not name its absorber and the edge at {e0:.0f} eV is no 3d K edge;{looks_like(e0)} give --element"
         )
     return element
-
-
-#: xraydb answers from one SQLite connection shared by the process: two threads asking at once
-#: get each other's rows or an InterfaceError (seen on Python 3.13). Every call goes through
-#: this lock, and the few tables the readers need are read once.
-_XRAYDB = threading.Lock()
-
-
-@functools.cache
-def _k_edge(element: str) -> float:
-    import xraydb
-
-    with _XRAYDB:
-        return float(xraydb.xray_edge(element, "K").energy)
-
-
-@functools.cache
-def _l_edges() -> tuple[tuple[str, float, float], ...]:
-    """(symbol, L3 edge, L2 edge) in eV for Sc to Cf: the L3 edges that can sit near a 3d K edge."""
-    import xraydb
-
-    found = []
-    with _XRAYDB:
-        for z in range(21, 99):
-            symbol = xraydb.atomic_symbol(z)
-            edges = xraydb.xray_edges(symbol)
-            if edges.get("L3") is not None and edges.get("L2") is not None:
-                found.append((symbol, float(edges["L3"].energy), float(edges["L2"].energy)))
-    return tuple(found)
 
 
 def _find_e0(energy: np.ndarray, mu: np.ndarray) -> float:
@@ -917,23 +547,3 @@ def _find_e0(energy: np.ndarray, mu: np.ndarray) -> float:
     return float(find_e0(energy, mu))
 
 
-def _looks_like(e0: float) -> str:
-    import xraydb
-
-    with _XRAYDB:
-        guess = xraydb.guess_edge(e0)
-    return f" looks like {guess[0]} {guess[1]}" if guess else ""
-
-
-def _symbol(text: str | None) -> str | None:
-    if text is None:
-        return None
-    text = str(text).strip()
-    if text.isdigit():  # Athena stores Z in some versions
-        import xraydb
-
-        if not 1 <= int(text) <= 98:
-            return None
-        with _XRAYDB:
-            return xraydb.atomic_symbol(int(text))
-    return text.capitalize() or None
