@@ -203,15 +203,7 @@ def _scores(table: list[dict], answer: str = "predicted_cn") -> dict:
         "within_one_accuracy": round(within / n, 4) if n else None,
         # Compounds weigh the same however many scans they have.
         "compound_mean_accuracy": _compound_mean(table, answer),
-        "per_cn": {str(cn): f"{right}/{n}" for cn, (right, n) in sorted(_per_class(done, table, answer).items())},
-    }
-
-
-def _per_class(done: list[dict], table: list[dict], answer: str) -> dict[int, tuple[int, int]]:
-    """Per textbook CN class: spectra right, spectra."""
-    return {
-        cn: (sum(t[answer] == cn for t in done if t["known_class"] == cn), sum(t["known_class"] == cn for t in table))
-        for cn in {t["known_class"] for t in table}
+        "per_cn": {cn: row["right"] for cn, row in _breakdown(table, "known_class", answer).items()},
     }
 
 
@@ -222,20 +214,20 @@ def _compound_mean(table: list[dict], answer: str = "predicted_cn") -> float | N
     return round(float(np.mean([np.mean(v) for v in by.values()])), 4) if by else None
 
 
-def _breakdown(table: list[dict], key: str) -> dict:
-    """Per value of ``key``: spectra right / spectra, compounds, and the compound-mean accuracy."""
+def _breakdown(table: list[dict], key: str, answer: str = "predicted_cn") -> dict:
+    """Per value of ``key``: spectra ``answer`` gets right / spectra, compounds, and the compound-mean accuracy."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for t in table:
         groups[str(t[key])].append(t)
     out = {}
     for name in sorted(groups, key=lambda v: (len(v), v) if key != "known_class" else (int(v), v)):
         rows = groups[name]
-        right = sum(t.get("predicted_cn") == t["known_class"] for t in rows)
+        right = sum(t.get(answer) == t["known_class"] for t in rows)
         out[name] = {
             "right": f"{right}/{len(rows)}",
             "compounds": len({t["compound"] for t in rows}),
             "accuracy": round(right / len(rows), 4),
-            "compound_mean_accuracy": _compound_mean(rows),
+            "compound_mean_accuracy": _compound_mean(rows, answer),
         }
     return out
 

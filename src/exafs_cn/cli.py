@@ -396,9 +396,11 @@ def predict(
         if fits is not None:
             fits[1].close()
     if csv is not None:
-        _write_table(table, csv)
+        _write_output(table, csv, "--csv", "table", _save_table)
     if report_page is not None:
-        _write_report(table, report_page)
+        from exafs_cn.measured.series_report import save_series_report
+
+        _write_output(table, report_page, "--report", "report", save_series_report)
     if failed:
         raise typer.Exit(code=1)
 
@@ -438,32 +440,24 @@ def _check_new_file(path: Path, option: str) -> None:
     _check_output_folder(path.parent if str(path.parent) else Path("."), option)
 
 
-def _write_table(results: list, path: Path) -> None:
-    """The run's table as CSV, written whole or not at all; one line where it cannot be."""
+def _write_output(results: list, path: Path, option: str, what: str, write) -> None:
+    """``write(results, path)`` (the --csv table or the --report page), whole or not at all, never
+    over a file; one line where it cannot be."""
+    try:
+        write(results, path)
+    except FileExistsError:
+        _fail(f"{option} {printable(str(path))}: appeared during the run; the {what} was not written")
+    except OSError as exc:
+        _fail(f"{option} {printable(str(path))}: not written: {exc.strerror or exc}")
+    typer.echo(f"exafs-cn: {what} of {len(results)} spectra written to {printable(str(path))}", err=True)
+
+
+def _save_table(results: list, path: Path) -> None:
     from exafs_cn.atomic import write_new_atomic
     from exafs_cn.measured.prediction import to_dataframe
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_new_atomic(path, lambda tmp: to_dataframe(results).to_csv(tmp, index=False))
-    except FileExistsError:
-        _fail(f"--csv {printable(str(path))}: appeared during the run; the table was not written")
-    except OSError as exc:
-        _fail(f"--csv {printable(str(path))}: not written: {exc.strerror or exc}")
-    typer.echo(f"exafs-cn: table of {len(results)} spectra written to {printable(str(path))}", err=True)
-
-
-def _write_report(results: list, path: Path) -> None:
-    """The run's HTML series report, written whole or not at all; one line where it cannot be."""
-    from exafs_cn.measured.series_report import save_series_report
-
-    try:
-        save_series_report(results, path)
-    except FileExistsError:
-        _fail(f"--report {printable(str(path))}: appeared during the run; the report was not written")
-    except OSError as exc:
-        _fail(f"--report {printable(str(path))}: not written: {exc.strerror or exc}")
-    typer.echo(f"exafs-cn: report of {len(results)} spectra written to {printable(str(path))}", err=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_new_atomic(path, lambda tmp: to_dataframe(results).to_csv(tmp, index=False))
 
 
 @app.command()

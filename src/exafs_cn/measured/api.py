@@ -106,8 +106,13 @@ def predict(
         return [Failure(where, None, f"{where}: {problem}") for where in (_label(item, name) for item in inputs)]
     spectra = _read_all(inputs, element, energy, mu, name, e0_option)
     if not fit:
-        return [item for batch in predict_batches(spectra, store, batch_size=None, workers=workers) for item in batch.results]
+        return _answers(spectra, store, None, workers)
     return _predicted_with_fits(spectra, store, s02, foil, workers)
+
+
+def _answers(spectra: list, store: ModelStore, fits, workers: int) -> list[Prediction | Failure]:
+    """Every input's answers from the pipeline, all inputs in one batch."""
+    return [item for batch in predict_batches(spectra, store, fits, batch_size=None, workers=workers) for item in batch.results]
 
 
 def _predicted_with_fits(spectra: list, store: ModelStore, s02: float | None, foil: Path | str | None, workers: int) -> list[Prediction | Failure]:
@@ -118,12 +123,12 @@ def _predicted_with_fits(spectra: list, store: ModelStore, s02: float | None, fo
         try:
             choice = s02_choice(store, s02, foil, paths)
         except FitError as exc:
-            results = [item for batch in predict_batches(spectra, store, batch_size=None, workers=workers) for item in batch.results]
+            results = _answers(spectra, store, None, workers)
             for item in results:
                 if isinstance(item, Prediction):
                     item.fit_error = f"foil {exc}"
             return results
-        return [item for batch in predict_batches(spectra, store, (choice, paths), batch_size=None, workers=workers) for item in batch.results]
+        return _answers(spectra, store, (choice, paths), workers)
 
 
 #: Inputs that are iterable but are not a collection of inputs (each would be read as its items).
