@@ -12,9 +12,12 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import h5py  # noqa: E402  (after the package: the order the readers load them in)
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from larch.io import read_xdi  # noqa: E402
+from larch.io.nexus_xas import xdi2NXxas  # noqa: E402
 
 from exafs_cn.measured.readers import MeasuredSpectrum, SpectrumFileError, read_file
 
@@ -24,6 +27,26 @@ SEEDS = {
     "columns": (MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat").read_bytes(),
     "fio": (MEASURED / "parseq_XAS__data__Cu_rt1.fio").read_bytes(),
 }
+
+
+def _spec_seed() -> bytes:
+    """A SPEC file of one alignment scan and one energy scan (the Cu foil's i0 and itrans)."""
+    xdi = read_xdi(str(MEASURED / "data__Cu__cu_metal_rt.xdi"))
+    lines = ["#F run.spec", "#E 1780300800", "#D Mon Jun 01 10:00:00 2026", "", "#S 1  ascan  samx -1 1 4 1", "#N 2", "#L samx  I0"]
+    lines += ["-1 10", "0 20", "1 10", "", "#S 2  escan", "#D Mon Jun 01 11:00:00 2026", "#N 3", "#L Energy  I0  I1"]
+    lines += [f"{e:.6f} {a:.8g} {t:.8g}" for e, a, t in zip(xdi.energy, xdi.i0, xdi.itrans)]
+    return "\n".join(lines).encode()
+
+
+def _hdf5_seed(folder: Path) -> bytes:
+    """An NXxas file of the Cu foil as Larch writes it."""
+    path = folder / "seed.h5"
+    with h5py.File(path, "w") as handle:
+        xdi2NXxas(read_xdi(str(MEASURED / "data__Cu__cu_metal_rt.xdi")), handle, name="cu")
+    return path.read_bytes()
+
+
+SEEDS["spec"] = _spec_seed()
 EXTREMES = [b"nan", b"inf", b"-inf", b"1e308", b"-1e308", b"0", b"1e-320", b"-0", b"9" * 40, b"", b"x", b"1,5"]
 FUZZ = settings(
     max_examples=150,
@@ -79,7 +102,7 @@ def test_mutated_real_files_read_or_fail_in_one_line(kind, tmp_path):
     @FUZZ
     @given(content=mutated(SEEDS[kind]))
     def check(content: bytes) -> None:
-        _read(tmp_path, content, f"fuzzed.{'fio' if kind == 'fio' else 'dat'}")
+        _read(tmp_path, content, f"fuzzed.{kind if kind in ('fio', 'spec') else 'dat'}")
 
     check()
 
@@ -95,3 +118,16 @@ def test_arbitrary_bytes_read_or_fail_in_one_line(content, tmp_path):
 def test_mutated_athena_projects_read_or_fail_in_one_line(content, header, tmp_path):
     """A gzipped file is an Athena project to the readers: damaged ones included."""
     _read(tmp_path, gzip.compress(header + content), "fuzzed.prj")
+
+
+@settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_hdf5_files_read_or_fail_in_one_line(data, tmp_path):
+    """Bytes of a real NXxas file overwritten or cut: h5py reads what is left or the file is refused."""
+    seed = bytearray(_hdf5_seed(tmp_path))
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(seed) - 1))
+        seed[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        seed = seed[: data.draw(st.integers(8, len(seed)))]
+    _read(tmp_path, bytes(seed), "fuzzed.h5")

@@ -259,7 +259,7 @@ def train(
 def predict(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="measured spectra: XDI, Athena project (.prj), HASYLAB .fio or column files, or folders of them"),
+        typer.Argument(help="measured spectra: XDI, Athena project (.prj), HDF5/NeXus, SPEC, HASYLAB .fio or column files, or folders of them"),
     ] = None,
     example: Annotated[
         list[str] | None, typer.Option(help="an example spectrum the package carries (repeatable; `exafs-cn examples` lists them)")

@@ -42,7 +42,7 @@ def predict(
     Parameters
     ----------
     source : path, iterable of paths and groups, Larch Group, or None
-        A file (XDI, Athena project, ``.fio``, columns); any iterable of them (a list, a
+        A file (XDI, Athena project, HDF5/NeXus, SPEC, ``.fio``, columns); any iterable of them (a list, a
         generator, ``Path.glob``), Larch Groups mixed in, predicted together (one model
         call per element) with one result per spectrum in the order given; a Larch Group
         with ``energy`` and ``mu`` arrays (or, as ``larch.io.read_xdi`` gives, ``energy``

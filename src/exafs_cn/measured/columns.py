@@ -88,9 +88,10 @@ def guess_energy(arrays: Mapping[str, np.ndarray]) -> str | None:
     return first if one_way and 4000.0 < top < 30000.0 else None
 
 
-def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
+def guess_mu(arrays: Mapping[str, np.ndarray], by_elimination: bool = True) -> str | None:
     """mu itself, else transmission ln(i0/it), else fluorescence if/i0, from the column names;
-    in a file of two columns, the one that is not energy."""
+    in a file of two columns, the one that is not energy (``by_elimination``: an HDF5 group of
+    two arrays, a monochromator's energy and angle, is no spectrum)."""
     direct = next((n for n in _MU_NAMES if n in arrays), None)
     if direct:
         return direct
@@ -104,7 +105,7 @@ def guess_mu(arrays: Mapping[str, np.ndarray]) -> str | None:
         return f"log({i0}/{it})"
     if i0 and fluor:
         return f"{fluor}/{i0}"
-    if len(arrays) == 2:
+    if by_elimination and len(arrays) == 2:
         energy = guess_energy(arrays)
         return next((n for n in arrays if n != energy), None) if energy else None
     return None

@@ -1,11 +1,12 @@
-"""Measured spectra as beamlines write them: XDI, Athena projects, ``.fio`` and plain columns.
+"""Measured spectra as beamlines write them: XDI, Athena projects, HDF5 (NeXus NXxas and
+libraries of spectra), SPEC, ``.fio`` and plain columns.
 
 Each format is a module of :mod:`exafs_cn.measured.formats` (its registry decides which
 reads a file); this module opens the file, hands it to its format, and checks every
 spectrum the format gives.
 
-A file gives one spectrum (XDI, columns) or several (an Athena project, one per
-group). Problems with the file as a whole (missing, empty, binary, unreadable) raise
+A file gives one spectrum (XDI, columns) or several (an Athena project or an HDF5 file,
+one per group; a SPEC file, one per scan). Problems with the file as a whole (missing, empty, binary, unreadable) raise
 :class:`SpectrumFileError`; problems with one spectrum are returned in its place, so
 one bad group of a 14-group project costs that group only. Every message names the
 file (and group) and the problem in one line.
@@ -47,16 +48,14 @@ from exafs_cn.measured.columns import (
     DEFAULT_COLUMNS,
     Columns,
 )
-from exafs_cn.measured.formats import MAX_FILE_BYTES, SIZE_LIMIT, format_of
-from exafs_cn.measured.formats.base import larch_output
+from exafs_cn.measured.formats import MAX_FILE_BYTES, SIZE_LIMIT, format_of, hdf5
+from exafs_cn.measured.formats.base import MAX_POINTS, larch_output
 from exafs_cn.measured.xray_tables import k_edge, l_edges, looks_like, symbol
 from exafs_cn.regular_files import NotRegularFileError, describe_size, open_regular
 
 #: How far the measured edge (max of dmu/dE) may sit from the tabulated K edge.
 EDGE_TOLERANCE_EV = 40.0
 
-#: Most points one spectrum may have (a QEXAFS scan: tens of thousands).
-MAX_POINTS = 200_000
 #: Narrowest energy range read: an edge and the start of its EXAFS (shorter data are not a K-edge scan).
 MIN_ENERGY_SPAN = 20.0
 #: A scan may step backwards this often (region boundaries) and be sorted; more is erratic.
@@ -223,10 +222,12 @@ def _read_head(path: Path) -> bytes:
         raise SpectrumFileError(f"{path}: cannot read: {exc.strerror or exc}", where) from None
     if not head.strip():
         raise SpectrumFileError(f"{path}: empty file", where)
+    if hdf5.sniff(head):  # binary by design: h5py reads it
+        return head
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(head):
         raise SpectrumFileError(f"{path}: UTF-16 text; save it as UTF-8 or ASCII (e.g. iconv -f UTF-16 -t UTF-8)", where)
     if head[:2] != b"\x1f\x8b" and (b"\x00" in head or _mostly_binary(head)):
-        raise SpectrumFileError(f"{path}: binary file, not a text spectrum, XDI or Athena project", where)
+        raise SpectrumFileError(f"{path}: binary file, not a text spectrum, XDI, Athena project or HDF5 file", where)
     return head
 
 

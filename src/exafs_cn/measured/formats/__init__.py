@@ -9,11 +9,11 @@ columns come last and take every file the others do not.
 
 from __future__ import annotations
 
-from exafs_cn.measured.formats import athena_project, column_file, fio, xdi
-from exafs_cn.measured.formats.base import MAX_FILE_BYTES, SIZE_LIMIT, Format, RawGroup
+from exafs_cn.measured.formats import athena_project, column_file, fio, hdf5, spec, xdi
+from exafs_cn.measured.formats.base import MAX_FILE_BYTES, MAX_POINTS, SIZE_LIMIT, Format, RawGroup
 
 #: The formats, in the order they are tried.
-FORMATS: tuple[Format, ...] = (athena_project.FORMAT, xdi.FORMAT, fio.FORMAT, column_file.FORMAT)
+FORMATS: tuple[Format, ...] = (hdf5.FORMAT, athena_project.FORMAT, xdi.FORMAT, fio.FORMAT, spec.FORMAT, column_file.FORMAT)
 
 
 def format_of(head: bytes) -> Format:
@@ -21,4 +21,4 @@ def format_of(head: bytes) -> Format:
     return next(f for f in FORMATS if f.sniff(head))
 
 
-__all__ = ["FORMATS", "MAX_FILE_BYTES", "SIZE_LIMIT", "Format", "RawGroup", "format_of"]
+__all__ = ["FORMATS", "MAX_FILE_BYTES", "MAX_POINTS", "SIZE_LIMIT", "Format", "RawGroup", "format_of"]

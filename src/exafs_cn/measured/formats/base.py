@@ -20,6 +20,8 @@ from exafs_cn.measured.xray_tables import symbol
 #: Largest file (unpacked, for a gzipped project) read: a scan of 10,000 points in 20
 #: columns is ~2 MB, an Athena project of 100 such scans ~50 MB unpacked.
 MAX_FILE_BYTES = 64 * 2**20
+#: Most points one spectrum may have (a QEXAFS scan: tens of thousands).
+MAX_POINTS = 200_000
 #: How a refused size is explained.
 SIZE_LIMIT = "a measured scan file needs"
 
