@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen import Dataset, now_iso
 from exafs_cn.features import FEATURE_SETS, featurize_many
-from exafs_cn.learn.corpus import pair_spectra
-from exafs_cn.learn.evaluate import ElementData, cross_validate
+from exafs_cn.learn import ElementData, cross_validate, pair_spectra
 from exafs_cn.parallel import default_workers
 
 

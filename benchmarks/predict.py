@@ -32,10 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import now_iso
-from exafs_cn.measured.formats import format_of
-from exafs_cn.measured.predict import ModelStore, predict_file, predict_files
-from exafs_cn.measured.readers import E0Option
+from exafs_cn.datagen import now_iso
+from exafs_cn.measured import E0Option, ModelStore, format_of, predict_file, predict_files
 from exafs_cn.parallel import default_workers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,7 +141,7 @@ def _larch_alone(inputs: list[Path]) -> float:
     from larch.xafs import autobk, pre_edge, xftf
 
     from exafs_cn.larch_output import captured
-    from exafs_cn.measured.readers import read_file
+    from exafs_cn.measured import read_file
 
     mu_of = {}
     for path in set(inputs):  # which arrays are energy and mu: our reader's choice, made before the timing

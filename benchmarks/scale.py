@@ -19,10 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import now_iso
-from exafs_cn.datagen.feff import PRESETS
-from exafs_cn.datagen.simulate import SiteTask, simulate_one
-from exafs_cn.datagen.structures import absorbers_in, inequivalent_sites, read_bundled
+from exafs_cn.datagen import PRESETS, SiteTask, absorbers_in, inequivalent_sites, now_iso, read_bundled, simulate_one
 from exafs_cn.parallel import map_unordered
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import now_iso
+from exafs_cn.datagen import now_iso
 
 REPO = Path(__file__).resolve().parents[1]
 SPECTRUM = REPO / "tests" / "data" / "experimental" / "data__Cu__cu_metal_rt.xdi"

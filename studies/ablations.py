@@ -21,9 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
-from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
-from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, ModelSpec, cross_element_cv, plan_features
+from exafs_cn.datagen import Dataset, now_iso
+from exafs_cn.learn import (
+    MODEL_SPECS,
+    ElementData,
+    ExperimentPlan,
+    ModelSpec,
+    cross_element_cv,
+    cross_validate,
+    majority_accuracy,
+    plan_features,
+)
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS
 

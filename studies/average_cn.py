@@ -25,11 +25,9 @@ from lightgbm import LGBMRegressor
 from sklearn.base import clone
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
-from exafs_cn.learn.average_cn import average_cn_metrics, cross_validate_average_cn
-from exafs_cn.learn.corpus import load_average_cn_features
-from exafs_cn.learn.reproduce import ExperimentPlan, select_subset
-from exafs_cn.models.quantile_forest import ConformalQuantileForest
+from exafs_cn.datagen import Dataset, now_iso
+from exafs_cn.learn import ExperimentPlan, average_cn_metrics, cross_validate_average_cn, load_average_cn_features, select_subset
+from exafs_cn.models import ConformalQuantileForest
 from exafs_cn.parallel import default_workers
 
 

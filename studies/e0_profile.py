@@ -32,13 +32,24 @@ from measured import CLASSES, _breakdown, _compound_mean  # a sibling module: ru
 from paths import portable
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen import Dataset, now_iso
 from exafs_cn.features import k_grid
-from exafs_cn.learn.corpus import load_features
-from exafs_cn.measured.e0_profile import K_RANGE, OFFSETS, TOP, profile
-from exafs_cn.measured.predict import ModelStore, predict_spectra
-from exafs_cn.measured.prediction import Failure, Prediction
-from exafs_cn.measured.readers import Columns, E0Option, MeasuredSpectrum, SpectrumFileError, read_file
+from exafs_cn.learn import load_features
+from exafs_cn.measured import (
+    K_RANGE,
+    OFFSETS,
+    TOP,
+    Columns,
+    E0Option,
+    Failure,
+    MeasuredSpectrum,
+    ModelStore,
+    Prediction,
+    SpectrumFileError,
+    predict_spectra,
+    profile,
+    read_file,
+)
 from exafs_cn.settings import DEFAULT_SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,7 +197,7 @@ def _feff_sample(meta, full: np.ndarray, full_grid: np.ndarray, inside: np.ndarr
     from dataclasses import replace
 
     from exafs_cn.features import ProcessingError, featurizers_for, process
-    from exafs_cn.learn.corpus import pair_spectra
+    from exafs_cn.learn import pair_spectra
     from exafs_cn.settings import ProcessingSettings
 
     library = full[:, inside]

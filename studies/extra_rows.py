@@ -27,12 +27,20 @@ import numpy as np
 import pandas as pd
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen import Dataset, now_iso
 from exafs_cn.features import Spectrum
-from exafs_cn.learn.corpus import cached_features, dataset_fingerprint, feff_spectrum, short_hash
-from exafs_cn.learn.evaluate import ElementData, splitter
-from exafs_cn.learn.models import make_model
-from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
+from exafs_cn.learn import (
+    MODEL_SPECS,
+    ElementData,
+    ExperimentPlan,
+    cached_features,
+    dataset_fingerprint,
+    feff_spectrum,
+    make_model,
+    plan_features,
+    short_hash,
+    splitter,
+)
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS
 

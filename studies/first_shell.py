@@ -26,11 +26,10 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen import Dataset, now_iso
 from exafs_cn.elements import METALS_3D
-from exafs_cn.learn.first_shell import pair_labels
-from exafs_cn.learn.train import training_set
-from exafs_cn.models.quantile_forest import ConformalQuantileForest
+from exafs_cn.learn import pair_labels, training_set
+from exafs_cn.models import ConformalQuantileForest
 from exafs_cn.parallel import default_workers
 
 FOLDS = 5

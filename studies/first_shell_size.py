@@ -29,15 +29,19 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso
+from exafs_cn.datagen import Dataset, locate_dataset, now_iso
 from exafs_cn.elements import METALS_3D
-from exafs_cn.learn.corpus import dataset_fingerprint
-from exafs_cn.learn.first_shell import FIRST_SHELL_FEATURE_SET, fit_first_shell_models, pair_labels
-from exafs_cn.learn.train import training_set
-from exafs_cn.measured.predict import DEFAULT_MODEL, shipped_models_dir
-from exafs_cn.models.files import SavedModel, model_path
-from exafs_cn.models.measured_calibration import CALIBRATION_FILE
-from exafs_cn.models.names import AVERAGE_CN_MODEL, FIRST_SHELL_MODELS, NEIGHBOUR_MODEL, R1_MODEL
+from exafs_cn.learn import FIRST_SHELL_FEATURE_SET, dataset_fingerprint, fit_first_shell_models, pair_labels, training_set
+from exafs_cn.measured import DEFAULT_MODEL, shipped_models_dir
+from exafs_cn.models import (
+    AVERAGE_CN_MODEL,
+    CALIBRATION_FILE,
+    FIRST_SHELL_MODELS,
+    NEIGHBOUR_MODEL,
+    R1_MODEL,
+    SavedModel,
+    model_path,
+)
 
 HERE = Path(__file__).parent
 REPO = HERE.parent

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import now_iso
+from exafs_cn.datagen import now_iso
 
 
 def main() -> None:

@@ -27,13 +27,17 @@ import numpy as np
 import pandas as pd
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
-from exafs_cn.datagen.labels import crystalnn_description, crystalnn_label_weight
-from exafs_cn.datagen.structures import StructureRecord, read_bundled
-from exafs_cn.learn.corpus import dataset_fingerprint, default_cache_dir
-from exafs_cn.learn.evaluate import ElementData, splitter
-from exafs_cn.learn.models import make_model
-from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
+from exafs_cn.datagen import Dataset, StructureRecord, crystalnn_description, crystalnn_label_weight, now_iso, read_bundled
+from exafs_cn.learn import (
+    MODEL_SPECS,
+    ElementData,
+    ExperimentPlan,
+    dataset_fingerprint,
+    default_cache_dir,
+    make_model,
+    plan_features,
+    splitter,
+)
 from exafs_cn.parallel import default_workers, map_unordered
 
 MODEL = MODEL_SPECS["et_all"]

@@ -27,9 +27,8 @@ import pandas as pd
 from label_weights import pair_confidence  # a sibling script: run as python studies/limits.py
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
-from exafs_cn.learn.evaluate import ElementData, cross_validate
-from exafs_cn.learn.reproduce import MODEL_SPECS, ExperimentPlan, plan_features
+from exafs_cn.datagen import Dataset, now_iso
+from exafs_cn.learn import MODEL_SPECS, ElementData, ExperimentPlan, cross_validate, plan_features
 from exafs_cn.parallel import default_workers
 from exafs_cn.settings import DEFAULT_SETTINGS
 

@@ -44,12 +44,20 @@ from larch.xafs.xafsutils import ETOK
 from paths import portable  # a sibling module: run as python studies/<name>.py
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import now_iso
-from exafs_cn.learn.calibration import top_label_ece
-from exafs_cn.measured.predict import ModelStore, predict_spectra
-from exafs_cn.measured.prediction import Failure, Prediction, held_to_class
-from exafs_cn.measured.readers import Columns, MeasuredSpectrum, SpectrumFileError, read_file
-from exafs_cn.models.measured_calibration import CALIBRATION_FILE, PowerCalibration
+from exafs_cn.datagen import now_iso
+from exafs_cn.learn import top_label_ece
+from exafs_cn.measured import (
+    Columns,
+    Failure,
+    MeasuredSpectrum,
+    ModelStore,
+    Prediction,
+    SpectrumFileError,
+    held_to_class,
+    predict_spectra,
+    read_file,
+)
+from exafs_cn.models import CALIBRATION_FILE, PowerCalibration
 
 REPO = Path(__file__).resolve().parents[1]
 #: The absorbers whose pre-edge peak the calibration may weigh (``--pre-edge-elements``).

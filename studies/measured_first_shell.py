@@ -22,9 +22,9 @@ from measured import predict_as_user  # a sibling script: the corpus read as a u
 from paths import REPO, portable
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
-from exafs_cn.learn.first_shell import pair_labels
-from exafs_cn.measured.predict import ModelStore
+from exafs_cn.datagen import Dataset, now_iso
+from exafs_cn.learn import pair_labels
+from exafs_cn.measured import ModelStore
 
 
 def main() -> None:

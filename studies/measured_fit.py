@@ -34,10 +34,9 @@ from paths import REPO, portable
 from tqdm import tqdm
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
-from exafs_cn.learn.first_shell import pair_labels
-from exafs_cn.measured.fit import DEFAULT_S02, FOIL_CLASS, FitError, ReferencePaths, fit_first_shell, fit_foil_s02
-from exafs_cn.measured.predict import ModelStore
+from exafs_cn.datagen import Dataset, now_iso
+from exafs_cn.learn import pair_labels
+from exafs_cn.measured import DEFAULT_S02, FOIL_CLASS, FitError, ModelStore, ReferencePaths, fit_first_shell, fit_foil_s02
 
 
 def main() -> None:

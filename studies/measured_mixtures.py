@@ -25,9 +25,8 @@ from larch.xafs import pre_edge
 from paths import portable  # a sibling module: run as python studies/<name>.py
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import now_iso
-from exafs_cn.measured.predict import ModelStore, predict_spectra
-from exafs_cn.measured.readers import checked, read_file
+from exafs_cn.datagen import now_iso
+from exafs_cn.measured import ModelStore, checked, predict_spectra, read_file
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = (0.25, 0.5, 0.75)

@@ -28,10 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso
-from exafs_cn.learn.corpus import dataset_fingerprint
-from exafs_cn.learn.train import fit_models, training_set
-from exafs_cn.models.files import SavedModel
+from exafs_cn.datagen import Dataset, locate_dataset, now_iso
+from exafs_cn.learn import dataset_fingerprint, fit_models, training_set
+from exafs_cn.models import SavedModel
 
 HERE = Path(__file__).parent
 REPO = HERE.parent

@@ -22,21 +22,23 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, locate_dataset, now_iso
-from exafs_cn.datagen.structures import METALS_3D
-from exafs_cn.learn.calibration import calibrated, top_label_ece
-from exafs_cn.learn.holdout import HOLDOUT_FOLDS, stack_copies
-from exafs_cn.learn.models import make_model
-from exafs_cn.learn.train import (
+from exafs_cn.datagen import Dataset, locate_dataset, now_iso
+from exafs_cn.elements import METALS_3D
+from exafs_cn.learn import (
     DEFAULT_MIN_CLASS_COUNT,
+    HOLDOUT_FOLDS,
     PREDICT_MIN_LEAF,
     PREDICT_TREES,
+    calibrated,
+    make_model,
     prediction_params,
+    stack_copies,
+    top_label_ece,
     training_set,
     usable_rows,
 )
-from exafs_cn.measured.predict import shipped_models_dir
-from exafs_cn.models.measured_calibration import PowerCalibration
+from exafs_cn.measured import shipped_models_dir
+from exafs_cn.models import PowerCalibration
 
 #: Upper edges of the kmax bins (1/A); the augmentation draws kmax from 6.5 to 16.
 BIN_EDGES = (6.5, 7.0, 7.5, 8.0, 9.0, 10.0, 12.0, 16.0)

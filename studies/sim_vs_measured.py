@@ -43,10 +43,10 @@ from paths import portable  # a sibling module: run as python studies/<name>.py
 from scipy.signal import find_peaks, peak_widths
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen.dataset import Dataset, now_iso
+from exafs_cn.datagen import Dataset, now_iso
 from exafs_cn.features import ProcessingError, Spectrum, background, first_shell_index, process, transform
-from exafs_cn.learn.corpus import feff_spectrum
-from exafs_cn.measured.readers import Columns, SpectrumFileError, read_file
+from exafs_cn.learn import feff_spectrum
+from exafs_cn.measured import Columns, SpectrumFileError, read_file
 from exafs_cn.settings import DEFAULT_SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,7 +27,23 @@ ALLOWED_EXCEPTIONS = {
     ("exafs_cn.measured.fit", "exafs_cn.datagen.structures"),
 }
 #: Top-level modules every part may import: they import none of the parts.
-SHARED = ("atomic", "elements", "examples", "exceptions", "features", "figures", "larch_home", "larch_output", "parallel", "regular_files", "settings")
+SHARED = (
+    "atomic",
+    "elements",
+    "examples",
+    "exceptions",
+    "features",
+    "figures",
+    "larch_home",
+    "larch_output",
+    "lazy_exports",
+    "parallel",
+    "regular_files",
+    "settings",
+)
+#: The parts whose ``__init__`` declares their stable surface (``__all__``).
+PARTS = ("exafs_cn.datagen", "exafs_cn.learn", "exafs_cn.measured", "exafs_cn.models")
+ROOT = SRC.parent
 
 
 def _modules() -> dict[str, Path]:
@@ -122,3 +138,31 @@ def test_the_shared_top_level_modules_import_none_of_the_parts():
         name = f"exafs_cn.{short}"
         parts = [t for t in GRAPH[name] if t.startswith(("exafs_cn.learn", "exafs_cn.datagen", "exafs_cn.measured", "exafs_cn.models", "exafs_cn.cli"))]
         assert not parts, f"{name} imports {parts}"
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_every_name_a_part_declares_is_there(part):
+    import importlib
+
+    package = importlib.import_module(part)
+    missing = [name for name in package.__all__ if not hasattr(package, name)]
+    assert package.__all__ and not missing, missing
+
+
+def test_studies_and_benchmarks_use_only_what_the_parts_declare():
+    """studies/ and benchmarks/ import a part's names from the part (its ``__all__``), never from
+    one of its modules: those are free to change."""
+    import importlib
+
+    broken = []
+    for path in sorted([*(ROOT / "studies").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("exafs_cn")):
+                continue
+            part = next((p for p in PARTS if node.module == p or node.module.startswith(p + ".")), None)
+            if part is None:
+                continue
+            declared = importlib.import_module(part).__all__
+            if node.module != part or any(alias.name not in declared for alias in node.names):
+                broken.append(f"{path.name}:{node.lineno} from {node.module} import {', '.join(a.name for a in node.names)}")
+    assert not broken, broken

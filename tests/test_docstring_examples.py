@@ -11,6 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MODULES = [
     "exafs_cn.atomic",
+    "exafs_cn.lazy_exports",
     "exafs_cn.datagen.first_shell",
     "exafs_cn.datagen.fit_references",
     "exafs_cn.examples",

@@ -47,6 +47,11 @@ class Spectrum:
     1 for FEFF's mu, which FEFF normalises itself and which has no pre-edge region for a fit.
     ``e0_given`` (eV) replaces the rule's E0 and ``e0_shift`` (eV) moves whichever was used:
     a user who set E0 in Athena, or knows it is off.
+
+    ``larch_edge``: a dict that holds, once the first processing has run, what Larch's
+    pre_edge gives from its own E0; that depends on energy and mu alone, so the processings of
+    one measured spectrum that share the dict (the rule's E0, the profiled one, a model trained
+    with another rule) run it once. None: run it every time.
     """
 
     energy: np.ndarray
@@ -58,6 +63,7 @@ class Spectrum:
     meta: dict = field(default_factory=dict)
     e0_given: float | None = None
     e0_shift: float = 0.0
+    larch_edge: dict | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def background(
         raise ProcessingError(f"E0 = {known_e0:.1f} eV lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
     try:
         if step is None or known_e0 is None:  # max_derivative takes Larch's E0 from pre_edge
-            pre_edge(energy, mu, group=group, e0=known_e0)
+            _larch_pre_edge(energy, mu, spectrum.larch_edge if known_e0 is None else None, group, known_e0)
         norm = group.norm if step is None else mu / step
         e0 = edge_energy(energy, norm, settings, known_e0=known_e0, larch_e0=getattr(group, "e0", None))
         if spectrum.e0_given is not None or spectrum.e0_shift:
@@ -137,12 +143,31 @@ def background(
             edge_step=step,
             kweight=settings.bkg_kweight,
             kmax=settings.bkg_kmax,
+            # chi is the same without: the uncertainty of the background (delta_chi) is used by
+            # nothing here and cost a third of autobk's time (benchmarks/predict.py).
+            calc_uncertainties=False,
         )
     except ProcessingError:
         raise
     except Exception as exc:  # Larch raises assorted errors for unusable input
         raise ProcessingError(f"background removal failed: {' '.join(str(exc).split())[:160]}") from None
     return group.k, group.chi, float(e0), group
+
+
+def _larch_pre_edge(energy: np.ndarray, mu: np.ndarray, cache: dict | None, group: Group, known_e0: float | None) -> None:
+    """Larch's pre_edge into ``group``, or what it gave before for the same mu (``cache``,
+    a spectrum's ``larch_edge``).
+
+    Its attributes are copied as they are: a later pre_edge replaces them rather than writing
+    into them, so the group is what a fresh run leaves.
+    """
+    if cache:
+        for name, value in cache.items():
+            setattr(group, name, value)
+        return
+    pre_edge(energy, mu, group=group, e0=known_e0)
+    if cache is not None:
+        cache.update((name, value) for name, value in vars(group).items() if not name.startswith("__"))
 
 
 def first_shell_index(r: np.ndarray, mag: np.ndarray, window: tuple[float, float] = (1.0, 3.5)) -> int | None:

@@ -1,1 +1,22 @@
-"""Learning from the data: features in bulk, models, cross-validation, the study's experiments, final models."""
+"""Learning from the data: features in bulk, models, cross-validation, the study's experiments, final models.
+
+The names below are this package's stable surface (what studies and benchmarks rely on), each
+imported from its module when first used; the modules themselves are free to change.
+"""
+
+from exafs_cn.lazy_exports import attach
+
+#: Each module's stable names.
+_EXPORTS = {
+    "average_cn": ("average_cn_metrics", "cross_validate_average_cn",),
+    "calibration": ("calibrated", "top_label_ece",),
+    "corpus": ("cached_features", "dataset_fingerprint", "default_cache_dir", "feff_spectrum", "load_average_cn_features", "load_features", "pair_spectra", "short_hash",),
+    "evaluate": ("ElementData", "cross_validate", "majority_accuracy", "splitter",),
+    "first_shell": ("FIRST_SHELL_FEATURE_SET", "fit_first_shell_models", "pair_labels",),
+    "holdout": ("HOLDOUT_FOLDS", "stack_copies",),
+    "models": ("make_model",),
+    "reproduce": ("ExperimentPlan", "MODEL_SPECS", "ModelSpec", "cross_element_cv", "plan_features", "select_subset",),
+    "train": ("DEFAULT_MIN_CLASS_COUNT", "PREDICT_MIN_LEAF", "PREDICT_TREES", "fit_models", "prediction_params", "training_set", "usable_rows",),
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

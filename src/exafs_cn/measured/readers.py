@@ -84,6 +84,9 @@ class MeasuredSpectrum:
     e0_shift: float = 0.0
     e0_profile: bool = True  # where neither is given: E0 where chi(k) matches the training spectra best
     scan_time: datetime | None = None
+    # Larch's pre_edge of this mu from its own E0, filled by the first processing and shared
+    # by the others of this spectrum (features.Spectrum.larch_edge); carried over by replace().
+    larch_edge: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def where(self) -> str:
@@ -92,7 +95,9 @@ class MeasuredSpectrum:
     def to_spectrum(self) -> Spectrum:
         """E0 by the processing settings' rule (``e0_rule``), or as the user gave it or moved it;
         the edge step by Larch's pre_edge."""
-        return Spectrum(self.energy, self.mu, self.element, name=self.where, e0_given=self.e0_given, e0_shift=self.e0_shift)
+        return Spectrum(
+            self.energy, self.mu, self.element, name=self.where, e0_given=self.e0_given, e0_shift=self.e0_shift, larch_edge=self.larch_edge
+        )
 
     def with_e0(self, option: E0Option | None) -> MeasuredSpectrum:
         """This spectrum with the user's E0 (an energy, or a shift from the rule's), where given."""

@@ -17,6 +17,7 @@ from exafs_cn.models.files import MODEL_FORMAT, MODEL_SUFFIX, ModelFileError, Sa
 from exafs_cn.models.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
 from exafs_cn.models.names import AVERAGE_CN_MODEL, FIRST_SHELL_MODELS, MODEL_NAMES, NEIGHBOUR_MODEL, R1_MODEL
 from exafs_cn.models.novelty import NoveltyCheck
+from exafs_cn.models.quantile_forest import ConformalQuantileForest
 
 __all__ = [
     "AVERAGE_CN_MODEL",
@@ -28,6 +29,7 @@ __all__ = [
     "NEIGHBOUR_MODEL",
     "R1_MODEL",
     "CalibrationFileError",
+    "ConformalQuantileForest",
     "ModelFileError",
     "NoveltyCheck",
     "PowerCalibration",
