@@ -300,7 +300,7 @@ def predict(
 
     from exafs_cn.measured.pipeline import predict_batches
     from exafs_cn.measured.plot import plot_prediction
-    from exafs_cn.measured.predict import ModelStore, PredictError, read_inputs
+    from exafs_cn.measured.predict import FileInput, ModelStore, PredictError
     from exafs_cn.measured.prediction import Failure
     from exafs_cn.measured.readers import Columns, E0Option, SpectrumFileError, check_element_option
     from exafs_cn.models.names import MODEL_NAMES
@@ -381,10 +381,10 @@ def predict(
                 reason = getattr(exc, "strerror", None) or one_line(exc, 100)
                 report_error(Failure(item.file, item.group, f"{figure}: figure not written: {reason}"))
 
-    # The pipeline reads one file at a time and predicts in batches of whole files (one model
+    # The pipeline predicts in batches of whole files (read on the pool's workers; one model
     # call per element for a batch): lines come out batch by batch, never half of a file's.
     try:
-        inputs = (read_inputs(path, element, columns, e0_option) for path in paths)
+        inputs = (FileInput(path, element, columns, e0_option) for path in paths)
         for batch in predict_batches(inputs, store, fits, workers=workers or default_workers()):
             for item in batch.results:
                 report(item)

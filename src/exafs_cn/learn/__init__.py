@@ -8,6 +8,7 @@ from exafs_cn.lazy_exports import attach
 
 #: Each module's stable names.
 _EXPORTS = {
+    "augment": ("Augmentation", "DEFAULT_AUGMENTATION"),
     "average_cn": ("average_cn_metrics", "cross_validate_average_cn",),
     "calibration": ("calibrated", "top_label_ece",),
     "corpus": ("cached_features", "dataset_fingerprint", "default_cache_dir", "feff_spectrum", "load_average_cn_features", "load_features", "pair_spectra", "short_hash",),
@@ -16,7 +17,7 @@ _EXPORTS = {
     "holdout": ("HOLDOUT_FOLDS", "stack_copies",),
     "models": ("make_model",),
     "reproduce": ("ExperimentPlan", "MODEL_SPECS", "ModelSpec", "cross_element_cv", "plan_features", "select_subset",),
-    "train": ("DEFAULT_MIN_CLASS_COUNT", "PREDICT_MIN_LEAF", "PREDICT_TREES", "fit_models", "prediction_params", "training_set", "usable_rows",),
+    "train": ("DEFAULT_MIN_CLASS_COUNT", "PREDICT_MIN_LEAF", "PREDICT_TREES", "fit_models", "prediction_params", "train_models", "training_set", "usable_rows",),
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

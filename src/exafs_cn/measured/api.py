@@ -1,7 +1,7 @@
 """``exafs_cn.predict``: the Python API of prediction, for files, Larch Groups and arrays.
 
-It checks the options once, reads every input (``predict.read_inputs`` for files; Groups and
-arrays checked as files are) and runs the same pipeline as ``exafs-cn predict``
+It checks the options once, takes every input (files as ``predict.FileInput``, read where
+they are processed; Groups and arrays checked as files are) and runs the same pipeline as ``exafs-cn predict``
 (``pipeline.predict_batches``), all inputs in one batch: one model call per element.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from exafs_cn.exceptions import OptionError, SpectrumFileError
 from exafs_cn.measured.columns import DEFAULT_COLUMNS, Columns, energy_and_mu, group_arrays, guess_mu
 from exafs_cn.measured.pipeline import predict_batches, s02_choice
-from exafs_cn.measured.predict import DEFAULT_MODEL, ModelStore, read_inputs, unforeseen
+from exafs_cn.measured.predict import DEFAULT_MODEL, FileInput, ModelStore, unforeseen
 from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import E0Option, MeasuredSpectrum, check_element_option, checked
 
@@ -188,14 +188,14 @@ def _options(models_dir, model: str, element, e0, energy, mu, inputs: list) -> t
     return element, e0_option, store
 
 
-def _read_all(inputs: list, element, energy, mu, name: str, e0: E0Option | None) -> list[list[MeasuredSpectrum | SpectrumFileError]]:
-    """Every input read and checked (with the E0 option), in order, one list per input: a file's
-    spectra, a group's or the arrays' one, or the error in each one's place."""
+def _read_all(inputs: list, element, energy, mu, name: str, e0: E0Option | None) -> list[FileInput | list[MeasuredSpectrum | SpectrumFileError]]:
+    """Every input in order: a file to read (with the E0 option), or a group's or the arrays'
+    one spectrum checked, or the error in its place."""
     columns = Columns(energy=energy, mu=mu) if all(e is None or isinstance(e, str) for e in (energy, mu)) else DEFAULT_COLUMNS
-    items: list[list[MeasuredSpectrum | SpectrumFileError]] = []
+    items: list[FileInput | list[MeasuredSpectrum | SpectrumFileError]] = []
     for index, item in enumerate(inputs):
         if isinstance(item, (str, os.PathLike)):
-            items.append(read_inputs(item, element, columns, e0))
+            items.append(FileInput(item, element, columns, e0))
         elif isinstance(item, _Refused):
             items.append([SpectrumFileError(f"{item.name}: {item.reason}", item.name)])
         elif item is None or _is_group(item):

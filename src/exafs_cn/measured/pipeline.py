@@ -1,10 +1,11 @@
 """The prediction pipeline that ``exafs-cn predict`` and ``exafs_cn.predict`` both run.
 
-Inputs arrive as the spectra of one input each (a file's groups, one Larch Group, the
-arrays), already read and checked (``predict.read_inputs``). They are predicted in batches
-of whole inputs, so that a file's answers never straddle two batches: one model call per
-element for each batch (``predict.predict_spectra``), then, where asked for, the
-first-shell fit of each answer (``fit.add_fits``). The command line prints each batch as it
+Inputs arrive as files to read (``predict.FileInput``: read where they are processed, on
+the pool's workers) or as the spectra of one input each, already read and checked (one
+Larch Group, the arrays). They are predicted in batches of whole inputs, so that a file's
+answers never straddle two batches: one model call per element for each batch
+(``predict.predict_spectra``), then, where asked for, the first-shell fit of each answer
+(``fit.add_fits``). The command line prints each batch as it
 comes; the Python API collects them all into one list.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exafs_cn.exceptions import SpectrumFileError
-from exafs_cn.measured.predict import ModelStore, predict_file, predict_spectra
+from exafs_cn.measured.predict import FileInput, ModelStore, predict_file, predict_spectra
 from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import MeasuredSpectrum
 
@@ -36,7 +37,7 @@ class Batch:
 
 
 def predict_batches(
-    inputs: Iterable[list[MeasuredSpectrum | SpectrumFileError]],
+    inputs: Iterable[FileInput | list[MeasuredSpectrum | SpectrumFileError]],
     store: ModelStore,
     fits: tuple[S02Choice, ReferencePaths] | None = None,
     batch_size: int | None = PREDICT_BATCH,
@@ -46,28 +47,32 @@ def predict_batches(
 
     Parameters
     ----------
-    inputs : iterable of lists
-        Each input's spectra, or the errors in their place; read lazily, one input at a time.
+    inputs : iterable of FileInput or lists
+        Files to read, or an input's spectra (the errors in their place); taken lazily, one
+        input at a time.
     store : ModelStore
         The models.
     fits : (S02Choice, ReferencePaths), optional
         Fit every answer's first shell with this S02 and these FEFF paths (``--fit``).
     batch_size : int or None
-        Predict once at least this many spectra are waiting (whole inputs only); None: all
-        inputs in one batch.
+        Predict once at least this many spectra (a file counted as one) are waiting, whole
+        inputs only; None: all inputs in one batch.
     workers : int
-        Processes that read the spectra into chi(R) and features (``predict_spectra``); the
-        models run in this one.
+        Processes that read the files and take the spectra into chi(R) and features
+        (``predict_spectra``); the models run in this one.
 
     Yields
     ------
     Batch
         A batch's answers in input order, never part of an input's.
     """
-    waiting: list[MeasuredSpectrum | SpectrumFileError] = []
+    waiting: list[MeasuredSpectrum | SpectrumFileError | FileInput] = []
     count = 0
-    for spectra in inputs:
-        waiting.extend(spectra)
+    for item in inputs:
+        if isinstance(item, FileInput):
+            waiting.append(item)
+        else:
+            waiting.extend(item)
         count += 1
         if batch_size is not None and len(waiting) >= batch_size:
             yield Batch(_answered(waiting, store, fits, workers), count)

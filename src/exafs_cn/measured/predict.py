@@ -193,19 +193,35 @@ class _Pending:
     fills_window: bool  # the data reach the model's FT kmax: the measured calibration applies
 
 
+@dataclass(frozen=True)
+class FileInput:
+    """A file to read with the user's options, where it is processed (on a worker of the pool:
+    reading and its checks cost as much as a background removal)."""
+
+    path: Path | str
+    element: str | None = None
+    columns: Columns = DEFAULT_COLUMNS
+    e0: E0Option | None = None
+
+    def read(self) -> list[MeasuredSpectrum | SpectrumFileError]:
+        """The file's spectra or the error in their place (``read_inputs``)."""
+        return read_inputs(self.path, self.element, self.columns, self.e0)
+
+
 def predict_spectra(
-    spectra: Iterable[MeasuredSpectrum | SpectrumFileError], store: ModelStore, workers: int = 1
+    spectra: Iterable[MeasuredSpectrum | SpectrumFileError | FileInput], store: ModelStore, workers: int = 1
 ) -> list[Prediction | Failure]:
     """A Prediction or a Failure for each spectrum, in order; one model call per element.
 
-    Reading, checks and processing run spectrum by spectrum (on ``workers`` processes where
-    there are at least ``MIN_SPECTRA_PER_WORKER`` spectra for each); the models then predict
-    all spectra of an element at once, here (a forest's per-call overhead is ~10-20 ms, its
-    per-spectrum cost a fraction of that). An exception nobody foresaw becomes that
-    spectrum's Failure, so the others are still predicted.
+    Reading (for a ``FileInput``: a file read where it is processed, its spectra in its place),
+    checks and processing run input by input (on ``workers`` processes where there are at least
+    ``MIN_SPECTRA_PER_WORKER`` inputs for each); the models then predict all spectra of an
+    element at once, here (a forest's per-call overhead is ~10-20 ms, its per-spectrum cost a
+    fraction of that). An exception nobody foresaw becomes that spectrum's Failure, so the
+    others are still predicted.
     """
     items = list(spectra)
-    results: list[Prediction | Failure | _Pending] = _prepare_all(items, store, workers)
+    results: list[Prediction | Failure | _Pending] = [outcome for outcomes in _prepare_all(items, store, workers) for outcome in outcomes]
     by_element: dict[str, list[int]] = {}
     for index, item in enumerate(results):
         if isinstance(item, _Pending):
@@ -232,12 +248,12 @@ MIN_SPECTRA_PER_WORKER = 8
 _WORKER_STORES: dict[tuple[str, str, bool], ModelStore] = {}
 
 
-def _prepare_all(items: list, store: ModelStore, workers: int) -> list[Prediction | Failure | _Pending]:
-    """Each item prepared (``_prepare_or_fail``), in order: here, or on a pool of ``workers``
-    processes (``exafs_cn.parallel``) where the batch is large enough to pay for one."""
+def _prepare_all(items: list, store: ModelStore, workers: int) -> list[list[Prediction | Failure | _Pending]]:
+    """Each item prepared (``_prepare_item``: a file's spectra, or one), in order: here, or on a
+    pool of ``workers`` processes (``exafs_cn.parallel``) where the batch is large enough to pay for one."""
     workers = max(1, min(workers, len(items) // MIN_SPECTRA_PER_WORKER))
     if workers == 1:
-        return [_prepare_or_fail(item, store) for item in items]
+        return [_prepare_item(item, store) for item in items]
     from exafs_cn.parallel import map_unordered
 
     spec = (str(store.models_dir), store.model_name, store.use_measured_calibration)
@@ -255,23 +271,32 @@ def _prepare_all(items: list, store: ModelStore, workers: int) -> list[Predictio
     out: list = [None] * len(items)
     tasks = [(index, spec, item) for index, item in enumerate(items)]
 
-    def lost(task, exc: BaseException) -> tuple[int, Failure]:
+    def lost(task, exc: BaseException) -> tuple[int, list[Failure]]:
         index, _, item = task
-        where = item.where if isinstance(item, MeasuredSpectrum) else str(item)
-        return index, Failure(getattr(item, "file", where), getattr(item, "group", None), f"{where}: cannot be predicted ({unforeseen(exc)})")
+        where = item.where if isinstance(item, MeasuredSpectrum) else str(getattr(item, "path", item))
+        file = getattr(item, "file", where)
+        return index, [Failure(file, getattr(item, "group", None), f"{where}: cannot be predicted ({unforeseen(exc)})")]
 
     for index, outcome in map_unordered(_prepare_task, tasks, workers=workers, progress=False, on_error=lost):
         out[index] = outcome
     return out
 
 
-def _prepare_task(task: tuple[int, tuple[str, str, bool], MeasuredSpectrum | SpectrumFileError]) -> tuple[int, Prediction | Failure | _Pending]:
-    """One spectrum prepared in a worker process, with its index."""
+def _prepare_task(
+    task: tuple[int, tuple[str, str, bool], MeasuredSpectrum | SpectrumFileError | FileInput],
+) -> tuple[int, list[Prediction | Failure | _Pending]]:
+    """One input prepared in a worker process, with its index."""
     index, spec, item = task
     store = _WORKER_STORES.get(spec)
     if store is None:  # a worker that was started, not forked: its own store, loaded once
         store = _WORKER_STORES.setdefault(spec, ModelStore(spec[0], spec[1], spec[2]))
-    return index, _prepare_or_fail(item, store)
+    return index, _prepare_item(item, store)
+
+
+def _prepare_item(item: MeasuredSpectrum | SpectrumFileError | FileInput, store: ModelStore) -> list[Prediction | Failure | _Pending]:
+    """A file read and each of its spectra prepared, or one spectrum prepared."""
+    spectra = item.read() if isinstance(item, FileInput) else [item]
+    return [_prepare_or_fail(spectrum, store) for spectrum in spectra]
 
 
 def _prepare_or_fail(item: MeasuredSpectrum | SpectrumFileError, store: ModelStore) -> Prediction | Failure | _Pending:
@@ -473,7 +498,7 @@ def predict_files(
 ) -> list[Prediction | Failure]:
     """``predict_file`` for many files, with one model call per element for all of them
     (read and processed on ``workers`` processes where there are enough)."""
-    return predict_spectra([item for path in paths for item in read_inputs(path, element, columns, e0)], store, workers)
+    return predict_spectra([FileInput(path, element, columns, e0) for path in paths], store, workers)
 
 
 def unforeseen(exc: BaseException) -> str:
