@@ -34,3 +34,19 @@ def test_batches_hold_whole_inputs_in_order():
     assert answered == [str(path) for path in SPECTRA[:5]]
     (one,) = predict_batches(inputs, store, batch_size=None)
     assert one.inputs == 5 and _comparable(one.results) == _comparable(item for batch in batches for item in batch.results)
+
+
+def test_the_pipeline_writes_each_answers_figure_and_says_where(tmp_path):
+    """--plot's figures are the pipeline's work: one per answer, by index, never over a user's file."""
+    from exafs_cn.measured import FileInput
+    from exafs_cn.measured.plot import FigureNames
+
+    (tmp_path / "data__Cu__cu_metal_rt.xdi.png").write_bytes(b"a user's own file")
+    inputs = [FileInput(SPECTRA[0]), FileInput(MEASURED / "no-such-file.xdi"), FileInput(MEASURED / "data__Cu__cu_metal_rt.xdi")]
+    (batch,) = predict_batches(inputs, ModelStore(), batch_size=None, figures=FigureNames(tmp_path))
+    answered = [i for i, item in enumerate(batch.results) if not isinstance(item, exafs_cn.Failure)]
+    assert sorted(batch.figures) == answered == [0, 2]
+    cu = batch.figures[2]
+    assert cu.error is None and cu.existing == tmp_path / "data__Cu__cu_metal_rt.xdi.png" and cu.path.name == "data__Cu__cu_metal_rt.xdi-2.png"
+    assert (tmp_path / "data__Cu__cu_metal_rt.xdi.png").read_bytes() == b"a user's own file"
+    assert all(figure.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for figure in batch.figures.values())

@@ -6,7 +6,6 @@ exit status, never a traceback.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -17,7 +16,7 @@ from typing import Annotated
 import typer
 
 from exafs_cn.elements import METALS_3D
-from exafs_cn.exceptions import ExafsCnError, one_line
+from exafs_cn.exceptions import ExafsCnError
 
 #: What ``exafs-cn --help`` opens with (the module docstring is for the next engineer).
 HELP = (
@@ -299,7 +298,7 @@ def predict(
     import warnings
 
     from exafs_cn.measured.pipeline import predict_batches
-    from exafs_cn.measured.plot import plot_prediction
+    from exafs_cn.measured.plot import FigureNames
     from exafs_cn.measured.predict import FileInput, ModelStore, PredictError
     from exafs_cn.measured.prediction import Failure
     from exafs_cn.measured.readers import Columns, E0Option, SpectrumFileError, check_element_option
@@ -364,30 +363,23 @@ def predict(
             typer.echo(printable(item.answer_line()))
             if item.fit_line():  # printable line by line: a newline in a file name stays escaped
                 typer.echo(f"  {printable(item.fit_line())}")
-        if figures is not None and item.processed is not None:
-            figures.existing = None
-            figure = figures.next(item.file, item.group)
-            try:
-                while True:  # a file of that name that this run did not write is never replaced
-                    try:
-                        plot_prediction(item, store.get(item.element), figure, replace=False)
-                        break
-                    except FileExistsError:  # made by another process since the name was chosen
-                        figure = figures.next(item.file, item.group)
-                if figures.existing is not None:
-                    taken = printable(str(figures.existing))
-                    typer.echo(f"exafs-cn: note: {taken} exists (not written by this run): figure saved as {figure.name}", err=True)
-            except (OSError, ValueError) as exc:  # full disk, a name the file system refuses, ...
-                reason = getattr(exc, "strerror", None) or one_line(exc, 100)
-                report_error(Failure(item.file, item.group, f"{figure}: figure not written: {reason}"))
+
+    def report_figure(item, figure) -> None:
+        if figure.error is not None:  # full disk, a name the file system refuses, ...
+            report_error(Failure(item.file, item.group, figure.error))
+        elif figure.existing is not None:
+            taken = printable(str(figure.existing))
+            typer.echo(f"exafs-cn: note: {taken} exists (not written by this run): figure saved as {figure.path.name}", err=True)
 
     # The pipeline predicts in batches of whole files (read on the pool's workers; one model
     # call per element for a batch): lines come out batch by batch, never half of a file's.
     try:
         inputs = (FileInput(path, element, columns, e0_option) for path in paths)
-        for batch in predict_batches(inputs, store, fits, workers=workers or default_workers()):
-            for item in batch.results:
+        for batch in predict_batches(inputs, store, fits, workers=workers or default_workers(), figures=figures):
+            for index, item in enumerate(batch.results):
                 report(item)
+                if index in batch.figures:
+                    report_figure(item, batch.figures[index])
             finished += batch.inputs
     except KeyboardInterrupt:
         typer.echo(f"exafs-cn: interrupted after {finished} of {len(paths)} inputs; the lines above are complete", err=True)
@@ -502,38 +494,6 @@ def _check_output_folder(folder: Path, option: str) -> None:
             _fail(f"{option} {folder}: cannot write in {existing}")
     except OSError as exc:  # a name too long, a loop of links
         _fail(f"{option} {folder}: cannot write there: {exc.strerror or exc}")
-
-
-class FigureNames:
-    """One figure name per spectrum of a run: the input's name (and group), made safe for
-    any file system, shortened where it is long, and numbered where two inputs share it
-    (``A/x.xdi`` and ``B/x.xdi``)."""
-
-    MAX_STEM = 120
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.used: set[str] = set()
-        #: The first file of a wanted name that was there already (not this run's), if any.
-        self.existing: Path | None = None
-
-    def next(self, file: str, group: str | None) -> Path:
-        stem = _safe_name(Path(file).name + (f"__{group}" if group else ""))
-        if len(stem) > self.MAX_STEM:  # 255 bytes is the usual limit for one name
-            digest = hashlib.sha1(stem.encode()).hexdigest()[:8]
-            stem = f"{stem[: self.MAX_STEM - 9]}-{digest}"
-        name, number = stem, 1
-        while name in self.used or (self.folder / f"{name}.png").exists():  # a user's file is never replaced
-            if name not in self.used and self.existing is None:
-                self.existing = self.folder / f"{name}.png"
-            number += 1
-            name = f"{stem}-{number}"
-        self.used.add(name)
-        return self.folder / f"{name}.png"
-
-
-def _safe_name(text: str) -> str:
-    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in text)
 
 
 @app.command("fetch-mp")

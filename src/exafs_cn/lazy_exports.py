@@ -23,6 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 def attach(package: str, exports: Mapping[str, Sequence[str]]) -> tuple[Callable[[str], object], Callable[[], list[str]], list[str]]:
     """``__getattr__``, ``__dir__`` and ``__all__`` for ``package``, from ``{module: names}``."""
+    for module, names in exports.items():
+        if isinstance(names, str):  # ("name") without its comma: the letters would be exported
+            raise TypeError(f"{package}.{module}: give its names as a tuple, not the string {names!r}")
     where = {name: module for module, names in exports.items() for name in names}
 
     def __getattr__(name: str) -> object:

@@ -8,11 +8,11 @@ from exafs_cn.lazy_exports import attach
 
 #: Each module's stable names.
 _EXPORTS = {
-    "dataset": ("AVERAGE_K", "Dataset", "locate_dataset", "now_iso",),
-    "feff": ("FeffError", "PRESETS", "simulate_site",),
-    "labels": ("crystalnn_description", "crystalnn_label_weight",),
-    "simulate": ("SiteTask", "simulate_one",),
-    "structures": ("StructureRecord", "absorbers_in", "inequivalent_sites", "read_bundled",),
+    "dataset": ("AVERAGE_K", "Dataset", "locate_dataset", "now_iso"),
+    "feff": ("FeffError", "PRESETS", "simulate_site"),
+    "labels": ("crystalnn_description", "crystalnn_label_weight"),
+    "simulate": ("SiteTask", "simulate_one"),
+    "structures": ("StructureRecord", "absorbers_in", "inequivalent_sites", "read_bundled"),
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -9,15 +9,15 @@ from exafs_cn.lazy_exports import attach
 #: Each module's stable names.
 _EXPORTS = {
     "augment": ("Augmentation", "DEFAULT_AUGMENTATION"),
-    "average_cn": ("average_cn_metrics", "cross_validate_average_cn",),
-    "calibration": ("calibrated", "top_label_ece",),
-    "corpus": ("cached_features", "dataset_fingerprint", "default_cache_dir", "feff_spectrum", "load_average_cn_features", "load_features", "pair_spectra", "short_hash",),
-    "evaluate": ("ElementData", "cross_validate", "majority_accuracy", "splitter",),
-    "first_shell": ("FIRST_SHELL_FEATURE_SET", "fit_first_shell_models", "pair_labels",),
-    "holdout": ("HOLDOUT_FOLDS", "stack_copies",),
+    "average_cn": ("average_cn_metrics", "cross_validate_average_cn"),
+    "calibration": ("calibrated", "top_label_ece"),
+    "corpus": ("cached_features", "dataset_fingerprint", "default_cache_dir", "feff_spectrum", "load_average_cn_features", "load_features", "pair_spectra", "short_hash"),
+    "evaluate": ("ElementData", "cross_validate", "majority_accuracy", "splitter"),
+    "first_shell": ("FIRST_SHELL_FEATURE_SET", "fit_first_shell_models", "pair_labels"),
+    "holdout": ("HOLDOUT_FOLDS", "stack_copies"),
     "models": ("make_model",),
-    "reproduce": ("ExperimentPlan", "MODEL_SPECS", "ModelSpec", "cross_element_cv", "plan_features", "select_subset",),
-    "train": ("DEFAULT_MIN_CLASS_COUNT", "PREDICT_MIN_LEAF", "PREDICT_TREES", "fit_models", "prediction_params", "train_models", "training_set", "usable_rows",),
+    "reproduce": ("ExperimentPlan", "MODEL_SPECS", "ModelSpec", "cross_element_cv", "plan_features", "select_subset"),
+    "train": ("DEFAULT_MIN_CLASS_COUNT", "PREDICT_MIN_LEAF", "PREDICT_TREES", "fit_models", "prediction_params", "train_models", "training_set", "usable_rows"),
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -8,12 +8,14 @@ from exafs_cn.lazy_exports import attach
 
 #: Each module's stable names.
 _EXPORTS = {
-    "readers": ("Columns", "E0Option", "MeasuredSpectrum", "SpectrumFileError", "checked", "read_file", "read_spectra",),
-    "formats": ("FORMATS", "format_of",),
-    "predict": ("DEFAULT_MODEL", "ModelStore", "predict_file", "predict_files", "predict_spectra", "shipped_models_dir",),
-    "prediction": ("Failure", "Prediction", "held_to_class",),
-    "e0_profile": ("K_RANGE", "OFFSETS", "TOP", "profile",),
-    "fit": ("DEFAULT_S02", "FOIL_CLASS", "FitError", "ReferencePaths", "fit_first_shell", "fit_foil_s02",),
+    "readers": ("Columns", "E0Option", "MeasuredSpectrum", "SpectrumFileError", "checked", "read_file", "read_spectra"),
+    "formats": ("FORMATS", "format_of"),
+    "predict": ("DEFAULT_MODEL", "FileInput", "ModelStore", "predict_file", "predict_files", "predict_spectra", "shipped_models_dir"),
+    "prediction": ("Failure", "Prediction", "held_to_class"),
+    "pipeline": ("Batch", "predict_batches"),
+    "plot": ("Figure", "FigureNames", "write_figure"),
+    "e0_profile": ("K_RANGE", "OFFSETS", "TOP", "profile"),
+    "fit": ("DEFAULT_S02", "FOIL_CLASS", "FitError", "ReferencePaths", "fit_first_shell", "fit_foil_s02"),
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -5,14 +5,14 @@ the pool's workers) or as the spectra of one input each, already read and checke
 Larch Group, the arrays). They are predicted in batches of whole inputs, so that a file's
 answers never straddle two batches: one model call per element for each batch
 (``predict.predict_spectra``), then, where asked for, the first-shell fit of each answer
-(``fit.add_fits``). The command line prints each batch as it
+(``fit.add_fits``) and its figure (``plot.write_figure``). The command line prints each batch as it
 comes; the Python API collects them all into one list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,8 +21,9 @@ from exafs_cn.measured.predict import FileInput, ModelStore, predict_file, predi
 from exafs_cn.measured.prediction import Failure, Prediction
 from exafs_cn.measured.readers import MeasuredSpectrum
 
-if TYPE_CHECKING:  # --fit's types: the fit module is imported only where a fit is asked for
+if TYPE_CHECKING:  # --fit's types: the fit module is imported only where a fit is asked for; matplotlib for figures
     from exafs_cn.measured.fit import ReferencePaths, S02Choice
+    from exafs_cn.measured.plot import Figure, FigureNames
 
 #: Spectra predicted together by the command line (one model call per element for each batch).
 PREDICT_BATCH = 64
@@ -30,10 +31,12 @@ PREDICT_BATCH = 64
 
 @dataclass(frozen=True)
 class Batch:
-    """The answers of some whole inputs, in order, and how many inputs they answer."""
+    """The answers of some whole inputs, in order, how many inputs they answer, and where each
+    answer's figure went (by its index in ``results``), where figures were asked for."""
 
     results: list[Prediction | Failure]
     inputs: int
+    figures: dict[int, Figure] = field(default_factory=dict)
 
 
 def predict_batches(
@@ -42,6 +45,7 @@ def predict_batches(
     fits: tuple[S02Choice, ReferencePaths] | None = None,
     batch_size: int | None = PREDICT_BATCH,
     workers: int = 1,
+    figures: FigureNames | None = None,
 ) -> Iterator[Batch]:
     """The answers of ``inputs`` (each the spectra of one input), batch by batch.
 
@@ -60,6 +64,8 @@ def predict_batches(
     workers : int
         Processes that read the files and take the spectra into chi(R) and features
         (``predict_spectra``); the models run in this one.
+    figures : FigureNames, optional
+        Write each answer's figure into this folder (``plot.write_figure``).
 
     Yields
     ------
@@ -75,19 +81,28 @@ def predict_batches(
             waiting.extend(item)
         count += 1
         if batch_size is not None and len(waiting) >= batch_size:
-            yield Batch(_answered(waiting, store, fits, workers), count)
+            yield _answered(waiting, count, store, fits, workers, figures)
             waiting, count = [], 0
     if count:
-        yield Batch(_answered(waiting, store, fits, workers), count)
+        yield _answered(waiting, count, store, fits, workers, figures)
 
 
-def _answered(spectra: list, store: ModelStore, fits: tuple[S02Choice, ReferencePaths] | None, workers: int) -> list[Prediction | Failure]:
+def _answered(
+    spectra: list, inputs: int, store: ModelStore, fits: tuple[S02Choice, ReferencePaths] | None, workers: int, figures: FigureNames | None
+) -> Batch:
     results = predict_spectra(spectra, store, workers)
     if fits is not None:
         from exafs_cn.measured.fit import add_fits  # Larch's fitting and pymatgen: only for --fit
 
         add_fits(results, *fits)
-    return results
+    written = {}
+    if figures is not None:
+        from exafs_cn.measured.plot import write_figure  # matplotlib: only for figures
+
+        for index, item in enumerate(results):
+            if isinstance(item, Prediction) and item.processed is not None:
+                written[index] = write_figure(item, store.get(item.element), figures)
+    return Batch(results, inputs, written)
 
 
 def s02_choice(store: ModelStore, s02: float | None, foil: Path | str | None, paths: ReferencePaths) -> S02Choice:

@@ -1,15 +1,78 @@
-"""The figure of one prediction (``exafs-cn predict --plot``): chi(k), |chi(R)| against the
-training band of the predicted CN, and the CN axis with the class probabilities and the
-average CN's interval."""
+"""The figure of one prediction (``exafs-cn predict --plot``, ``exafs_cn.predict(plot_dir=)``):
+chi(k), |chi(R)| against the training band of the predicted CN, and the CN axis with the class
+probabilities and the average CN's interval; and the figures of a run written into one folder,
+one name per spectrum, never over a file the run did not write."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from exafs_cn.exceptions import one_line
 from exafs_cn.measured.prediction import Prediction
 from exafs_cn.models.files import SavedModel
+
+
+class FigureNames:
+    """One figure name per spectrum of a run: the input's name (and group), made safe for
+    any file system, shortened where it is long, and numbered where two inputs share it
+    (``A/x.xdi`` and ``B/x.xdi``) or a file of that name is there already."""
+
+    MAX_STEM = 120
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.used: set[str] = set()
+        #: The first file of a wanted name that was there already (not this run's), if any.
+        self.existing: Path | None = None
+
+    def next(self, file: str, group: str | None) -> Path:
+        stem = _safe_name(Path(file).name + (f"__{group}" if group else ""))
+        if len(stem) > self.MAX_STEM:  # 255 bytes is the usual limit for one name
+            digest = hashlib.sha1(stem.encode()).hexdigest()[:8]
+            stem = f"{stem[: self.MAX_STEM - 9]}-{digest}"
+        name, number = stem, 1
+        while name in self.used or (self.folder / f"{name}.png").exists():  # a user's file is never replaced
+            if name not in self.used and self.existing is None:
+                self.existing = self.folder / f"{name}.png"
+            number += 1
+            name = f"{stem}-{number}"
+        self.used.add(name)
+        return self.folder / f"{name}.png"
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in text)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Where one prediction's figure went: ``path`` (None where it was not written, ``error``
+    says why), and ``existing``, a file of the wanted name that the run left alone."""
+
+    path: Path | None
+    existing: Path | None = None
+    error: str | None = None
+
+
+def write_figure(prediction: Prediction, saved: SavedModel, names: FigureNames) -> Figure:
+    """``prediction``'s figure under the next free name of ``names``; a full disk or a name the
+    file system refuses is the Figure's error, in one line."""
+    names.existing = None
+    path = names.next(prediction.file, prediction.group)
+    try:
+        while True:  # a file of that name that this run did not write is never replaced
+            try:
+                plot_prediction(prediction, saved, path, replace=False)
+                return Figure(path, names.existing)
+            except FileExistsError:  # made by another process since the name was chosen
+                path = names.next(prediction.file, prediction.group)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or one_line(exc, 100)
+        return Figure(None, names.existing, f"{path}: figure not written: {reason}")
 
 
 def plot_prediction(prediction: Prediction, saved: SavedModel, path: Path, replace: bool = True) -> Path:
