@@ -93,6 +93,7 @@ def test_hdf5_without_spectra_or_with_outside_links_says_so_in_one_line(tmp_path
         handle["detector/frames"] = np.zeros((4, 8, 8))
         handle["scan/angle"] = np.linspace(10, 20, 100)
         handle["scan/counts"] = np.linspace(1, 2, 100)
+        handle["scan/when"] = "2020-01-01T00:00:00"
     with pytest.raises(SpectrumFileError, match=r"images\.h5: HDF5 file with no group holding an energy and a mu.*--energy") as info:
         read_file(empty)
     assert "\n" not in str(info.value)
@@ -102,8 +103,10 @@ def test_hdf5_without_spectra_or_with_outside_links_says_so_in_one_line(tmp_path
         xdi = read_xdi(str(CU))
         group["energy"], group["mu"] = xdi.energy, xdi.mutrans
         group["i0"] = h5py.ExternalLink(str(empty), "/scan/counts")  # another file: never opened
+        group["start_time"] = h5py.ExternalLink(str(empty), "/scan/when")  # nor for the scan time
     (spectrum,) = read_file(linked)
-    assert isinstance(spectrum, MeasuredSpectrum) and any("links to other files not followed: /cu/i0" in n for n in spectrum.notes)
+    assert isinstance(spectrum, MeasuredSpectrum) and spectrum.scan_time is None
+    assert any("links to other files not followed: /cu/i0, /cu/start_time" in n for n in spectrum.notes), spectrum.notes
     damaged = tmp_path / "damaged.h5"
     damaged.write_bytes(_nxxas(tmp_path / "whole.h5").read_bytes()[:3000])
     with pytest.raises(SpectrumFileError, match=r"damaged\.h5: unreadable HDF5 file"):

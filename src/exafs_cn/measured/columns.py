@@ -65,14 +65,18 @@ def energy_and_mu(
     if mu_expr is None:
         raise SpectrumFileError(f"{path}: cannot tell which column is mu; give --mu, e.g. 'log(i0/it)' (columns: {names})", str(path))
     for expr in (energy_expr, mu_expr):
-        used = set(re.findall(r"[a-z_][a-z0-9_.]*", str(expr).lower()))
-        for name in sorted(used & set(repeated or {})):
+        for name in sorted(expression_names(expr) & set(repeated or {})):
             numbers = " and ".join(str(n) for n in repeated[name])
             raise SpectrumFileError(
                 f"{path}: columns {numbers} are both named {name!r}: rename one, or give --energy/--mu naming another column",
                 str(path),
             )
     return evaluate(energy_expr, arrays, str(path)), evaluate(mu_expr, arrays, str(path))
+
+
+def expression_names(expr: str) -> set[str]:
+    """The names a column name or an expression uses (lower case): its columns and functions."""
+    return set(re.findall(r"[a-z_][a-z0-9_.]*", str(expr).lower()))
 
 
 def guess_energy(arrays: Mapping[str, np.ndarray]) -> str | None:

@@ -258,6 +258,8 @@ def _prepare_all(items: list, store: ModelStore, workers: int) -> list[list[Pred
 
     spec = (str(store.models_dir), store.model_name, store.use_measured_calibration)
     _WORKER_STORES[spec] = store
+    # A file's element is known once it is read, on a worker: the first batch's workers load
+    # those models each (~0.25 s an element); later batches fork from a parent that holds them.
     for element in {item.element for item in items if isinstance(item, MeasuredSpectrum)}:
         try:  # loaded here, before the fork, so that each worker does not load them again
             store.get(element)

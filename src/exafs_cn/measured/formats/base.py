@@ -51,6 +51,12 @@ class RawGroup:
     error: str | None = None
     scan_time: datetime | None = None
 
+    @classmethod
+    def refused(cls, label: str, where: str, exc: Exception) -> RawGroup:
+        """A group of a file of several that cannot be read: its error as the checks will prefix
+        it (``where``, the file and the label, taken off the message)."""
+        return cls(label, None, None, None, error=str(exc).removeprefix(f"{where}: "))
+
 
 @contextlib.contextmanager
 def larch_output():

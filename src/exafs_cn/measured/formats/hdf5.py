@@ -12,13 +12,14 @@ Nothing in an HDF5 file is evaluated: h5py reads numbers and strings.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from exafs_cn.exceptions import SpectrumFileError, one_line
-from exafs_cn.measured.columns import DEFAULT_COLUMNS, Columns, energy_and_mu, guess_energy, guess_mu
+from exafs_cn.measured.columns import DEFAULT_COLUMNS, Columns, energy_and_mu, expression_names, guess_energy, guess_mu
 from exafs_cn.measured.formats.base import MAX_POINTS, Format, RawGroup
 from exafs_cn.measured.xray_tables import symbol
 
@@ -49,10 +50,10 @@ def read(path: Path, columns: Columns) -> list[RawGroup]:
     candidates: list[str] = []
     with handle:
         try:
-            for count, group in enumerate(_groups(handle, skipped_links)):
+            for count, (group, members) in enumerate(_groups(handle, skipped_links)):
                 if count >= MAX_GROUPS:
                     raise SpectrumFileError(f"{path}: more than {MAX_GROUPS:,} groups; split the library", str(path))
-                arrays = _arrays(group)
+                arrays = _arrays(members)
                 spectrum = _spectrum(path, group, arrays, columns)
                 if spectrum is not None:
                     groups.append(spectrum)
@@ -68,13 +69,22 @@ def read(path: Path, columns: Columns) -> list[RawGroup]:
         raise SpectrumFileError(f"{path}: HDF5 file with no group holding an energy and a mu{advice}{found}", str(path))
     if skipped_links:
         note = f"links to other files not followed: {', '.join(skipped_links[:3])}"
-        groups = [RawGroup(g.label, g.energy, g.mu, g.stated, (*g.notes, note), g.error, g.scan_time) for g in groups]
+        groups = [replace(g, notes=(*g.notes, note)) for g in groups]
     return groups
 
 
+def _inside(group, name: str):
+    """``group[name]`` where it lies in this file; None where there is no such member or it is
+    a link to another file (never opened)."""
+    import h5py
+
+    return None if isinstance(group.get(name, getlink=True), h5py.ExternalLink) else group.get(name)
+
+
 def _groups(handle, skipped_links: list[str]):
-    """Every group of the file, the root first, breadth first; soft links inside the file are
-    followed where they lead (NXdata's), external links are listed in ``skipped_links``."""
+    """Every group of the file with its members in the file (name -> object), the root first,
+    breadth first; soft links inside the file are followed where they lead (NXdata's),
+    external links are listed in ``skipped_links``."""
     import h5py
 
     queue = [handle]
@@ -84,30 +94,27 @@ def _groups(handle, skipped_links: list[str]):
         if group.id in seen:  # a hard or soft link back up the tree
             continue
         seen.add(group.id)
-        yield group
+        members = {}
         for name in group:
-            link = group.get(name, getlink=True)
-            if isinstance(link, h5py.ExternalLink):
+            member = _inside(group, name)
+            if member is not None:
+                members[name] = member
+            elif isinstance(group.get(name, getlink=True), h5py.ExternalLink):  # not a dangling soft link
                 skipped_links.append(f"{group.name.rstrip('/')}/{name}")
-                continue
-            child = group.get(name)
-            if isinstance(child, h5py.Group):
-                queue.append(child)
+        yield group, members
+        queue.extend(member for member in members.values() if isinstance(member, h5py.Group))
 
 
-def _arrays(group) -> dict[str, np.ndarray]:
-    """The group's own 1-D numeric datasets of scan length, by lower-case name (external links
-    and anything but real numbers left out, sizes checked before reading)."""
+def _arrays(members: dict) -> dict[str, np.ndarray]:
+    """A group's own 1-D numeric datasets of scan length, by lower-case name (anything but real
+    numbers left out, sizes checked before reading)."""
     import h5py
 
     arrays = {}
-    for name in group:
-        if isinstance(group.get(name, getlink=True), h5py.ExternalLink):
-            continue
-        item = group.get(name)
+    for name, item in members.items():
         if not isinstance(item, h5py.Dataset) or item.ndim != 1 or item.dtype.kind not in "iuf":
             continue
-        if _MIN_POINTS <= item.shape[0] <= MAX_POINTS and item.is_virtual is False:
+        if _MIN_POINTS <= item.shape[0] <= MAX_POINTS and not item.is_virtual:
             arrays[name.lower()] = np.asarray(item[()], dtype=float)
     return arrays
 
@@ -124,22 +131,15 @@ def _spectrum(path: Path, group, arrays: dict[str, np.ndarray], columns: Columns
         if guess_mu(same_length, by_elimination=False) is None:
             return None
         arrays = same_length
-    elif not all(_names_present(expr, arrays) for expr in (columns.energy, columns.mu) if expr):
-        return None
+    elif not all(expression_names(expr) & set(arrays) for expr in (columns.energy, columns.mu) if expr):
+        return None  # the user's columns are about other groups
     label = group.name.strip("/") or "/"
     where = f"{path}[{label}]"
     try:
         energy, mu = energy_and_mu(where, arrays, columns)
     except SpectrumFileError as exc:
-        return RawGroup(label, None, None, None, error=str(exc).removeprefix(f"{where}: "))
+        return RawGroup.refused(label, where, exc)
     return RawGroup(label, energy, mu, _stated_element(group), scan_time=_start_time(group))
-
-
-def _names_present(expr: str, arrays: dict[str, np.ndarray]) -> bool:
-    """Whether a user's column or expression can be about this group: a name of its arrays is in it."""
-    import re
-
-    return any(name in arrays for name in re.findall(r"[a-z_][a-z0-9_]*", expr.lower()))
 
 
 def _enclosing(group):
@@ -169,7 +169,7 @@ def _stated_element(group) -> str | None:
             if key in place.attrs:
                 return symbol(_text(place.attrs[key]).strip())
         for name in _ELEMENT_PLACES:
-            item = place.get(name) if not isinstance(place.get(name, getlink=True), h5py.ExternalLink) else None
+            item = _inside(place, name)
             if isinstance(item, h5py.Dataset) and item.shape in ((), (1,)) and item.dtype.kind in "SUO":
                 return symbol(_text(item).strip())
     return None
@@ -180,7 +180,7 @@ def _start_time(group) -> datetime | None:
     import h5py
 
     for place in _enclosing(group):
-        item = place.get("start_time") if "start_time" in place else None
+        item = _inside(place, "start_time")  # a link to another file is not followed here either
         if isinstance(item, h5py.Dataset) and item.shape in ((), (1,)):
             try:
                 return datetime.fromisoformat(_text(item).strip())

@@ -83,7 +83,7 @@ def _scan(path: Path, scan, columns: Columns) -> RawGroup:
         arrays = {str(name).lower(): row for name, row in zip(labels, data)}
         energy, mu = energy_and_mu(where, arrays, columns, repeated_columns(labels))
     except SpectrumFileError as exc:
-        return RawGroup(label, None, None, None, error=str(exc).removeprefix(f"{where}: "))
+        return RawGroup.refused(label, where, exc)
     except Exception as exc:  # silx's SfError for a scan it cannot give arrays for (ragged rows)
         return RawGroup(label, None, None, None, error=f"unreadable scan: {one_line(exc, 100)}")
     return RawGroup(label, energy, mu, stated_element(header), tuple(warned), scan_time=_scan_time(date))
