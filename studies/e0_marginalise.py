@@ -38,7 +38,10 @@ def main() -> None:
     low, high = args.e0_shift
     name = f"e0_shift_{low:+g}_{high:+g}"
     folder = args.work / name
-    if not (folder / "MANIFEST.json").is_file() or not any(folder.glob("*/rf.model")):
+    # The folder starts as a copy of the shipped models (MANIFEST and rf files included), so only
+    # this marker, written once training has finished, says the classifiers are the variant's.
+    trained = args.work / f"{name}.trained"
+    if not trained.is_file():
         if folder.exists():
             shutil.rmtree(folder)
         shutil.copytree(shipped_models_dir(), folder)
@@ -49,6 +52,7 @@ def main() -> None:
             augmentation=replace(DEFAULT_AUGMENTATION, e0_shift=(low, high)),
             cache_dir=args.work / "cache",
         )
+        trained.write_text(f"rf trained with e0_shift {low:g}..{high:g} eV into {folder}\n")
     target = HERE / "results" / "measured_variants" / f"{name}.json"
     subprocess.run([sys.executable, str(HERE / "measured.py"), "--models-dir", str(folder), "--out", str(target)], check=True)
     print(f"written to {target}")

@@ -1,4 +1,4 @@
-"""The figure of one prediction (``exafs-cn predict --plot``, ``exafs_cn.predict(plot_dir=)``):
+"""The figure of one prediction (``exafs-cn predict --plot``, drawn by the pipeline):
 chi(k), |chi(R)| against the training band of the predicted CN, and the CN axis with the class
 probabilities and the average CN's interval; and the figures of a run written into one folder,
 one name per spectrum, never over a file the run did not write."""

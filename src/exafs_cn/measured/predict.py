@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,9 +40,6 @@ from exafs_cn.models.files import OLD_MODEL_SUFFIX, ModelFileError, SavedModel, 
 from exafs_cn.models.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
 from exafs_cn.models.names import AVERAGE_CN_MODEL, NEIGHBOUR_MODEL, R1_MODEL
 from exafs_cn.settings import ProcessingSettings
-
-if TYPE_CHECKING:  # --fit's types: the fit module is imported only where a fit is asked for
-    pass
 
 DEFAULT_MODEL = "rf"
 
@@ -241,7 +237,7 @@ def predict_spectra(
     return results  # type: ignore[return-value]  # every _Pending was replaced
 
 
-#: A process pool is worth its start (a fork, and the results' way back) from this many spectra a worker.
+#: A process pool is worth its start (a fork, and the results' way back) from this many inputs a worker.
 MIN_SPECTRA_PER_WORKER = 8
 #: Each worker process's model stores, by (folder, family, calibration): set by the parent before
 #: it forks (so workers share the loaded models), or loaded once by a worker that was not forked.
