@@ -16,6 +16,9 @@ differ) and the choice between them is scored leave-one-compound-out: for each c
 the rule with more converged fits with N inside the ML interval on the other compounds is
 used for it (``choice_scored_by_compound``). With a foil (``foil_s02``): S02 fitted on the
 first metal-foil spectrum of each element that has one, used for the element's other compounds.
+And S02 set on the corpus (``s02_calibrated_by_compound``): for each compound, the S02 at which
+the other compounds' fits give their textbook CN in the median, pooled or for metal and
+non-metal neighbours apart (a fit determines S02 * N, so N follows without refitting).
 
     python studies/measured_fit.py [--models-dir DIR] [--data data] [--out FILE]
 """
@@ -104,6 +107,8 @@ def main() -> None:
             "without_doubtful": _scores(_chosen_by_compound([t for t in table if not t["doubtful"]])),
             "all": _scores(_chosen_by_compound(table)),
         },
+        "s02_calibrated_by_compound": _s02_calibrated_by_compound(_chosen_by_compound([t for t in table if not t["doubtful"]])),
+        "per_textbook_cn": _per_cn(_chosen_by_compound([t for t in table if not t["doubtful"]])),
         "failures": _failure_kinds([t for t in table if "cn" in t and "fit" not in t]),
         "table": table,
     }
@@ -206,6 +211,44 @@ def _scores(table: list[dict]) -> dict:
             r_within_0_04_fit=round(float(np.mean(np.abs(fit_error) <= 0.04)), 4),
         )
     return scores
+
+
+def _per_cn(table: list[dict]) -> dict:
+    """Converged fits, and N inside the ML interval, per textbook CN (rounded)."""
+    by_cn: dict[str, list[dict]] = {}
+    for t in table:
+        if "fit" in t:
+            by_cn.setdefault(str(round(t["cn_textbook"])), []).append(t)
+    return {cn: f"{sum(map(_good, fits))}/{len(fits)}" for cn, fits in sorted(by_cn.items(), key=lambda item: int(item[0]))}
+
+
+def _s02_calibrated_by_compound(table: list[dict]) -> dict:
+    """S02 set on measured spectra, scored leave-one-compound-out.
+
+    A fit with S02 fixed determines S02 * N, so the N of any other S02 is N * S02 / S02'
+    without refitting. For each compound, S02' is the S02 at which the fits of the *other*
+    compounds give their textbook CN in the median (the median over compounds of each
+    compound's median N / CN, times the S02 used), as one would set S02 from reference
+    compounds; pooled over all compounds, and apart for metal and non-metal neighbours.
+    """
+    fitted = [t for t in table if "fit" in t]
+    ratio = {c: float(np.median([t["fit"]["n"] / t["cn_textbook"] for t in fitted if t["compound"] == c])) for c in {t["compound"] for t in fitted}}
+    metal = {t["compound"]: t["fit"]["reference"]["neighbour"] in (FOIL_CLASS, t["element"]) for t in fitted}
+    out = {}
+    for rule, same_group in (("pooled", lambda a, b: True), ("metal_or_not", lambda a, b: metal[a] == metal[b])):
+        scaled, used = [], {}
+        for compound in sorted(ratio):
+            others = [ratio[c] for c in ratio if c != compound and same_group(c, compound)]
+            factor = float(np.median(others))
+            used[compound] = round(DEFAULT_S02 * factor, 3)
+            scaled += [{**t, "fit": {**t["fit"], "n": t["fit"]["n"] / factor}} for t in fitted if t["compound"] == compound]
+        out[rule] = {
+            "s02_range": [min(used.values()), max(used.values())],
+            "without_doubtful": _scores(scaled),
+            "per_textbook_cn": _per_cn(scaled),
+        }
+    out["s02_from_all_compounds"] = round(DEFAULT_S02 * float(np.median(list(ratio.values()))), 3)
+    return out
 
 
 def _failure_kinds(table: list[dict]) -> dict:

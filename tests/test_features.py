@@ -146,23 +146,23 @@ def test_wavelet_agrees_with_larchs_cauchy_wavelet(some_spectra):
 
 def test_the_processings_of_one_measured_spectrum_share_larchs_pre_edge_and_give_the_same_chi():
     """A measured spectrum is processed up to three times (the rule's E0, the profiled E0, the
-    average-CN model's rule); Larch's pre_edge from its own E0 is run once for all of them."""
+    average-CN model's rule); Larch's pre_edge from its own E0, run by the reader's checks, serves
+    all of them: each gives what a processing that runs its own pre_edge gives."""
     from dataclasses import replace
     from pathlib import Path
 
     from exafs_cn.measured.readers import read_spectra
 
     (measured,) = read_spectra(Path(__file__).parent / "data" / "experimental" / "data__Cu__cu_metal_rt.xdi")
-    settings = ProcessingSettings(e0_rule="half_step")
-    assert not measured.larch_edge
-    process(measured.to_spectrum(), settings)
-    assert {"e0", "norm", "edge_step"} <= set(measured.larch_edge)  # filled by the first processing
+    assert {"e0", "norm", "edge_step", "pre_edge"} <= set(measured.larch_edge)  # filled by the reader's checks
+    assert not {"energy", "mu"} & set(measured.larch_edge)
     shifted = replace(measured, e0_shift=4.0)
     assert shifted.larch_edge is measured.larch_edge  # carried over: the same mu
-    for spectrum in (measured, shifted):
-        shared = process(spectrum.to_spectrum(), settings)
-        alone = process(replace(spectrum.to_spectrum(), larch_edge=None), settings)
-        np.testing.assert_array_equal(shared.chi, alone.chi)
-        np.testing.assert_array_equal(shared.chir_mag, alone.chir_mag)
-        assert shared.e0 == alone.e0
-        np.testing.assert_array_equal(shared.group.norm, alone.group.norm)
+    for settings in (ProcessingSettings(e0_rule="half_step"), ProcessingSettings(e0_rule="max_derivative")):
+        for spectrum in (measured, shifted):
+            shared = process(spectrum.to_spectrum(), settings)
+            alone = process(replace(spectrum.to_spectrum(), larch_edge=None), settings)
+            np.testing.assert_array_equal(shared.chi, alone.chi)
+            np.testing.assert_array_equal(shared.chir_mag, alone.chir_mag)
+            assert shared.e0 == alone.e0
+            np.testing.assert_array_equal(shared.group.norm, alone.group.norm)

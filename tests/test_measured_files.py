@@ -427,3 +427,12 @@ def test_e0_on_a_strong_pre_edge_peak_is_put_on_the_main_edge():
     assert np.all(group.norm[after] >= 0.5) and np.any(group.norm[before] < 0.5)  # the dip after the peak
     old = process(spectrum.to_spectrum(), ProcessingSettings(e0_rule="max_derivative"))
     assert abs(old.e0 - larch_e0) < 0.5
+
+
+def test_the_3d_k_edges_kept_by_the_readers_are_xraydbs():
+    import xraydb
+
+    from exafs_cn.measured.xray_tables import K_EDGES_3D
+
+    assert set(K_EDGES_3D) == set(METALS_3D)
+    assert K_EDGES_3D == {element: float(xraydb.xray_edge(element, "K").energy) for element in METALS_3D}

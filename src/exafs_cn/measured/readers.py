@@ -340,6 +340,7 @@ def checked(
             )
         raise SpectrumFileError(f"{where}: the edge at {e0:.0f} eV is not the {element} K edge ({edge:.0f} eV);{guess}")
     edge = _pre_edge(energy, mu, e0)
+    larch_edge = {}
     if edge is not None:
         _check_edge_rises(where, energy, mu, e0, edge)
         if source == "edge":
@@ -348,9 +349,13 @@ def checked(
         if glitches:
             listed = ", ".join(f"{value:.0f}" for value in glitches)
             notes = (*notes, f"removed {len(glitches)} glitch point{'s' if len(glitches) > 1 else ''} at {listed} eV")
+        else:
+            # The same pre_edge as the processing's own-E0 one (find_e0 is what pre_edge takes
+            # without an E0), so it serves as that: one pre_edge fewer per spectrum.
+            larch_edge = {name: value for name, value in vars(edge).items() if not name.startswith("__") and name not in ("energy", "mu")}
     _check_sampling(where, energy, e0)
     kmax = float(np.sqrt(ETOK * max(energy[-1] - e0, 0.0)))
-    return MeasuredSpectrum(file, label, element, source, energy, mu, kmax, tuple(notes))
+    return MeasuredSpectrum(file, label, element, source, energy, mu, kmax, tuple(notes), larch_edge=larch_edge)
 
 
 def _real_array(values, name: str, where: str) -> np.ndarray:

@@ -1,5 +1,10 @@
 """The few X-ray tables the readers use (xraydb), behind one lock: K edges, L3/L2 edges,
-element symbols by atomic number, and a guess of what an edge is."""
+element symbols by atomic number, and a guess of what an edge is.
+
+The K edges of the ten 3d metals, which every file's checks read, are kept here as xraydb
+gives them (``tests/test_readers.py`` checks them against it): xraydb's first query opens
+its database, ~50 ms of every ``exafs-cn predict`` (``benchmarks/startup.py``).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,17 @@ import threading
 XRAYDB = threading.Lock()
 
 
+#: K-edge energies (eV) of Sc..Zn from xraydb 4.5 (Elam, Ravel and Sieber's tables).
+K_EDGES_3D = {
+    "Sc": 4492.0, "Ti": 4966.0, "V": 5465.0, "Cr": 5989.0, "Mn": 6539.0,
+    "Fe": 7112.0, "Co": 7709.0, "Ni": 8333.0, "Cu": 8979.0, "Zn": 9659.0,
+}  # fmt: skip
+
+
 @functools.cache
 def k_edge(element: str) -> float:
+    if element in K_EDGES_3D:
+        return K_EDGES_3D[element]
     import xraydb
 
     with XRAYDB:
