@@ -40,7 +40,7 @@ WATCHED = ("larch.xafs", "sklearn", "skops.io", "scipy", "pandas", "matplotlib",
 def _import_costs() -> dict[str, float]:
     """Cumulative import time (s) of each watched package the prediction path loads."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import exafs_cn.cli, exafs_cn.measured.predict, exafs_cn.models.archive"],
+        [sys.executable, "-X", "importtime", "-c", "import exafs_cn.cli, exafs_cn.measured._predict, exafs_cn.models._archive"],
         capture_output=True,
         text=True,
         check=True,

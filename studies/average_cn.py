@@ -1,9 +1,9 @@
 """Which average-CN estimator: point estimates and intervals compared on reproduce's own blocks.
 
-``exafs-cn reproduce`` scores one regressor (:class:`~exafs_cn.learn.average_cn.ConformalQuantileForest`).
+``exafs-cn reproduce`` scores one regressor (:class:`~exafs_cn.learn._average_cn.ConformalQuantileForest`).
 This script scores the alternatives on exactly its data and folds (all pairs and mixtures,
 R+k features, the mixtures' blocks as folds, seed 0), so the choice in
-``exafs_cn.learn.average_cn``'s docstring can be checked and redone:
+``exafs_cn.learn._average_cn``'s docstring can be checked and redone:
 
 * point estimates: the quantile forest's median (what ships), the same forest's mean,
   LightGBM with squared and with absolute loss;

@@ -2,7 +2,7 @@
 
 For every corpus spectrum (read as a user would, as ``studies/measured.py`` does), the
 shipped models predict it twice: with ``--e0 rule`` (the half-step rule's E0, as before)
-and as ``predict`` now does by default: :func:`exafs_cn.measured.e0_profile.profile` tries
+and as ``predict`` now does by default: :func:`exafs_cn.measured._e0_profile.profile` tries
 E0 shifts of -25..+15 eV on the rule's chi(k) and keeps the one at which k^2 chi(k) over
 3-10/A correlates best with the element's FEFF training spectra (the mean of the five
 best correlations, against ``e0_references.npz`` beside the models), and the spectrum is

@@ -4,7 +4,7 @@ CrystalNN scores every candidate CN of a site and reports the likeliest; where t
 nearly tie (bcc metals: 8 against 14) the label is a coin toss, and ``limits.py`` finds
 such pairs scored 0.55 against 0.92 for sure ones. Here a pair's confidence is the lowest,
 over its sites, of CrystalNN's weight for the CN it reported
-(:func:`exafs_cn.datagen.labels.crystalnn_label_weight`), and ``et_all`` (extra trees,
+(:func:`exafs_cn.datagen._labels.crystalnn_label_weight`), and ``et_all`` (extra trees,
 R+k+wavelet) is fitted with that confidence (or its square) as sample weight. Every
 pair stays in the test folds with its integer label: only the training side is weighed.
 Folds are reproduce's (grouped, seed 0).

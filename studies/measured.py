@@ -12,7 +12,7 @@ compound, per chemistry class, per first-shell neighbour and per CN (classes fro
 marks doubtful.
 
 Calibration: the probabilities as the models give them, and recalibrated by one
-exponent and one pre-edge weight (:mod:`exafs_cn.models.measured_calibration`) fitted
+exponent and one pre-edge weight (:mod:`exafs_cn.models._measured_calibration`) fitted
 leave-one-compound-out: each compound's spectra get the calibration fitted on all the
 other compounds. The pre-edge weight can change the answer, so every accuracy reported
 (``predicted_cn``) is the answer under that grouped calibration, as a compound the corpus

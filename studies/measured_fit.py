@@ -8,7 +8,7 @@ Reported, for the labels not doubtful and for all: how many fits converged; of t
 inside the average-CN model's 90% interval, N within 1 of the textbook CN, the median
 R-factor; and R against the MP structure's first-shell distance where it is bundled (PBE
 distances, ~1% long). The fit's settings are textbook ones fixed beforehand
-(:mod:`exafs_cn.measured.fit`). One rule was changed after the first run of this script:
+(:mod:`exafs_cn.measured._fit`). One rule was changed after the first run of this script:
 for the class ``metal`` the reference's neighbours are the absorber's own element
 (``ReferencePaths(own_metal=True)``) where the first run took any metal nearest R1 (a Cu
 foil fitted with a Cu-Mn path). Both rules are run (only the answers of class ``metal``

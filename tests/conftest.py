@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from exafs_cn.datagen.structures import StructureRecord, read_bundled
+from exafs_cn.datagen._structures import StructureRecord, read_bundled
 
 #: Optional dependencies behind the ``torch`` and ``lightgbm`` markers.
 _OPTIONAL = {"torch": "torch", "lightgbm": "lightgbm"}
@@ -50,7 +50,7 @@ def write_cif_folder(folder: Path, references: dict[str, StructureRecord], names
 
 def names(dataset_folder: Path) -> dict[str, str]:
     """Content key -> file name(s), as simulate recorded them for a folder source."""
-    from exafs_cn.datagen.dataset import Dataset
+    from exafs_cn.datagen._dataset import Dataset
 
     return Dataset(dataset_folder).provenance()["structures"]
 
@@ -95,8 +95,8 @@ def data_slice(tmp_path_factory) -> Path:
 
 def _train_test_models(data_slice: Path, folder: Path, cache: Path, model_names: tuple[str, ...] | None = None) -> list[Path]:
     """Models for Ni, Fe and Cu trained on the data slice, small and fast (2 copies, 60 trees, one worker)."""
-    from exafs_cn.datagen.dataset import Dataset
-    from exafs_cn.learn.train import train_models
+    from exafs_cn.datagen._dataset import Dataset
+    from exafs_cn.learn._train import train_models
 
     names = {"model_names": model_names} if model_names else {}
     return train_models(

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "exafs_cn"
 
 #: What each part may import from the package's other parts (the top-level shared modules
-#: ``settings``, ``features``, ``atomic``, ... are open to all). ``measured.fit`` runs FEFF for
+#: ``settings``, ``features``, ``atomic``, ... are open to all). ``measured._fit`` runs FEFF for
 #: its path and reads the bundled structures and reference sites: the one door from
 #: prediction into ``datagen``, named here so that no other opens.
 FORBIDDEN = {
@@ -22,9 +22,9 @@ FORBIDDEN = {
     "exafs_cn.learn": ("exafs_cn.measured", "exafs_cn.cli"),
 }
 ALLOWED_EXCEPTIONS = {
-    ("exafs_cn.measured.fit", "exafs_cn.datagen.feff"),
-    ("exafs_cn.measured.fit", "exafs_cn.datagen.fit_references"),
-    ("exafs_cn.measured.fit", "exafs_cn.datagen.structures"),
+    ("exafs_cn.measured._fit", "exafs_cn.datagen._feff"),
+    ("exafs_cn.measured._fit", "exafs_cn.datagen._fit_references"),
+    ("exafs_cn.measured._fit", "exafs_cn.datagen._structures"),
 }
 #: Top-level modules every part may import: they import none of the parts.
 SHARED = (
@@ -123,13 +123,13 @@ def test_each_part_imports_only_what_the_rules_allow(part):
 
 def test_prediction_loads_no_training_code_when_it_runs():
     """What ``exafs-cn predict`` and ``exafs_cn.predict`` import, followed through: no module of learn/ or datagen/ but fit's door."""
-    reached, todo = set(), ["exafs_cn.measured.api", "exafs_cn.measured.pipeline", "exafs_cn.measured.predict"]
+    reached, todo = set(), ["exafs_cn.measured._api", "exafs_cn.measured._pipeline", "exafs_cn.measured._predict"]
     while todo:
         name = todo.pop()
         if name in reached:
             continue
         reached.add(name)
-        todo.extend(t for t in GRAPH[name] if name != "exafs_cn.measured.fit")  # fit is imported only for --fit
+        todo.extend(t for t in GRAPH[name] if name != "exafs_cn.measured._fit")  # fit is imported only for --fit
     assert not [name for name in reached if name.startswith(("exafs_cn.learn", "exafs_cn.datagen"))], sorted(reached)
 
 
@@ -138,6 +138,17 @@ def test_the_shared_top_level_modules_import_none_of_the_parts():
         name = f"exafs_cn.{short}"
         parts = [t for t in GRAPH[name] if t.startswith(("exafs_cn.learn", "exafs_cn.datagen", "exafs_cn.measured", "exafs_cn.models", "exafs_cn.cli"))]
         assert not parts, f"{name} imports {parts}"
+
+
+def test_the_modules_inside_a_part_are_private():
+    """A part's ``__init__`` is its public surface; every module inside it is ``_name`` (a
+    private package's own modules, ``measured/_formats/xdi.py``, are private through it)."""
+    public = [
+        name
+        for name in MODULES
+        if name.startswith(tuple(p + "." for p in PARTS)) and not name.split(".")[2].startswith("_")
+    ]
+    assert not public, public
 
 
 @pytest.mark.parametrize("part", PARTS)

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from exafs_cn.datagen.dataset import Dataset
+from exafs_cn.datagen._dataset import Dataset
 from exafs_cn.features import background, process
-from exafs_cn.learn.augment import DEFAULT_AUGMENTATION, augment_many, augmented_features, distort
-from exafs_cn.learn.corpus import pair_spectra
+from exafs_cn.learn._augment import DEFAULT_AUGMENTATION, augment_many, augmented_features, distort
+from exafs_cn.learn._corpus import pair_spectra
 
 FIXED = replace(
     DEFAULT_AUGMENTATION,
@@ -70,7 +70,7 @@ def test_augment_many_is_independent_of_chunking_and_workers(feff_chi):
 
 def test_outer_shells_are_damped_apart_from_the_first(feff_chi):
     from exafs_cn.features import transform
-    from exafs_cn.learn.augment import split_first_shell
+    from exafs_cn.learn._augment import split_first_shell
 
     spectra, k, chi = feff_chi
     first, outer = split_first_shell(k, chi)

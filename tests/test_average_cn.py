@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from exafs_cn.datagen.dataset import Dataset
+from exafs_cn.datagen._dataset import Dataset
 from exafs_cn.features import background, process
-from exafs_cn.learn.average_cn import average_cn_metrics, cross_validate_average_cn
-from exafs_cn.learn.corpus import load_average_cn_features, pair_spectra
-from exafs_cn.learn.mixtures import assign_blocks, design_mixtures, mixture_spectrum
-from exafs_cn.models.files import SavedModel
-from exafs_cn.models.quantile_forest import ConformalQuantileForest
+from exafs_cn.learn._average_cn import average_cn_metrics, cross_validate_average_cn
+from exafs_cn.learn._corpus import load_average_cn_features, pair_spectra
+from exafs_cn.learn._mixtures import assign_blocks, design_mixtures, mixture_spectrum
+from exafs_cn.models._files import SavedModel
+from exafs_cn.models._quantile_forest import ConformalQuantileForest
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ import pytest
 from conftest import key_of, write_cif_folder
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from exafs_cn.datagen.dataset import SITE_KEY, Dataset
-from exafs_cn.datagen.simulate import simulate
+from exafs_cn.datagen._dataset import SITE_KEY, Dataset
+from exafs_cn.datagen._simulate import simulate
 from exafs_cn.features import featurize_many
-from exafs_cn.learn.corpus import pair_spectra
+from exafs_cn.learn._corpus import pair_spectra
 from exafs_cn.parallel import SchedulerError, map_unordered
 
 ARRAYS = ["energy", "mu", "k", "chi"]

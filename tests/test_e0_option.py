@@ -88,7 +88,7 @@ def test_a_models_folder_without_e0_references_uses_the_rule_and_says_so(models,
 def test_an_unusable_e0_references_file_is_said_once(tmp_path):
     import shutil
 
-    from exafs_cn.measured.predict import shipped_models_dir
+    from exafs_cn.measured._predict import shipped_models_dir
 
     shutil.copytree(shipped_models_dir() / "Cu", tmp_path / "models" / "Cu")
     (tmp_path / "models" / "e0_references.npz").write_bytes(b"not an npz")

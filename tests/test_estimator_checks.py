@@ -10,8 +10,8 @@ import warnings
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from exafs_cn.models.power_calibrated import PowerCalibratedClassifier
-from exafs_cn.models.quantile_forest import ConformalQuantileForest
+from exafs_cn.models._power_calibrated import PowerCalibratedClassifier
+from exafs_cn.models._quantile_forest import ConformalQuantileForest
 
 #: By estimator class name: check -> why it cannot pass.
 EXPECTED_FAILURES = {

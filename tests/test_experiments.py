@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 import exafs_cn
-from exafs_cn.datagen.dataset import Dataset
+from exafs_cn.datagen._dataset import Dataset
 from exafs_cn.features import featurize_many
-from exafs_cn.learn.corpus import pair_spectra
-from exafs_cn.learn.evaluate import ElementData, cross_validate, majority_accuracy
-from exafs_cn.learn.models import make_model
-from exafs_cn.learn.report import write_report
-from exafs_cn.learn.reproduce import ExperimentPlan, run_experiments
-from exafs_cn.models.files import SavedModel
+from exafs_cn.learn._corpus import pair_spectra
+from exafs_cn.learn._evaluate import ElementData, cross_validate, majority_accuracy
+from exafs_cn.learn._models import make_model
+from exafs_cn.learn._report import write_report
+from exafs_cn.learn._reproduce import ExperimentPlan, run_experiments
+from exafs_cn.models._files import SavedModel
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_params_override_the_default_estimator(ni_data):
 
 
 def test_grouped_folds_keep_compositions_together(ni_data):
-    from exafs_cn.learn.evaluate import splitter
+    from exafs_cn.learn._evaluate import splitter
 
     for train, test in splitter("grouped", 5, 0).split(ni_data.X, ni_data.y, ni_data.groups):
         assert not set(ni_data.groups[train]) & set(ni_data.groups[test])
@@ -172,7 +172,7 @@ def test_train_and_reproduce_find_the_dataset_from_any_folder(data_slice, tmp_pa
     from typer.testing import CliRunner
 
     from exafs_cn.cli import app
-    from exafs_cn.datagen.dataset import DatasetError, locate_dataset
+    from exafs_cn.datagen._dataset import DatasetError, locate_dataset
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EXAFS_CN_DATA", raising=False)
@@ -235,7 +235,7 @@ def _first_nickel(meta):
 
 def _nickel_features(data_slice, cache, feature_sets):
     """The slice's first 20 Ni pairs through the feature cache in ``cache``."""
-    from exafs_cn.learn.corpus import load_features
+    from exafs_cn.learn._corpus import load_features
 
     return load_features(
         Dataset(data_slice), feature_sets, select=_first_nickel, select_key="ni20", cache_dir=cache, workers=1, progress=False

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from exafs_cn.datagen.dataset import Dataset
+from exafs_cn.datagen._dataset import Dataset
 from exafs_cn.features import (
     FEATURE_SETS,
     ProcessingError,
@@ -14,7 +14,7 @@ from exafs_cn.features import (
     process,
     r_grid,
 )
-from exafs_cn.learn.corpus import pair_spectra
+from exafs_cn.learn._corpus import pair_spectra
 from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
 
@@ -151,7 +151,7 @@ def test_the_processings_of_one_measured_spectrum_share_larchs_pre_edge_and_give
     from dataclasses import replace
     from pathlib import Path
 
-    from exafs_cn.measured.readers import read_spectra
+    from exafs_cn.measured._readers import read_spectra
 
     (measured,) = read_spectra(Path(__file__).parent / "data" / "experimental" / "data__Cu__cu_metal_rt.xdi")
     assert {"e0", "norm", "edge_step", "pre_edge"} <= set(measured.larch_edge)  # filled by the reader's checks

@@ -11,9 +11,9 @@ from pymatgen.analysis.xas.spectrum import XAS
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.datagen.dataset import SOURCE_AVERAGED, Dataset
-from exafs_cn.datagen.fetch_mp import DOCUMENT_SCHEMA, MP_PRESET, convert_documents
-from exafs_cn.datagen.structures import read_bundled
+from exafs_cn.datagen._dataset import SOURCE_AVERAGED, Dataset
+from exafs_cn.datagen._fetch_mp import DOCUMENT_SCHEMA, MP_PRESET, convert_documents
+from exafs_cn.datagen._structures import read_bundled
 from exafs_cn.features import Spectrum, featurize
 
 runner = CliRunner()
@@ -92,7 +92,7 @@ def test_converted_documents_are_a_dataset_downstream_commands_read(mp_documents
     import pandas as pd
     import pyarrow as pa
 
-    from exafs_cn.datagen.dataset import write_table_atomic
+    from exafs_cn.datagen._dataset import write_table_atomic
 
     dataset.add_labels(pd.DataFrame(label_rows), pd.DataFrame(label_failures))
     number = dataset.append_shard(MP_PRESET, spectra, failures)

@@ -12,9 +12,9 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.datagen.dataset import Dataset
-from exafs_cn.datagen.first_shell import class_shares, dominant_class, neighbour_class, pair_first_shell, site_first_shell
-from exafs_cn.learn.first_shell import pair_labels
+from exafs_cn.datagen._dataset import Dataset
+from exafs_cn.datagen._first_shell import class_shares, dominant_class, neighbour_class, pair_first_shell, site_first_shell
+from exafs_cn.learn._first_shell import pair_labels
 
 runner = CliRunner()
 
@@ -102,7 +102,7 @@ NIO = MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat"
 
 
 def test_first_shell_models_report_held_out_coverage_and_answer_measured_spectra(first_shell_models):
-    from exafs_cn.models.files import SavedModel
+    from exafs_cn.models._files import SavedModel
 
     r1 = SavedModel.load(first_shell_models / "Ni" / "r1.model", element="Ni")
     holdout = r1.metadata["holdout"]

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 import exafs_cn
-from exafs_cn.datagen.dataset import Dataset
-from exafs_cn.datagen.fit_references import COLUMNS, ReferencesError, read_references, reference_sites, write_references
-from exafs_cn.measured.fit import FitError, ReferencePaths, fit_first_shell, fit_foil_s02
+from exafs_cn.datagen._dataset import Dataset
+from exafs_cn.datagen._fit_references import COLUMNS, ReferencesError, read_references, reference_sites, write_references
+from exafs_cn.measured._fit import FitError, ReferencePaths, fit_first_shell, fit_foil_s02
 
 DATA = Path(__file__).parent / "data" / "experimental"
 CU_FOIL = DATA / "data__Cu__cu_metal_rt.xdi"

@@ -23,9 +23,9 @@ from larch.io.nexus_xas import xdi2NXxas
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.measured.columns import Columns
-from exafs_cn.measured.formats import FORMATS, format_of
-from exafs_cn.measured.readers import MeasuredSpectrum, SpectrumFileError, read_file
+from exafs_cn.measured._columns import Columns
+from exafs_cn.measured._formats import FORMATS, format_of
+from exafs_cn.measured._readers import MeasuredSpectrum, SpectrumFileError, read_file
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"  # fcc Cu foil, CN 12

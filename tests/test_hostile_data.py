@@ -14,9 +14,9 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.datagen.dataset import Dataset
-from exafs_cn.datagen.simulate import simulate
-from exafs_cn.learn.corpus import store_in_cache
+from exafs_cn.datagen._dataset import Dataset
+from exafs_cn.datagen._simulate import simulate
+from exafs_cn.learn._corpus import store_in_cache
 
 runner = CliRunner()
 

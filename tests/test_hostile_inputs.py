@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import exafs_cn
 from exafs_cn.cli import app
-from exafs_cn.measured.readers import MAX_FILE_BYTES, SpectrumFileError, read_file, read_spectra
+from exafs_cn.measured._readers import MAX_FILE_BYTES, SpectrumFileError, read_file, read_spectra
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"

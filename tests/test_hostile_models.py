@@ -13,9 +13,9 @@ from crafted import RunsCode, rewrite_members, rewrite_model_json  # tests/craft
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.models import archive as model_archive
-from exafs_cn.models.checks import ALLOWED_TYPES
-from exafs_cn.models.files import MODEL_SUFFIX, ModelFileError, SavedModel
+from exafs_cn.models import _archive as model_archive
+from exafs_cn.models._checks import ALLOWED_TYPES
+from exafs_cn.models._files import MODEL_SUFFIX, ModelFileError, SavedModel
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
@@ -216,3 +216,24 @@ def test_a_regressor_saved_under_a_classifiers_name_is_one_line(models, crafted)
     result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(models), "--model", "cn_mean"])
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(errors) == 1 and "--model cn_mean: not a CN classifier" in errors[0], result.output
+
+
+def test_files_naming_our_estimators_by_an_earlier_module_are_read_under_todays_name(crafted):
+    """0.3.0 files name ``exafs_cn.learn.calibration...``, files written before the modules were
+    made private ``exafs_cn.models.power_calibrated...``: both are read as today's class; a name
+    the mapping does not hold is refused."""
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    shipped = SavedModel.load(path)  # the shipped file names exafs_cn.learn.calibration.PowerCalibratedClassifier
+    shipped.save(path)
+    today = "exafs_cn.models._power_calibrated.PowerCalibratedClassifier"
+    assert today in model_archive.class_names(path)
+    X = np.random.default_rng(0).normal(size=(5, shipped.estimator.n_features_in_))
+    for earlier, readable in (("exafs_cn.models.power_calibrated.PowerCalibratedClassifier", True), ("exafs_cn.models.other.PowerCalibratedClassifier", False)):
+        rewrite_model_json(path, lambda document, old=earlier: json.dumps(document).replace(today, old))
+        assert earlier in model_archive.class_names(path)
+        if readable:
+            np.testing.assert_array_equal(SavedModel.load(path).estimator.predict_proba(X), shipped.estimator.predict_proba(X))
+        else:
+            with pytest.raises(ModelFileError, match=r"holds types exafs-cn never writes \(exafs_cn\.models\.other\.PowerCalibratedClassifier\)"):
+                SavedModel.load(path)
+        rewrite_model_json(path, lambda document, old=earlier: json.dumps(document).replace(old, today))

@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 
 import exafs_cn
 from exafs_cn.cli import app
-from exafs_cn.learn.train import write_manifest
-from exafs_cn.measured.predict import shipped_models_dir
-from exafs_cn.measured.readers import SpectrumFileError, read_file, read_spectra
-from exafs_cn.models.files import SavedModel
+from exafs_cn.learn._train import write_manifest
+from exafs_cn.measured._predict import shipped_models_dir
+from exafs_cn.measured._readers import SpectrumFileError, read_file, read_spectra
+from exafs_cn.models._files import SavedModel
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
@@ -177,7 +177,7 @@ def test_an_unreferenced_large_member_is_never_unpacked(models, tmp_path):
 
     def peak_mb(model: Path) -> int:
         script = (
-            "import resource, sys; from exafs_cn.models.files import SavedModel; "
+            "import resource, sys; from exafs_cn.models._files import SavedModel; "
             f"SavedModel.load({str(model)!r}); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
         )
         return int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
@@ -444,8 +444,8 @@ def test_a_huge_expression_is_cut_in_the_message_with_its_reason(models):
 
 # 25. A structure file that cannot be labelled is named by its file.
 def test_label_failures_name_the_structure_file(tmp_path):
-    from exafs_cn.datagen.simulate import label_structure
-    from exafs_cn.datagen.structures import read_folder
+    from exafs_cn.datagen._simulate import label_structure
+    from exafs_cn.datagen._structures import read_folder
 
     folder = tmp_path / "cifs"
     folder.mkdir()
@@ -473,7 +473,7 @@ def test_the_manifest_survives_a_stray_model_and_describes_this_run(models, tmp_
 
 # 27. A foil of another element: said, not silently dropped.
 def test_a_foil_of_another_element_says_its_s02_was_not_used():
-    from exafs_cn.measured.fit import S02Choice
+    from exafs_cn.measured._fit import S02Choice
 
     choice = S02Choice(foil_element="Fe", foil_value=0.8, foil_source="+- 0.05 from foil fe.xdi")
     assert choice.for_element("Fe") == (0.8, "+- 0.05 from foil fe.xdi")

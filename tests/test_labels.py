@@ -2,8 +2,8 @@
 
 import pytest
 
-from exafs_cn.datagen.labels import crystalnn_cn, is_integer_cn, site_averaged_cn
-from exafs_cn.datagen.structures import StructureError, absorbers_in, inequivalent_sites
+from exafs_cn.datagen._labels import crystalnn_cn, is_integer_cn, site_averaged_cn
+from exafs_cn.datagen._structures import StructureError, absorbers_in, inequivalent_sites
 
 
 @pytest.mark.parametrize(

@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 
 import exafs_cn
 from exafs_cn.cli import app
-from exafs_cn.datagen.structures import METALS_3D
-from exafs_cn.measured.predict import shipped_models_dir
-from exafs_cn.measured.readers import SpectrumFileError, read_file, read_spectra
-from exafs_cn.models import archive as model_archive
-from exafs_cn.models.checks import ALLOWED_TYPES
-from exafs_cn.models.files import MODEL_SUFFIX, ModelFileError, SavedModel
+from exafs_cn.datagen._structures import METALS_3D
+from exafs_cn.measured._predict import shipped_models_dir
+from exafs_cn.measured._readers import SpectrumFileError, read_file, read_spectra
+from exafs_cn.models import _archive as model_archive
+from exafs_cn.models._checks import ALLOWED_TYPES
+from exafs_cn.models._files import MODEL_SUFFIX, ModelFileError, SavedModel
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
@@ -432,7 +432,7 @@ def test_e0_on_a_strong_pre_edge_peak_is_put_on_the_main_edge():
 def test_the_3d_k_edges_kept_by_the_readers_are_xraydbs():
     import xraydb
 
-    from exafs_cn.measured.xray_tables import K_EDGES_3D
+    from exafs_cn.measured._xray_tables import K_EDGES_3D
 
     assert set(K_EDGES_3D) == set(METALS_3D)
     assert K_EDGES_3D == {element: float(xraydb.xray_edge(element, "K").energy) for element in METALS_3D}

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.learn.models import MissingExtraError, make_model, missing_extra
+from exafs_cn.learn._models import MissingExtraError, make_model, missing_extra
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import exafs_cn
-from exafs_cn.measured.pipeline import predict_batches
-from exafs_cn.measured.predict import MIN_SPECTRA_PER_WORKER, ModelStore, read_inputs
+from exafs_cn.measured._pipeline import predict_batches
+from exafs_cn.measured._predict import MIN_SPECTRA_PER_WORKER, ModelStore, read_inputs
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 SPECTRA = sorted(MEASURED.glob("*.xdi")) + sorted(MEASURED.glob("*.dat"))
@@ -39,7 +39,7 @@ def test_batches_hold_whole_inputs_in_order():
 def test_the_pipeline_writes_each_answers_figure_and_says_where(tmp_path):
     """--plot's figures are the pipeline's work: one per answer, by index, never over a user's file."""
     from exafs_cn.measured import FileInput
-    from exafs_cn.measured.plot import FigureNames
+    from exafs_cn.measured._plot import FigureNames
 
     (tmp_path / "data__Cu__cu_metal_rt.xdi.png").write_bytes(b"a user's own file")
     inputs = [FileInput(SPECTRA[0]), FileInput(MEASURED / "no-such-file.xdi"), FileInput(MEASURED / "data__Cu__cu_metal_rt.xdi")]

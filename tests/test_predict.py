@@ -12,13 +12,13 @@ from larch.io import AthenaProject, read_ascii
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.learn.augment import DEFAULT_AUGMENTATION
-from exafs_cn.learn.calibration import expected_calibration_error
-from exafs_cn.learn.corpus import SPECTRA_VERSION
-from exafs_cn.measured.formats import FORMATS, format_of
-from exafs_cn.measured.readers import Columns, SpectrumFileError, read_spectra
-from exafs_cn.models.files import SavedModel
-from exafs_cn.models.measured_calibration import CALIBRATION_FILE, PowerCalibration
+from exafs_cn.learn._augment import DEFAULT_AUGMENTATION
+from exafs_cn.learn._calibration import expected_calibration_error
+from exafs_cn.learn._corpus import SPECTRA_VERSION
+from exafs_cn.measured._formats import FORMATS, format_of
+from exafs_cn.measured._readers import Columns, SpectrumFileError, read_spectra
+from exafs_cn.models._files import SavedModel
+from exafs_cn.models._measured_calibration import CALIBRATION_FILE, PowerCalibration
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 CU = MEASURED / "data__Cu__cu_metal_rt.xdi"
@@ -239,7 +239,7 @@ def test_the_measured_calibration_is_not_applied_to_data_short_of_the_ft_window(
     """It was fitted on full-length scans; on scans cut short it made wrong answers look sure."""
     import shutil
 
-    from exafs_cn.measured.predict import ModelStore, predict_file
+    from exafs_cn.measured._predict import ModelStore, predict_file
 
     folder = tmp_path / "models"
     shutil.copytree(models / "Cu", folder / "Cu")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from larch.io import read_xdi  # noqa: E402
 from larch.io.nexus_xas import xdi2NXxas  # noqa: E402
 
-from exafs_cn.measured.readers import MeasuredSpectrum, SpectrumFileError, read_file
+from exafs_cn.measured._readers import MeasuredSpectrum, SpectrumFileError, read_file
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 SEEDS = {

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exafs_cn.cli import app
-from exafs_cn.measured.series_report import series_report_html
+from exafs_cn.measured._series_report import series_report_html
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 SERIES = [
@@ -61,7 +61,7 @@ def test_a_report_never_replaces_a_file(report):
 def test_a_long_series_keeps_its_page_bounded():
     """Hundreds of scans: the same spectra repeated 400 times, thumbnails only for the first ones."""
     import exafs_cn
-    from exafs_cn.measured.series_report import MAX_THUMBNAILS
+    from exafs_cn.measured._series_report import MAX_THUMBNAILS
 
     (one,) = exafs_cn.predict(str(MEASURED / SERIES[0]))
     text = series_report_html([one] * 400)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from conftest import names, write_cif_folder
 
-from exafs_cn.datagen.dataset import SITE_KEY, Dataset
-from exafs_cn.datagen.simulate import simulate
+from exafs_cn.datagen._dataset import SITE_KEY, Dataset
+from exafs_cn.datagen._simulate import simulate
 
 CLI = [sys.executable, "-m", "exafs_cn"]
 
@@ -194,8 +194,8 @@ def test_damaged_dataset_files_are_one_line_naming_the_file(troublesome_folder, 
 
 
 def test_the_formula_comes_from_the_structure_not_the_file_name(references, tmp_path):
-    from exafs_cn.datagen.simulate import label_structure
-    from exafs_cn.datagen.structures import read_folder
+    from exafs_cn.datagen._simulate import label_structure
+    from exafs_cn.datagen._structures import read_folder
 
     folder = tmp_path / "copies"
     folder.mkdir()

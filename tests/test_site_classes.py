@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import exafs_cn
-from exafs_cn.measured.predict import shipped_models_dir
-from exafs_cn.models.measured_calibration import CALIBRATION_FILE, PowerCalibration
+from exafs_cn.measured._predict import shipped_models_dir
+from exafs_cn.models._measured_calibration import CALIBRATION_FILE, PowerCalibration
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
 SITES = {

@@ -29,12 +29,12 @@ __all__ = ["ExafsCnError", "Failure", "FirstShellFit", "Prediction", "__version_
 
 _LAZY = {
     "example": "exafs_cn.examples",
-    "predict": "exafs_cn.measured.api",
-    "Prediction": "exafs_cn.measured.prediction",
-    "Failure": "exafs_cn.measured.prediction",
-    "to_dataframe": "exafs_cn.measured.prediction",
-    "fit_first_shell": "exafs_cn.measured.fit",
-    "FirstShellFit": "exafs_cn.measured.prediction",
+    "predict": "exafs_cn.measured._api",
+    "Prediction": "exafs_cn.measured._prediction",
+    "Failure": "exafs_cn.measured._prediction",
+    "to_dataframe": "exafs_cn.measured._prediction",
+    "fit_first_shell": "exafs_cn.measured._fit",
+    "FirstShellFit": "exafs_cn.measured._prediction",
 }
 
 

@@ -93,7 +93,7 @@ def simulate(
     out: Annotated[Path, typer.Option(help="dataset folder (created, or resumed if it exists)")] = DEFAULT_DATA,
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     limit: Annotated[int | None, typer.Option(min=1, help="only the first N structures of the source")] = None,
-    preset: Annotated[str, typer.Option(help="FEFF preset (exafs_cn.datagen.feff.PRESETS; a wrong name lists them)")] = "fast",
+    preset: Annotated[str, typer.Option(help="FEFF preset (exafs_cn.datagen.PRESETS; a wrong name lists them)")] = "fast",
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
@@ -103,7 +103,7 @@ def simulate(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Label structures with CrystalNN and run FEFF on every absorber site (resumable)."""
-    from exafs_cn.datagen.simulate import simulate as run_simulation
+    from exafs_cn.datagen._simulate import simulate as run_simulation
 
     chosen = _parse_elements(elements)
     _check_output_folder(out, "--out")
@@ -162,9 +162,9 @@ def reproduce(
     """The study's experiments on the dataset: per-element CV, importance, report."""
     from dataclasses import replace
 
-    from exafs_cn.datagen.dataset import Dataset, locate_dataset
-    from exafs_cn.learn.report import write_report
-    from exafs_cn.learn.reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
+    from exafs_cn.datagen._dataset import Dataset, locate_dataset
+    from exafs_cn.learn._report import write_report
+    from exafs_cn.learn._reproduce import MODEL_SPECS, QUICK_PLAN, ExperimentPlan, run_experiments
 
     _check_output_folder(out, "--out")  # before half an hour of work, not after
     base = QUICK_PLAN if quick else ExperimentPlan()
@@ -220,9 +220,9 @@ def train(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
-    from exafs_cn.datagen.dataset import Dataset, locate_dataset
-    from exafs_cn.learn.train import train_models
-    from exafs_cn.models.names import AVERAGE_CN_MODEL, FIRST_SHELL_MODELS, MODEL_NAMES
+    from exafs_cn.datagen._dataset import Dataset, locate_dataset
+    from exafs_cn.learn._train import train_models
+    from exafs_cn.models._names import AVERAGE_CN_MODEL, FIRST_SHELL_MODELS, MODEL_NAMES
 
     model_names = _parse_models(models, (*MODEL_NAMES, AVERAGE_CN_MODEL, *FIRST_SHELL_MODELS))
     sizes = {k: v for k, v in (("n_estimators", trees), ("min_samples_leaf", min_leaf)) if v is not None}
@@ -297,12 +297,12 @@ def predict(
     """
     import warnings
 
-    from exafs_cn.measured.pipeline import predict_batches
-    from exafs_cn.measured.plot import FigureNames
-    from exafs_cn.measured.predict import FileInput, ModelStore, PredictError
-    from exafs_cn.measured.prediction import Failure
-    from exafs_cn.measured.readers import Columns, E0Option, SpectrumFileError, check_element_option
-    from exafs_cn.models.names import MODEL_NAMES
+    from exafs_cn.measured._pipeline import predict_batches
+    from exafs_cn.measured._plot import FigureNames
+    from exafs_cn.measured._predict import FileInput, ModelStore, PredictError
+    from exafs_cn.measured._prediction import Failure
+    from exafs_cn.measured._readers import Columns, E0Option, SpectrumFileError, check_element_option
+    from exafs_cn.models._names import MODEL_NAMES
     from exafs_cn.parallel import default_workers
 
     if model not in MODEL_NAMES:
@@ -390,7 +390,7 @@ def predict(
     if csv is not None:
         _write_output(table, csv, "--csv", "table", _save_table)
     if report_page is not None:
-        from exafs_cn.measured.series_report import save_series_report
+        from exafs_cn.measured._series_report import save_series_report
 
         _write_output(table, report_page, "--report", "report", save_series_report)
     if failed:
@@ -446,7 +446,7 @@ def _write_output(results: list, path: Path, option: str, what: str, write) -> N
 
 def _save_table(results: list, path: Path) -> None:
     from exafs_cn.atomic import write_new_atomic
-    from exafs_cn.measured.prediction import to_dataframe
+    from exafs_cn.measured._prediction import to_dataframe
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_new_atomic(path, lambda tmp: to_dataframe(results).to_csv(tmp, index=False))
@@ -464,8 +464,8 @@ def examples() -> None:
 def _fit_settings(store, s02: float | None, foil: Path | None) -> tuple:
     """``add_fits``'s S02 choice and FEFF paths for a ``predict --fit`` run; one line and exit 2
     where the foil cannot give an S02."""
-    from exafs_cn.measured.fit import FitError, ReferencePaths
-    from exafs_cn.measured.pipeline import s02_choice
+    from exafs_cn.measured._fit import FitError, ReferencePaths
+    from exafs_cn.measured._pipeline import s02_choice
 
     paths = ReferencePaths()
     try:
@@ -505,8 +505,8 @@ def fetch_mp(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Download MP's K-edge EXAFS spectra (needs MP_API_KEY) into a dataset folder."""
-    from exafs_cn.datagen.dataset import Dataset
-    from exafs_cn.datagen.fetch_mp import fetch_mp as run_fetch
+    from exafs_cn.datagen._dataset import Dataset
+    from exafs_cn.datagen._fetch_mp import fetch_mp as run_fetch
 
     chosen = _parse_elements(elements)
     try:
@@ -528,7 +528,7 @@ def dataset_info(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """Counts per element and CN, failures by reason, CPU time."""
-    from exafs_cn.datagen.dataset import Dataset
+    from exafs_cn.datagen._dataset import Dataset
 
     if not path.is_dir():
         _fail(f"{path}: no such dataset folder")
@@ -570,8 +570,8 @@ def dataset_card(
 ) -> None:
     """Write the dataset card PATH/README.md from the data itself."""
     from exafs_cn.atomic import write_text_atomic
-    from exafs_cn.datagen.card import load_benchmark, render_card
-    from exafs_cn.datagen.dataset import Dataset
+    from exafs_cn.datagen._card import load_benchmark, render_card
+    from exafs_cn.datagen._dataset import Dataset
 
     if not path.is_dir():
         _fail(f"{path}: no such dataset folder")
@@ -592,8 +592,8 @@ def dataset_first_shell(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """First-shell labels (distance, spread, neighbour elements) for every labelled site; resumable."""
-    from exafs_cn.datagen.dataset import Dataset
-    from exafs_cn.datagen.first_shell_labels import label_dataset
+    from exafs_cn.datagen._dataset import Dataset
+    from exafs_cn.datagen._first_shell_labels import label_dataset
 
     if not (path / "labels.parquet").is_file():
         _fail(f"{path}: no labels.parquet (run `exafs-cn simulate --out {path}` first)")
@@ -612,8 +612,8 @@ def dataset_fit_references(
     out: Annotated[Path | None, typer.Option(help="where to write the table (default: the package's own, for a release)")] = None,
 ) -> None:
     """The reference sites `predict --fit` takes FEFF paths from: single-element first shells."""
-    from exafs_cn.datagen.dataset import Dataset
-    from exafs_cn.datagen.fit_references import shipped_references_path, write_references
+    from exafs_cn.datagen._dataset import Dataset
+    from exafs_cn.datagen._fit_references import shipped_references_path, write_references
 
     if not (path / "labels.parquet").is_file():
         _fail(f"{path}: no labels.parquet (run `exafs-cn simulate --out {path}` first)")
@@ -633,9 +633,9 @@ def dataset_e0_references(
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
 ) -> None:
     """The training spectra's k^2 chi(k) beside a models folder, for predict's E0 profile (train writes it too)."""
-    from exafs_cn.datagen.dataset import Dataset, locate_dataset
-    from exafs_cn.learn.e0_references import write_references
-    from exafs_cn.models.files import MODEL_SUFFIX, ModelFileError, SavedModel
+    from exafs_cn.datagen._dataset import Dataset, locate_dataset
+    from exafs_cn.learn._e0_references import write_references
+    from exafs_cn.models._files import MODEL_SUFFIX, ModelFileError, SavedModel
     from exafs_cn.settings import DEFAULT_SETTINGS, ProcessingSettings
 
     _check_output_folder(models_dir, "--models-dir")

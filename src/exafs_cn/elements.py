@@ -8,7 +8,7 @@ METALS_3D: tuple[str, ...] = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu
 
 #: Classes of first-shell neighbour elements, in the order models and reports use: EXAFS tells
 #: backscatterers apart by their row of the periodic table and not much further
-#: (``exafs_cn.datagen.first_shell.neighbour_class`` assigns them).
+#: (``exafs_cn.datagen._first_shell.neighbour_class`` assigns them).
 NEIGHBOUR_CLASSES = ("O", "S", "N", "halogen", "P", "C", "Se/As", "metal", "other")
 
 __all__ = ["METALS_3D", "NEIGHBOUR_CLASSES"]

@@ -10,7 +10,7 @@ code that caught those still does.
 Examples
 --------
 >>> from exafs_cn.exceptions import ExafsCnError
->>> from exafs_cn.measured.readers import SpectrumFileError
+>>> from exafs_cn.measured._readers import SpectrumFileError
 >>> issubclass(SpectrumFileError, ExafsCnError) and issubclass(SpectrumFileError, ValueError)
 True
 """
@@ -22,27 +22,27 @@ class ExafsCnError(Exception):
     """Base of every error exafs-cn raises on purpose; its message is one line."""
 
 
-# Raised by exafs_cn.datagen.dataset.
+# Raised by exafs_cn.datagen._dataset.
 class DatasetError(ExafsCnError, RuntimeError):
     """The dataset folder is missing, inconsistent, or from another source."""
 
 
-# Raised by exafs_cn.datagen.feff.
+# Raised by exafs_cn.datagen._feff.
 class FeffError(ExafsCnError, RuntimeError):
     """FEFF did not produce a usable spectrum; the message is the recorded reason."""
 
 
-# Raised by exafs_cn.datagen.fetch_mp.
+# Raised by exafs_cn.datagen._fetch_mp.
 class MPFetchError(ExafsCnError, RuntimeError):
     """No key, no network, or the API refused: nothing useful can be fetched."""
 
 
-# Raised by exafs_cn.datagen.fit_references.
+# Raised by exafs_cn.datagen._fit_references.
 class ReferencesError(ExafsCnError, ValueError):
     """The reference table cannot be made or read; the message names the file."""
 
 
-# Raised by exafs_cn.datagen.structures.
+# Raised by exafs_cn.datagen._structures.
 class StructureError(ExafsCnError, ValueError):
     """A structure could not be read or does not hold what was asked of it."""
 
@@ -62,27 +62,27 @@ class ShortDataError(ProcessingError):
     """chi(k) ends below MIN_KMAX: a spectrum to leave unanswered, not a broken one."""
 
 
-# Raised by exafs_cn.learn.models.
+# Raised by exafs_cn.learn._models.
 class MissingExtraError(ExafsCnError, ImportError):
     """A model family whose optional dependency is not installed; the message says how to get it."""
 
 
-# Raised by exafs_cn.measured.athena.
+# Raised by exafs_cn.measured._athena.
 class ProjectDataError(ExafsCnError, ValueError):
     """A line of a project that is not the data it should be (only that group is lost)."""
 
 
-# Raised by exafs_cn.measured.expressions.
+# Raised by exafs_cn.measured._expressions.
 class ExpressionError(ExafsCnError, ValueError):
     """An expression refused or that cannot be evaluated; one line naming the file."""
 
 
-# Raised by exafs_cn.measured.fit.
+# Raised by exafs_cn.measured._fit.
 class FitError(ExafsCnError, RuntimeError):
     """The first-shell fit could not be made or did not converge; one line."""
 
 
-# Raised by exafs_cn.measured.readers.
+# Raised by exafs_cn.measured._readers.
 class SpectrumFileError(ExafsCnError, ValueError):
     """A file, or one group of it, that cannot give a usable spectrum; one line naming it."""
 
@@ -92,27 +92,27 @@ class SpectrumFileError(ExafsCnError, ValueError):
         self.group = group
 
 
-# Raised by exafs_cn.models.archive.
+# Raised by exafs_cn.models._archive.
 class ArchiveError(ExafsCnError, ValueError):
     """What is wrong with an archive's content, without the file's name (the caller adds it)."""
 
 
-# Raised by exafs_cn.models.checks.
+# Raised by exafs_cn.models._checks.
 class ModelCheckError(ExafsCnError, ValueError):
     """What is wrong with a model file's content, without the file's name (the caller adds it)."""
 
 
-# Raised by exafs_cn.models.e0_references.
+# Raised by exafs_cn.models._e0_references.
 class ReferencesFileError(ExafsCnError, ValueError):
     """An E0 references file that cannot be used; one line naming it."""
 
 
-# Raised by exafs_cn.models.files.
+# Raised by exafs_cn.models._files.
 class ModelFileError(ExafsCnError, ValueError):
     """A model file that cannot or must not be used; the message is one line naming it."""
 
 
-# Raised by exafs_cn.models.measured_calibration.
+# Raised by exafs_cn.models._measured_calibration.
 class CalibrationFileError(ExafsCnError, ValueError):
     """A calibration file that cannot be used; one line naming it."""
 
@@ -133,7 +133,7 @@ class NotRegularFileError(ExafsCnError, ValueError):
         self.kind = kind
 
 
-# Raised by exafs_cn.measured.predict.
+# Raised by exafs_cn.measured._predict.
 class PredictError(SpectrumFileError):
     """No usable model for the element, or a spectrum the model cannot take; one line.
 
@@ -141,7 +141,7 @@ class PredictError(SpectrumFileError):
     """
 
 
-# Raised by exafs_cn.models.archive.
+# Raised by exafs_cn.models._archive.
 class NotAnArchiveError(ArchiveError):
     """The file is no model archive at all (empty, truncated, a pickle, another zip)."""
 
@@ -156,7 +156,7 @@ class UnknownNameError(ExafsCnError, ValueError):
     """A name that is not one of those exafs-cn knows; the message lists them."""
 
 
-# Raised by exafs_cn.measured.readers and exafs_cn.measured.predict for options given to predict.
+# Raised by exafs_cn.measured._readers and exafs_cn.measured._predict for options given to predict.
 class OptionError(ExafsCnError, ValueError):
     """An option's value (``--e0``, ``models_dir``, ``energy``/``mu`` beside a file) that cannot be used."""
 

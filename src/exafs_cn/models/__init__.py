@@ -1,23 +1,23 @@
 """Everything prediction loads, and nothing that trains.
 
 A models folder holds, per absorber element, one file per model (``<element>/<name>.model``,
-``names``), each a ``SavedModel`` (``files``) in the arrays-and-JSON archive format
-(``archive``) built from the classes ``checks`` allows and checked before first use; beside
-them the measured calibration (``measured_calibration``) and the E0 references. The
-estimators of our own that a file may hold live here too (``quantile_forest``,
-``power_calibrated``, ``torch_mlp``), as does the "no answer" check (``novelty``).
+``_names``), each a ``SavedModel`` (``_files``) in the arrays-and-JSON archive format
+(``_archive``) built from the classes ``_checks`` allows and checked before first use; beside
+them the measured calibration (``_measured_calibration``) and the E0 references. The
+estimators of our own that a file may hold live here too (``_quantile_forest``,
+``_power_calibrated``, ``_torch_mlp``), as does the "no answer" check (``_novelty``).
 ``exafs_cn.learn`` makes these files; ``exafs_cn.measured`` reads them; this package imports
 neither.
 
-The names below are this package's stable surface (studies and benchmarks use them);
-the submodules are documented but free to change.
+The names below are this package's stable surface (studies, benchmarks and users may rely
+on them); the modules, private as in scikit-learn (``_name``), are free to change.
 """
 
-from exafs_cn.models.files import MODEL_FORMAT, MODEL_SUFFIX, ModelFileError, SavedModel, model_path
-from exafs_cn.models.measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
-from exafs_cn.models.names import AVERAGE_CN_MODEL, FIRST_SHELL_MODELS, MODEL_NAMES, NEIGHBOUR_MODEL, R1_MODEL
-from exafs_cn.models.novelty import NoveltyCheck
-from exafs_cn.models.quantile_forest import ConformalQuantileForest
+from exafs_cn.models._files import MODEL_FORMAT, MODEL_SUFFIX, ModelFileError, SavedModel, model_path
+from exafs_cn.models._measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
+from exafs_cn.models._names import AVERAGE_CN_MODEL, FIRST_SHELL_MODELS, MODEL_NAMES, NEIGHBOUR_MODEL, R1_MODEL
+from exafs_cn.models._novelty import NoveltyCheck
+from exafs_cn.models._quantile_forest import ConformalQuantileForest
 
 __all__ = [
     "AVERAGE_CN_MODEL",
