@@ -1,6 +1,6 @@
 """Which average-CN estimator: point estimates and intervals compared on reproduce's own blocks.
 
-``exafs-cn reproduce`` scores one regressor (:class:`~exafs_cn.learn._average_cn.ConformalQuantileForest`).
+``exafs-cn reproduce`` scores one regressor (:class:`~exafs_cn.models.ConformalQuantileForest`).
 This script scores the alternatives on exactly its data and folds (all pairs and mixtures,
 R+k features, the mixtures' blocks as folds, seed 0), so the choice in
 ``exafs_cn.learn._average_cn``'s docstring can be checked and redone:

@@ -237,3 +237,34 @@ def test_files_naming_our_estimators_by_an_earlier_module_are_read_under_todays_
             with pytest.raises(ModelFileError, match=r"holds types exafs-cn never writes \(exafs_cn\.models\.other\.PowerCalibratedClassifier\)"):
                 SavedModel.load(path)
         rewrite_model_json(path, lambda document, old=earlier: json.dumps(document).replace(old, today))
+
+
+def test_an_average_cn_file_whose_leaf_bookkeeping_names_missing_nodes_is_refused(tmp_path):
+    """The quantile forest's own check runs on a shipped file: a leaf id past its tree's nodes is one line at load."""
+    from exafs_cn.measured import shipped_models_dir
+
+    path = tmp_path / "Cu" / f"cn_mean{MODEL_SUFFIX}"
+    path.parent.mkdir()
+    shutil.copy(shipped_models_dir() / "Cu" / f"cn_mean{MODEL_SUFFIX}", path)
+    saved = SavedModel.load(path)
+    first_tree = saved.estimator.forest_.estimators_[0].tree_
+    saved.estimator.train_leaves_[0, 0] = first_tree.node_count
+    model_archive.dump(saved._as_dict(), path, ALLOWED_TYPES)
+    with pytest.raises(ModelFileError, match="leaf bookkeeping names nodes its trees lack"):
+        SavedModel.load(path)
+
+
+def test_every_class_of_ours_a_model_file_may_name_is_a_class_we_have():
+    """The allow-list names our estimators by module path: each must resolve (a stale name would
+    refuse every file that holds the class, or let a check keyed on it never run)."""
+    import importlib
+
+    from exafs_cn.models._checks import RENAMED_TYPES
+
+    ours = sorted(name for name in ALLOWED_TYPES if name.startswith("exafs_cn."))
+    assert ours
+    for name in ours:
+        module, _, cls = name.rpartition(".")
+        assert isinstance(getattr(importlib.import_module(module), cls), type), name
+    assert set(RENAMED_TYPES.values()) <= ALLOWED_TYPES
+    assert not set(RENAMED_TYPES) & ALLOWED_TYPES

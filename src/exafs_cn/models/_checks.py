@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from exafs_cn.exceptions import ModelCheckError
+from exafs_cn.models._quantile_forest import ConformalQuantileForest
 
 #: Every class a model file written by exafs-cn holds (``module.Class``); a file naming any
 #: other is refused before anything in it is built. Values (numbers, text, lists, dicts,
@@ -120,7 +121,7 @@ def check_estimator(estimator: object) -> None:
             _check_tree(obj, n_features)
         elif _is_type(obj, "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"):
             _check_hgb_predictor(obj, n_features)
-        elif _is_type(obj, "exafs_cn.learn._average_cn.ConformalQuantileForest"):
+        elif type(obj) is ConformalQuantileForest:  # the class, not its name: a name goes stale when the module moves
             _check_quantile_forest(obj)
 
 
