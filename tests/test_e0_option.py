@@ -74,6 +74,25 @@ def test_by_default_e0_is_profiled_against_the_training_spectra():
     assert profiled["e0"] == pytest.approx(rule["e0"] + float(profiled["e0_source"].split()[1]), abs=0.01)
 
 
+def test_a_spectrum_that_matches_no_training_spectrum_at_any_e0_gets_no_answer():
+    """Ca0.25V2O5 measured in fluorescence through a steel mesh (low-R leakage, the Cr K edge at
+    k ~ 11.7/A): at its best E0 its chi(k) scores below what 99 in 100 of the V training spectra
+    score against the others. No answer, with the reason; ZnO is answered. (Data that end before
+    the compared k range are not checked: test_measured_files' NiO scan cut at k = 7.4/A is answered.)"""
+    from exafs_cn.measured import ModelStore, score_floor
+
+    vanadate = MEASURED / "examples__xafsdata__beamlines__NSLS6BM_2019.dat"
+    (profiled,) = _json(str(vanadate))
+    assert profiled["cn"] is None and "matches none of the V training spectra at any E0" in profiled["reason"]
+    assert profiled["e0_source"] == "rule"  # no E0 of the profile is better than another
+    floor = score_floor(ModelStore().e0_references.by_element["V"])
+    assert f"at {floor:.2f} or better" in profiled["reason"]
+    (rule,) = _json(str(vanadate), "--e0", "rule")  # the check belongs to the profile
+    assert rule["cn"] is not None
+    (zno,) = _json(str(MEASURED / "data__Zn__ZnO.xdi"))
+    assert zno["cn"] == 4
+
+
 def test_a_models_folder_without_e0_references_uses_the_rule_and_says_so(models, tmp_path):
     import shutil
 

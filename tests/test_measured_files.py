@@ -328,11 +328,13 @@ MUFLUO = MEASURED / "website__pages__lisa-esrf__files__CuSO4_2mM_111.xdi"
 CHROMATE = MEASURED / "data__Cr__k2cro4_rt_001.xdi"
 
 
-def test_a_monochromator_crystal_line_does_not_name_the_absorber(models):
-    # XDAC (NSLS X-23A2): "Diffraction element= Si (311)" is the crystal; the edge says Fe.
+def test_a_monochromator_crystal_line_does_not_name_the_absorber():
+    # XDAC (NSLS X-23A2): "Diffraction element= Si (311)" is the crystal; the edge says Fe. The
+    # shipped models: a hexacyanoferrate lies outside the test models' few Fe training spectra
+    # (no answer: its chi(k) matches none of them), not outside the shipped ones.
     (spectrum,) = read_spectra(XDAC)
     assert (spectrum.element, spectrum.element_source) == ("Fe", "edge")
-    result = runner.invoke(app, ["predict", str(XDAC), "--models-dir", str(models), "--json"])
+    result = runner.invoke(app, ["predict", str(XDAC), "--json"])
     assert result.exit_code == 0, result.output
     (line,) = _json_lines(result.stdout)
     assert line["element"] == "Fe" and line["cn"] is not None

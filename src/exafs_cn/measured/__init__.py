@@ -15,7 +15,7 @@ _EXPORTS = {
     "_prediction": ("Failure", "Prediction", "held_to_class"),
     "_pipeline": ("Batch", "predict_batches"),
     "_plot": ("Figure", "FigureNames", "write_figure"),
-    "_e0_profile": ("K_RANGE", "OFFSETS", "TOP", "profile"),
+    "_e0_profile": ("FLOOR_PERCENTILE", "K_RANGE", "OFFSETS", "TOP", "profile", "score_floor"),
     "_fit": ("DEFAULT_S02", "FOIL_CLASS", "FitError", "ReferencePaths", "fit_first_shell", "fit_foil_s02"),
 }
 

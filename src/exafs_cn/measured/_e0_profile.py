@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,10 @@ from exafs_cn.models._e0_references import K_RANGE
 OFFSETS = np.arange(-25.0, 15.01, 1.0)
 #: How many of the best-matching training spectra make the score.
 TOP = 5
+#: A spectrum whose best score is below this percentile of its element's training spectra's own
+#: scores (each against the others, :func:`score_floor`) gets no answer: its chi(k) matches none
+#: of them at any E0 tried, less than 99 in 100 of them match each other.
+FLOOR_PERCENTILE = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,12 +104,42 @@ def profile(
     return E0Profile(float(offsets[i]), float(scores[i]), float(scores[i] - np.median(scores)), np.asarray(offsets), scores)
 
 
+def score_floor(references: np.ndarray, percentile: float = FLOOR_PERCENTILE, top: int = TOP) -> float:
+    """The ``percentile`` of the training spectra's own scores: each row's mean correlation with
+    its ``top`` best-matching other rows (rows that are copies, correlation above 0.999, left out:
+    polymorphs FEFF gives the same spectrum). Where a row has fewer than ``top`` others, all count.
+
+    Examples
+    --------
+    >>> grid = np.arange(3, 10.01, 0.1)
+    >>> close = np.stack([np.sin(2 * r * grid) * grid for r in np.linspace(1.8, 2.2, 40)])  # one shell, R 1.8-2.2 A
+    >>> spread = np.stack([np.sin(2 * r * grid) * grid for r in np.linspace(1.6, 2.4, 40)])
+    >>> round(score_floor(close), 2), round(score_floor(spread), 2)
+    (0.87, 0.61)
+    >>> score_floor(close[:1])  # one spectrum: no floor
+    nan
+    """
+    unit = normalised_rows(np.asarray(references, float)).astype(np.float32)
+    k = min(top, unit.shape[0] - 1)
+    if k < 1:  # one spectrum: no floor to take
+        return float("nan")
+    correlations = unit @ unit.T
+    correlations[correlations > 0.999] = -np.inf  # itself and its copies
+    best = np.partition(correlations, -k, axis=1)[:, -k:]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no other than copies: NaN, left out
+        scores = np.nanmean(np.where(np.isfinite(best), best, np.nan), axis=1)
+        return float(np.nanpercentile(scores, percentile))
+
+
 __all__ = [
     "E0Profile",
+    "FLOOR_PERCENTILE",
     "K_RANGE",
     "OFFSETS",
     "TOP",
     "normalised_rows",
     "profile",
+    "score_floor",
     "shifted_chi",
 ]

@@ -24,7 +24,7 @@ import numpy as np
 from exafs_cn.elements import NEIGHBOUR_CLASSES
 from exafs_cn.exceptions import PredictError, one_line
 from exafs_cn.features import MIN_KMAX, Processed, ProcessingError, ShortDataError, featurizers_for, process
-from exafs_cn.measured._e0_profile import profile
+from exafs_cn.measured._e0_profile import FLOOR_PERCENTILE, K_RANGE, profile, score_floor
 from exafs_cn.measured._near_edge import pre_edge_peak_height
 from exafs_cn.measured._prediction import Failure, Prediction, held_to_class
 from exafs_cn.measured._readers import (
@@ -73,6 +73,7 @@ class ModelStore:
         self._cache: dict[tuple[str, str], SavedModel | None] = {}
         self._calibration: PowerCalibration | None | bool = False  # False: not looked up yet
         self._references: E0References | None | bool = False
+        self._score_floors: dict[str, float] = {}
 
     def check(self) -> None:
         """PredictError (one line) where the models folder cannot serve any spectrum: missing,
@@ -94,6 +95,14 @@ class ModelStore:
         if self._references is False:
             self._references = self._beside_models(REFERENCES_FILE, E0References.load, ReferencesFileError)
         return self._references
+
+    def score_floor(self, element: str) -> float:
+        """The 1st percentile of the element's training spectra's own E0-profile scores
+        (:func:`exafs_cn.measured._e0_profile.score_floor`), computed once per element and process
+        (~0.07 s for the largest, Cu's 2,223 rows)."""
+        if element not in self._score_floors:
+            self._score_floors[element] = score_floor(self.e0_references.by_element[element])
+        return self._score_floors[element]
 
     @property
     def calibration(self) -> PowerCalibration | None:
@@ -343,7 +352,9 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         raise PredictError(f"{measured.where}: {exc}") from None
     answer.pre_edge_height = _pre_edge_height(measured, processed)
     if measured.e0_given is None and not measured.e0_shift and measured.e0_profile:
-        processed = _profiled(processed, measured, saved, settings, store, answer)
+        processed, unmatched = _profiled(processed, measured, saved, settings, store, answer)
+    else:
+        unmatched = None
     answer.e0, answer.processed = processed.e0, processed
     if measured.e0_given is not None or measured.e0_shift:
         answer.e0_source = "given" if measured.e0_shift == 0 else f"shift {measured.e0_shift:+.1f} eV" + (
@@ -354,6 +365,9 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         answer.reason = saved.novelty_check.reason(processed.chir_mag, settings)
         if answer.reason:
             return answer
+    if unmatched:  # after the novelty check, whose reasons (no EXAFS, noise) say more
+        answer.reason = unmatched
+        return answer
     # A companion trained apart from the classifier (the shipped cn_mean models: another E0
     # rule) gets its own processing; the others share the classifier's.
     processed_by_settings = {json.dumps(saved.settings, sort_keys=True): processed}
@@ -382,10 +396,11 @@ def _pre_edge_height(measured: MeasuredSpectrum, processed: Processed) -> float 
 
 def _profiled(
     processed: Processed, measured: MeasuredSpectrum, saved: SavedModel, settings: ProcessingSettings, store: ModelStore, answer: Prediction
-) -> Processed:
+) -> tuple[Processed, str | None]:
     """The processing from the E0 at which chi(k) matches the training spectra best
     (:mod:`exafs_cn.measured._e0_profile`), with ``answer``'s E0 fields set; the rule's
-    processing, with a note, where the models folder has no references for these models.
+    processing, with a note, where the models folder has no references for these models. And the
+    reason for no answer where even the best E0 leaves chi(k) below the element's score floor.
 
     The profile re-maps one background removal to every shift; the spectrum is then
     processed again from the chosen E0 (autobk's spline and normalisation follow E0: reading
@@ -396,17 +411,31 @@ def _profiled(
     if references is None or references.settings != saved.settings or rows is None or len(rows) == 0:
         why = "the models folder has no E0 references" if references is None else "the E0 references are not for these models"
         answer.notes = (*answer.notes, f"E0 by the rule ({why})")
-        return processed
+        return processed, None
     found = profile(processed.k, processed.chi, rows, references.grid)
     answer.e0_source, answer.e0_sharpness = f"profile {found.shift:+.1f} eV", found.sharpness
+    # Out of the training spectra's reach at every E0: the models would extrapolate, and the measured
+    # calibration, fitted on spectra that do match, would make that look sure. Only where the data
+    # fill the compared k range: a shorter scan's score is lower for want of data, not of a match.
+    floor = store.score_floor(measured.element) if processed.kmax >= K_RANGE[1] else float("nan")
+    unmatched = None
+    if found.score < floor:
+        unmatched = (
+            f"its chi(k) matches none of the {measured.element} training spectra at any E0 from {found.offsets[0]:+.0f} to "
+            f"{found.offsets[-1]:+.0f} eV (best correlation {found.score:.2f}; {100 - FLOOR_PERCENTILE:.0f} in 100 of the training "
+            f"spectra match the others at {floor:.2f} or better): check the background removal and for another edge in the data"
+        )
+    if unmatched:  # no E0 is better than another: the rule's stands (and autobk from a far one can take seconds)
+        answer.e0_source, answer.e0_sharpness = "rule", None
+        return processed, unmatched
     if found.shift == 0:
-        return processed
+        return processed, None
     try:
-        return process(replace(measured, e0_shift=found.shift).to_spectrum(), settings)
+        return process(replace(measured, e0_shift=found.shift).to_spectrum(), settings), None
     except ProcessingError as exc:  # the shift left too little data above the edge
         answer.e0_source, answer.e0_sharpness = "rule", None
         answer.notes = (*answer.notes, f"E0 by the rule (from the profiled E0: {exc})")
-        return processed
+        return processed, None
 
 
 def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -> list[Prediction]:
