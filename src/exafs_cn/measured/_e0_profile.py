@@ -126,7 +126,7 @@ def score_floor(references: np.ndarray, percentile: float = FLOOR_PERCENTILE, to
     correlations = unit @ unit.T
     correlations[correlations > 0.999] = -np.inf  # itself and its copies
     best = np.partition(correlations, -k, axis=1)[:, -k:]
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a row with no other than copies: NaN, left out
         scores = np.nanmean(np.where(np.isfinite(best), best, np.nan), axis=1)
         return float(np.nanpercentile(scores, percentile))

@@ -2,7 +2,7 @@
 element symbols by atomic number, and a guess of what an edge is.
 
 The K edges of the ten 3d metals, which every file's checks read, are kept here as xraydb
-gives them (``tests/test_readers.py`` checks them against it): xraydb's first query opens
+gives them (``tests/test_measured_files.py`` checks them against it): xraydb's first query opens
 its database, ~50 ms of every ``exafs-cn predict`` (``benchmarks/startup.py``).
 """
 

@@ -24,29 +24,34 @@ from __future__ import annotations
 import numpy as np
 
 from exafs_cn.exceptions import ModelCheckError
+from exafs_cn.models._archive import type_name
+from exafs_cn.models._power_calibrated import PowerCalibratedClassifier
 from exafs_cn.models._quantile_forest import ConformalQuantileForest
+from exafs_cn.models._torch_mlp import TorchMLPClassifier
 
-#: Every class a model file written by exafs-cn holds (``module.Class``); a file naming any
-#: other is refused before anything in it is built. Values (numbers, text, lists, dicts,
-#: numpy arrays and scalars) are the archive's own forms and need no entry.
+#: Our estimators a model file may hold, named as the archive names them (from the classes: a
+#: name written out goes stale when a module moves).
+OUR_ESTIMATORS = tuple(type_name(kind) for kind in (ConformalQuantileForest, PowerCalibratedClassifier, TorchMLPClassifier))
 #: Our estimators that moved module since files were written, read under today's name, nothing
 #: else allowed by it: 0.3.0 and earlier name them by their old place in ``exafs_cn.learn``,
 #: files written before the modules were made private (0.4.0 development) by ``exafs_cn.models``'
 #: public module names.
 RENAMED_TYPES = {
-    "exafs_cn.learn.average_cn.ConformalQuantileForest": "exafs_cn.models._quantile_forest.ConformalQuantileForest",
-    "exafs_cn.learn.calibration.PowerCalibratedClassifier": "exafs_cn.models._power_calibrated.PowerCalibratedClassifier",
-    "exafs_cn.learn.models.TorchMLPClassifier": "exafs_cn.models._torch_mlp.TorchMLPClassifier",
-    "exafs_cn.models.quantile_forest.ConformalQuantileForest": "exafs_cn.models._quantile_forest.ConformalQuantileForest",
-    "exafs_cn.models.power_calibrated.PowerCalibratedClassifier": "exafs_cn.models._power_calibrated.PowerCalibratedClassifier",
-    "exafs_cn.models.torch_mlp.TorchMLPClassifier": "exafs_cn.models._torch_mlp.TorchMLPClassifier",
+    old: type_name(kind)
+    for kind, earlier in (
+        (ConformalQuantileForest, ("exafs_cn.learn.average_cn.ConformalQuantileForest", "exafs_cn.models.quantile_forest.ConformalQuantileForest")),
+        (PowerCalibratedClassifier, ("exafs_cn.learn.calibration.PowerCalibratedClassifier", "exafs_cn.models.power_calibrated.PowerCalibratedClassifier")),
+        (TorchMLPClassifier, ("exafs_cn.learn.models.TorchMLPClassifier", "exafs_cn.models.torch_mlp.TorchMLPClassifier")),
+    )
+    for old in earlier
 }
+#: Every class a model file written by exafs-cn holds (``module.Class``); a file naming any
+#: other is refused before anything in it is built. Values (numbers, text, lists, dicts,
+#: numpy arrays and scalars) are the archive's own forms and need no entry.
 ALLOWED_TYPES = frozenset(
     {
         "numpy.random._pcg64.PCG64",
-        "exafs_cn.models._quantile_forest.ConformalQuantileForest",
-        "exafs_cn.models._power_calibrated.PowerCalibratedClassifier",
-        "exafs_cn.models._torch_mlp.TorchMLPClassifier",
+        *OUR_ESTIMATORS,
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration.CalibratedClassifierCV",
         "sklearn.isotonic.IsotonicRegression",
@@ -162,8 +167,7 @@ def _members(root: object):
 
 
 def _is_type(obj: object, name: str) -> bool:
-    kind = type(obj)
-    return f"{kind.__module__}.{kind.__qualname__}" == name
+    return type_name(type(obj)) == name
 
 
 def _check_tree(tree, n_features: int | None) -> None:
