@@ -26,6 +26,7 @@ MODULES = [
     "exafs_cn.learn._models",
     "exafs_cn.measured._athena",
     "exafs_cn.measured._e0_profile",
+    "exafs_cn.models._e0_references",
     "exafs_cn.measured._expressions",
     "exafs_cn.measured._fit",
     "exafs_cn.measured._near_edge",

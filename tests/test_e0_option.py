@@ -114,3 +114,40 @@ def test_an_unusable_e0_references_file_is_said_once(tmp_path):
     result = runner.invoke(app, ["predict", str(CU), "--models-dir", str(tmp_path / "models")])
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(errors) == 1 and "e0_references.npz: unusable E0 references file" in errors[0]
+
+
+def test_the_score_floors_are_stored_with_the_references_and_equal_a_fresh_computation(tmp_path):
+    """The shipped file holds each element's floor (a one-file predict does not compute Cu's at every
+    start); each equals the floor computed from the file's rows, and a file written with another
+    floor rule, or none, gets them computed."""
+    import numpy as np
+
+    from exafs_cn.measured._predict import shipped_models_dir
+    from exafs_cn.models._e0_references import E0References, score_floor
+
+    shipped = E0References.load(shipped_models_dir() / "e0_references.npz")
+    assert set(shipped.stored_floors) == set(shipped.by_element)
+    for element in ("Cu", "Sc"):
+        assert shipped.floor(element) == pytest.approx(score_floor(shipped.by_element[element]), abs=1e-6)
+    with np.load(shipped_models_dir() / "e0_references.npz") as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    arrays["floor_rule"] = np.array(json.dumps({"percentile": 5.0, "top": 5}))
+    arrays["floor_Cu"] = np.array(0.99)
+    np.savez(tmp_path / "other_rule.npz", **arrays)
+    other = E0References.load(tmp_path / "other_rule.npz")
+    assert other.stored_floors == {} and other.floor("Cu") == shipped.floor("Cu")
+
+
+def test_a_score_floor_that_is_no_correlation_is_refused(tmp_path):
+    import numpy as np
+
+    from exafs_cn.exceptions import ReferencesFileError
+    from exafs_cn.measured._predict import shipped_models_dir
+    from exafs_cn.models._e0_references import E0References
+
+    with np.load(shipped_models_dir() / "e0_references.npz") as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    arrays["floor_Cu"] = np.array(7.0)
+    np.savez(tmp_path / "tampered.npz", **arrays)
+    with pytest.raises(ReferencesFileError, match="tampered.npz: unusable E0 references file .score floors"):
+        E0References.load(tmp_path / "tampered.npz")

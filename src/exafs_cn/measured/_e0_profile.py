@@ -24,25 +24,16 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from larch.xafs.xafsutils import ETOK
 
-from exafs_cn.models._e0_references import K_RANGE
+from exafs_cn.features import shifted_chi
+from exafs_cn.models._e0_references import FLOOR_PERCENTILE, K_RANGE, TOP, normalised_rows, score_floor
 
 #: E0 shifts tried (eV, added to the rule's E0): the 5-95% range of the measured offsets
 #: (-21 to +12 eV) with a margin.
 OFFSETS = np.arange(-25.0, 15.01, 1.0)
-#: How many of the best-matching training spectra make the score.
-TOP = 5
-#: A spectrum whose best score is below this percentile of its element's training spectra's own
-#: scores (each against the others, :func:`score_floor`) gets no answer: its chi(k) matches none
-#: of them at any E0 tried, less than 99 in 100 of them match each other.
-FLOOR_PERCENTILE = 1.0
-
-
 @dataclass(frozen=True)
 class E0Profile:
     """The chosen shift, its score, and how sharply the score peaked there.
@@ -56,19 +47,6 @@ class E0Profile:
     sharpness: float
     offsets: np.ndarray
     scores: np.ndarray
-
-
-def shifted_chi(k: np.ndarray, chi: np.ndarray, shift: float, grid: np.ndarray) -> np.ndarray:
-    """chi on ``grid`` as it reads with E0 moved up by ``shift`` eV (chi(E) unchanged)."""
-    source = np.sqrt(np.clip(grid**2 + shift * ETOK, 0.0, None))
-    return np.interp(source, k, chi, left=0.0, right=0.0)
-
-
-def normalised_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows less their mean, of unit length: their dot products are correlations."""
-    centred = matrix - matrix.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    return centred / np.where(norms > 0, norms, 1.0)
 
 
 def profile(
@@ -102,34 +80,6 @@ def profile(
     scores = best.mean(axis=1)
     i = int(np.argmax(scores))
     return E0Profile(float(offsets[i]), float(scores[i]), float(scores[i] - np.median(scores)), np.asarray(offsets), scores)
-
-
-def score_floor(references: np.ndarray, percentile: float = FLOOR_PERCENTILE, top: int = TOP) -> float:
-    """The ``percentile`` of the training spectra's own scores: each row's mean correlation with
-    its ``top`` best-matching other rows (rows that are copies, correlation above 0.999, left out:
-    polymorphs FEFF gives the same spectrum). Where a row has fewer than ``top`` others, all count.
-
-    Examples
-    --------
-    >>> grid = np.arange(3, 10.01, 0.1)
-    >>> close = np.stack([np.sin(2 * r * grid) * grid for r in np.linspace(1.8, 2.2, 40)])  # one shell, R 1.8-2.2 A
-    >>> spread = np.stack([np.sin(2 * r * grid) * grid for r in np.linspace(1.6, 2.4, 40)])
-    >>> round(score_floor(close), 2), round(score_floor(spread), 2)
-    (0.87, 0.61)
-    >>> score_floor(close[:1])  # one spectrum: no floor
-    nan
-    """
-    unit = normalised_rows(np.asarray(references, float)).astype(np.float32)
-    k = min(top, unit.shape[0] - 1)
-    if k < 1:  # one spectrum: no floor to take
-        return float("nan")
-    correlations = unit @ unit.T
-    correlations[correlations > 0.999] = -np.inf  # itself and its copies
-    best = np.partition(correlations, -k, axis=1)[:, -k:]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no other than copies: NaN, left out
-        scores = np.nanmean(np.where(np.isfinite(best), best, np.nan), axis=1)
-        return float(np.nanpercentile(scores, percentile))
 
 
 __all__ = [
