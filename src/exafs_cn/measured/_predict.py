@@ -406,10 +406,9 @@ def _companion_processing(
 
     Where they differ in the E0 rule alone (the shipped average-CN models: Larch's own E0), the
     classifier's chi(E) is read from the companion's E0 (``features.reread_at_e0``) instead of a
-    background removal of its own, a third of a spectrum's processing. On the measured corpus
-    (``python studies/measured.py``) that left every class as it was and moved the average-CN
-    regressor's MAE against the textbook CN from 0.199 to 0.22, within 1 from 91.2% to 88.3% of
-    the spectra (99% either way once held to the class). Other settings: a processing of its own.
+    background removal of its own, a third of a spectrum's processing; what that costs the
+    average-CN answers on the measured corpus is in docs/measured.md ("One story"). Other
+    settings, or a spectrum whose Larch pre_edge the reader did not keep: a processing of its own.
     """
     edge = measured.larch_edge
     ours, theirs = settings.to_dict(), companion.to_dict()
