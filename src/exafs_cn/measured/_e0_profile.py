@@ -34,6 +34,8 @@ from exafs_cn.models._e0_references import FLOOR_PERCENTILE, K_RANGE, TOP, norma
 #: E0 shifts tried (eV, added to the rule's E0): the 5-95% range of the measured offsets
 #: (-21 to +12 eV) with a margin.
 OFFSETS = np.arange(-25.0, 15.01, 1.0)
+
+
 @dataclass(frozen=True)
 class E0Profile:
     """The chosen shift, its score, and how sharply the score peaked there.

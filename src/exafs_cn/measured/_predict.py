@@ -411,8 +411,8 @@ def _companion_processing(
     settings, or a spectrum whose Larch pre_edge the reader did not keep: a processing of its own.
     """
     edge = measured.larch_edge
-    ours, theirs = settings.to_dict(), companion.to_dict()
-    if {name for name, value in theirs.items() if ours.get(name) != value} - set(_E0_SETTINGS) or not {"norm", "e0"} <= set(edge):
+    differs_beyond_e0 = replace(companion, **{name: getattr(settings, name) for name in _E0_SETTINGS}) != settings
+    if differs_beyond_e0 or not {"norm", "e0"} <= set(edge):
         return process(measured.to_spectrum(), companion)
     if measured.e0_given is not None or measured.e0_shift:  # the user's E0 holds for every model
         e0 = processed.e0

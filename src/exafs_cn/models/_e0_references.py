@@ -32,6 +32,8 @@ TOP = 5
 #: scores (each against the others, :func:`score_floor`) gets no answer: its chi(k) matches none
 #: of them at any E0 tried, less than 99 in 100 of them match each other.
 FLOOR_PERCENTILE = 1.0
+#: How the floors a file stores were made; a file that says otherwise gets them computed.
+_FLOOR_RULE = {"percentile": FLOOR_PERCENTILE, "top": TOP}
 
 
 def normalised_rows(matrix: np.ndarray) -> np.ndarray:
@@ -103,7 +105,7 @@ class E0References:
         arrays = {f"element_{el}": m for el, m in rows.items()}
         floors = {f"floor_{el}": np.array(score_floor(m)) for el, m in rows.items()}
         settings = np.array(json.dumps(self.settings, sort_keys=True))
-        floor_rule = np.array(json.dumps({"percentile": FLOOR_PERCENTILE, "top": TOP}))
+        floor_rule = np.array(json.dumps(_FLOOR_RULE))
 
         def write(tmp: Path) -> None:
             buffer = io.BytesIO()
@@ -137,7 +139,7 @@ class E0References:
         for element, matrix in by_element.items():
             if matrix.ndim != 2 or matrix.shape[1] != grid.size or not np.all(np.isfinite(matrix)):
                 raise ReferencesFileError(f"{path}: the {element} references are not finite rows on its k grid")
-        if rule != {"percentile": FLOOR_PERCENTILE, "top": TOP}:  # floors of another rule, or none: computed when asked
+        if rule != _FLOOR_RULE:  # floors of another rule, or none: computed when asked
             floors = {}
         if set(floors) - set(by_element) or not all(np.isnan(f) or -1.0 <= f <= 1.0 for f in floors.values()):
             raise ReferencesFileError(f"{path}: unusable E0 references file (score floors that are no correlations of its elements)")
