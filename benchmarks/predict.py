@@ -11,7 +11,9 @@ Beside it, in the same run, **Larch alone**: the same files read with ``larch.io
 and taken through ``pre_edge``, ``autobk`` and ``xftf`` (mu from the columns our reader chose,
 chosen before the timing), and the batch's time over Larch's (issue 32's goal: <= 1.0), in one
 process and with the batch read and processed on a pool of all cores (``workers``; answers
-checked equal to the one-process batch's).
+checked equal to the one-process batch's). Larch alone runs as a Larch user calls it, with its
+defaults: pre_edge makes the flattened spectrum and looks the edge up in xraydb, autobk
+estimates its uncertainty; exafs-cn skips those three, whose results it does not use.
 
     python benchmarks/predict.py [--models-dir DIR] [--n 1000] [--e0 rule]
 

@@ -133,7 +133,7 @@ def background(
                 raise ProcessingError(f"E0 = {e0:.1f} eV (as given) lies outside the data ({energy.min():.1f} to {energy.max():.1f} eV)")
         if step is None:
             if abs(e0 - group.e0) > 0.5:  # normalisation ranges are relative to E0: redo them from the one used
-                pre_edge(energy, mu, group=group, e0=e0)
+                pre_edge(energy, mu, group=group, e0=e0, make_flat=False)
             step = group.edge_step
         autobk(
             energy,
@@ -167,7 +167,8 @@ def _larch_pre_edge(energy: np.ndarray, mu: np.ndarray, cache: dict | None, grou
         for name, value in cache.items():
             setattr(group, name, value)
         return
-    pre_edge(energy, mu, group=group, e0=known_e0)
+    # make_flat=False: the flattened spectrum (an lmfit fit, half of pre_edge's time) is used by nothing here.
+    pre_edge(energy, mu, group=group, e0=known_e0, make_flat=False)
     if cache is not None:
         cache.update((name, value) for name, value in vars(group).items() if not name.startswith("__"))
 

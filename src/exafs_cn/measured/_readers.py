@@ -257,9 +257,13 @@ def _check_unpacked_size(path: Path) -> bytes:
     return head
 
 
+#: The bytes of text: printable ASCII, tab, newline, return and >= 128 (UTF-8, units such as Å).
+_TEXT_BYTES = bytes([9, 10, 13, *range(32, 127), *range(128, 256)])
+
+
 def _mostly_binary(head: bytes) -> bool:
-    text = sum(32 <= b < 127 or b in (9, 10, 13) or b >= 128 for b in head)  # >= 128: UTF-8 text (units such as Å)
-    return text < 0.9 * len(head)
+    binary = len(head.translate(None, _TEXT_BYTES))  # what is left once the text bytes are deleted
+    return binary > 0.1 * len(head)
 
 
 def checked(
@@ -387,11 +391,12 @@ def _pre_edge(energy: np.ndarray, mu: np.ndarray, e0: float, element: str):
     from larch.xafs import pre_edge
 
     # With the absorber and edge named, pre_edge does not look them up in xraydb (opening it
-    # cost ~60 ms of a one-file predict).
+    # cost ~60 ms of a one-file predict). Its flattened spectrum (an lmfit fit, half its time)
+    # is used by nothing here.
     group = Group(energy=energy, mu=mu, atsym=element, edge="K")
     try:
         with np.errstate(all="ignore"), larch_output():
-            pre_edge(group, e0=e0)
+            pre_edge(group, e0=e0, make_flat=False)
     except Exception:
         return None
     return group if np.isfinite(group.edge_step) and group.edge_step > 0 else None
