@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen import PRESETS, SiteTask, absorbers_in, inequivalent_sites, now_iso, read_bundled, simulate_one
+from exafs_cn.datagen import SiteTask, absorbers_in, inequivalent_sites, now_iso, read_bundled, simulate_one
+from exafs_cn.feff import PRESETS
 from exafs_cn.parallel import map_unordered
 
 

@@ -26,7 +26,8 @@ from larch.xafs import xftf
 from larch.xafs.xafsutils import KTOE
 
 from exafs_cn.atomic import write_json_atomic
-from exafs_cn.datagen import AVERAGE_K, PRESETS, FeffError, absorbers_in, inequivalent_sites, now_iso, read_bundled, simulate_site
+from exafs_cn.datagen import AVERAGE_K, absorbers_in, inequivalent_sites, now_iso, read_bundled
+from exafs_cn.feff import PRESETS, FeffError, simulate_site
 
 R_MAX = 6.0
 SHIFTS_EV = np.arange(-25.0, 15.01, 0.25)

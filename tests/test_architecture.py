@@ -12,19 +12,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "exafs_cn"
 
 #: What each part may import from the package's other parts (the top-level shared modules
-#: ``settings``, ``features``, ``atomic``, ... are open to all). ``measured._fit`` runs FEFF for
-#: its path and reads the bundled structures and reference sites: the one door from
-#: prediction into ``datagen``, named here so that no other opens.
+#: ``settings``, ``features``, ``feff``, ``atomic``, ... are open to all).
 FORBIDDEN = {
     "exafs_cn.models": ("exafs_cn.learn", "exafs_cn.datagen", "exafs_cn.measured", "exafs_cn.cli"),
     "exafs_cn.measured": ("exafs_cn.learn", "exafs_cn.datagen", "exafs_cn.cli"),
     "exafs_cn.datagen": ("exafs_cn.learn", "exafs_cn.measured", "exafs_cn.cli"),
     "exafs_cn.learn": ("exafs_cn.measured", "exafs_cn.cli"),
-}
-ALLOWED_EXCEPTIONS = {
-    ("exafs_cn.measured._fit", "exafs_cn.datagen._feff"),
-    ("exafs_cn.measured._fit", "exafs_cn.datagen._fit_references"),
-    ("exafs_cn.measured._fit", "exafs_cn.datagen._structures"),
 }
 #: Top-level modules every part may import: they import none of the parts.
 SHARED = (
@@ -33,6 +26,7 @@ SHARED = (
     "examples",
     "exceptions",
     "features",
+    "feff",
     "figures",
     "larch_home",
     "larch_output",
@@ -116,20 +110,20 @@ def test_each_part_imports_only_what_the_rules_allow(part):
         for name, targets in GRAPH.items()
         if name == part or name.startswith(part + ".")
         for target in targets
-        if target.startswith(FORBIDDEN[part]) and (name, target) not in ALLOWED_EXCEPTIONS
+        if target.startswith(FORBIDDEN[part])
     ]
     assert not broken, broken
 
 
 def test_prediction_loads_no_training_code_when_it_runs():
-    """What ``exafs-cn predict`` and ``exafs_cn.predict`` import, followed through: no module of learn/ or datagen/ but fit's door."""
+    """What ``exafs-cn predict`` and ``exafs_cn.predict`` import, ``--fit`` included, followed through: no module of learn/ or datagen/."""
     reached, todo = set(), ["exafs_cn.measured._api", "exafs_cn.measured._pipeline", "exafs_cn.measured._predict"]
     while todo:
         name = todo.pop()
         if name in reached:
             continue
         reached.add(name)
-        todo.extend(t for t in GRAPH[name] if name != "exafs_cn.measured._fit")  # fit is imported only for --fit
+        todo.extend(GRAPH[name])
     assert not [name for name in reached if name.startswith(("exafs_cn.learn", "exafs_cn.datagen"))], sorted(reached)
 
 

@@ -8,7 +8,8 @@ from larch import Group
 from larch.xafs import xftf
 from scipy.signal import find_peaks
 
-from exafs_cn.datagen._feff import (
+from exafs_cn.datagen._structures import inequivalent_sites
+from exafs_cn.feff import (
     FEFF8L_MAX_ATOMS,
     PRESETS,
     FeffError,
@@ -18,7 +19,6 @@ from exafs_cn.datagen._feff import (
     run_feff_input,
     simulate_site,
 )
-from exafs_cn.datagen._structures import inequivalent_sites
 
 
 def strong_peaks(spectrum) -> np.ndarray:
@@ -99,7 +99,7 @@ def test_large_cluster_is_trimmed_by_whole_shells(structures):
 def test_cluster_short_of_rpath_is_refused(structures):
     from dataclasses import replace
 
-    from exafs_cn.datagen import _feff as feff
+    from exafs_cn import feff
 
     tiny = replace(PRESETS["fast"], cluster_radius=3.0)
     with pytest.raises(FeffError, match="RPATH"):

@@ -16,8 +16,10 @@ import pytest
 
 import exafs_cn
 from exafs_cn.datagen._dataset import Dataset
-from exafs_cn.datagen._fit_references import COLUMNS, ReferencesError, read_references, reference_sites, write_references
+from exafs_cn.datagen._fit_references import reference_sites, write_references
+from exafs_cn.exceptions import ReferencesError
 from exafs_cn.measured._fit import FitError, ReferencePaths, fit_first_shell, fit_foil_s02
+from exafs_cn.models._fit_references import COLUMNS, read_references
 
 DATA = Path(__file__).parent / "data" / "experimental"
 CU_FOIL = DATA / "data__Cu__cu_metal_rt.xdi"

@@ -93,7 +93,7 @@ def simulate(
     out: Annotated[Path, typer.Option(help="dataset folder (created, or resumed if it exists)")] = DEFAULT_DATA,
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     limit: Annotated[int | None, typer.Option(min=1, help="only the first N structures of the source")] = None,
-    preset: Annotated[str, typer.Option(help="FEFF preset (exafs_cn.datagen.PRESETS; a wrong name lists them)")] = "fast",
+    preset: Annotated[str, typer.Option(help="FEFF preset (exafs_cn.feff.PRESETS; a wrong name lists them)")] = "fast",
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
@@ -613,7 +613,8 @@ def dataset_fit_references(
 ) -> None:
     """The reference sites `predict --fit` takes FEFF paths from: single-element first shells."""
     from exafs_cn.datagen._dataset import Dataset
-    from exafs_cn.datagen._fit_references import shipped_references_path, write_references
+    from exafs_cn.datagen._fit_references import write_references
+    from exafs_cn.models._fit_references import shipped_references_path
 
     if not (path / "labels.parquet").is_file():
         _fail(f"{path}: no labels.parquet (run `exafs-cn simulate --out {path}` first)")

@@ -27,7 +27,7 @@ class DatasetError(ExafsCnError, RuntimeError):
     """The dataset folder is missing, inconsistent, or from another source."""
 
 
-# Raised by exafs_cn.datagen._feff.
+# Raised by exafs_cn.feff.
 class FeffError(ExafsCnError, RuntimeError):
     """FEFF did not produce a usable spectrum; the message is the recorded reason."""
 

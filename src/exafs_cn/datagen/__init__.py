@@ -10,7 +10,6 @@ from exafs_cn.lazy_exports import attach
 #: Each module's stable names.
 _EXPORTS = {
     "_dataset": ("AVERAGE_K", "Dataset", "locate_dataset", "now_iso"),
-    "_feff": ("FeffError", "PRESETS", "simulate_site"),
     "_labels": ("crystalnn_description", "crystalnn_label_weight"),
     "_simulate": ("SiteTask", "simulate_one"),
     "_structures": ("StructureRecord", "absorbers_in", "inequivalent_sites", "read_bundled"),

@@ -12,26 +12,21 @@ structure table and runs FEFF on that site.
 from __future__ import annotations
 
 import gzip
-import io
 import json
-from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from exafs_cn.atomic import write_atomic
 from exafs_cn.datagen._dataset import Dataset
 from exafs_cn.datagen._first_shell import neighbour_class
 from exafs_cn.datagen._structures import BUNDLED_SOURCE
-from exafs_cn.elements import METALS_3D, NEIGHBOUR_CLASSES
 from exafs_cn.exceptions import ReferencesError
+from exafs_cn.models._fit_references import COLUMNS
 
 #: Largest population spread of a reference's first-shell distances (A): one FEFF path
 #: (or a few within FEFF's own path tolerance) then stands for the whole shell.
 MAX_SPREAD = 0.02
-REFERENCES_FILE = "fit_references.csv.gz"
-COLUMNS = ("material_id", "absorber", "site_index", "cn", "neighbour", "neighbour_class", "r1", "r1_max")
 
 
 def reference_sites(first_shell: pd.DataFrame) -> pd.DataFrame:
@@ -81,35 +76,3 @@ def write_references(dataset: Dataset, out: Path) -> int:
     data = gzip.compress(text, mtime=0)
     write_atomic(out, lambda tmp: tmp.write_bytes(data))  # mtime 0: the same table gives the same bytes
     return len(table)
-
-
-def shipped_references_path() -> Path:
-    """The reference table inside the installed package."""
-    return Path(str(resources.files("exafs_cn") / "data" / REFERENCES_FILE))
-
-
-def read_references(path: Path | None = None) -> pd.DataFrame:
-    """The reference table at ``path`` (default: the shipped one), checked column by column.
-
-    Raises ReferencesError (one line naming the file) for a table that is not one.
-    """
-    path = path or shipped_references_path()
-    try:
-        with gzip.open(path, "rb") as handle:
-            table = pd.read_csv(io.BytesIO(handle.read()), dtype={"material_id": str, "absorber": str, "neighbour": str})
-    except (OSError, EOFError, ValueError, pd.errors.ParserError) as exc:
-        raise ReferencesError(f"{path}: not a reference table ({' '.join(str(exc).split())[:120]})") from None
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise ReferencesError(f"{path}: not a reference table (no column {', '.join(missing)})")
-    numbers = table[["site_index", "cn", "r1", "r1_max"]].apply(pd.to_numeric, errors="coerce")
-    if (
-        not np.isfinite(numbers.to_numpy(float)).all()
-        or (numbers[["site_index", "cn"]] < 0).any().any()
-        or not table["absorber"].isin(METALS_3D).all()
-        or not table["neighbour_class"].isin(NEIGHBOUR_CLASSES).all()
-        or not ((numbers["r1"] > 0.5) & (numbers["r1"] < 5)).all()
-    ):
-        raise ReferencesError(f"{path}: not a reference table (values out of range)")
-    table[["site_index", "cn"]] = numbers[["site_index", "cn"]].astype(int)
-    return table

@@ -24,7 +24,6 @@ import pandas as pd
 
 from exafs_cn import __version__
 from exafs_cn.datagen._dataset import TRANSIENT_STAGE, Dataset, DatasetError, now_iso
-from exafs_cn.datagen._feff import PRESETS, FeffError, FeffPreset, simulate_site
 from exafs_cn.datagen._first_shell_labels import ensure_first_shell
 from exafs_cn.datagen._labels import crystalnn_cn, crystalnn_description, is_integer_cn, site_averaged_cn
 from exafs_cn.datagen._structures import (
@@ -40,6 +39,7 @@ from exafs_cn.datagen._structures import (
     read_source,
 )
 from exafs_cn.exceptions import one_line
+from exafs_cn.feff import PRESETS, FeffError, FeffPreset, simulate_site
 from exafs_cn.parallel import check_scheduler, lost_reason, map_unordered
 
 #: Sites per shard: about 5 minutes of work for 2 cores with the fast preset.

@@ -21,7 +21,6 @@ import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from exafs_cn.elements import METALS_3D
 from exafs_cn.exceptions import StructureError, one_line
+from exafs_cn.models._fit_references import bundled_structures_path
 
 #: The 3d transition metals exafs-cn predicts for, in Z order.
 
@@ -98,14 +98,9 @@ class AbsorberSite:
     multiplicity: int
 
 
-def bundled_path() -> Path:
-    """Path of the bundled Materials Project structure table."""
-    return Path(str(resources.files("exafs_cn") / "data" / "mp_3d_structures.csv.gz"))
-
-
 def read_bundled(path: Path | None = None) -> list[StructureRecord]:
     """All structures of the bundled MP set, in material_id order."""
-    path = path or bundled_path()
+    path = path or bundled_structures_path()
     with gzip.open(path, "rt") as handle:
         table = pd.read_csv(handle, usecols=["material_id", "formula", "cif"])
     table = table.sort_values("material_id", key=_mp_id_key, kind="stable")
@@ -207,7 +202,6 @@ __all__ = [
     "StructureRecord",
     "absorbers_in",
     "content_key",
-    "bundled_path",
     "inequivalent_sites",
     "read_bundled",
     "read_folder",

@@ -31,12 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exafs_cn.datagen._feff import PRESETS, FeffError, build_cluster, feff_input, run_feff_input
-from exafs_cn.datagen._fit_references import read_references
-from exafs_cn.datagen._structures import bundled_path
 from exafs_cn.exceptions import FitError, one_line
+from exafs_cn.feff import PRESETS, FeffError, build_cluster, feff_input, run_feff_input
 from exafs_cn.larch_output import captured
 from exafs_cn.measured._prediction import FirstShellFit, Prediction, Reference
+from exafs_cn.models._fit_references import bundled_structures_path, read_references
 
 #: S02 when no foil is given: the middle of the 0.8-1.0 usual for 3d-metal K edges.
 DEFAULT_S02 = 0.9
@@ -148,7 +147,7 @@ class ReferencePaths:
 
     def _cif(self, material_id: str) -> str:
         if self._cifs is None:
-            with gzip.open(bundled_path(), "rb") as handle:
+            with gzip.open(bundled_structures_path(), "rb") as handle:
                 table = pd.read_csv(io.BytesIO(handle.read()), usecols=["material_id", "cif"])
             self._cifs = table.set_index("material_id")["cif"]
         if material_id not in self._cifs.index:

@@ -3,7 +3,8 @@
 A models folder holds, per absorber element, one file per model (``<element>/<name>.model``,
 ``_names``), each a ``SavedModel`` (``_files``) in the arrays-and-JSON archive format
 (``_archive``) built from the classes ``_checks`` allows and checked before first use; beside
-them the measured calibration (``_measured_calibration``) and the E0 references. The
+them the measured calibration (``_measured_calibration``) and the E0 references; in the package, the
+reference sites ``--fit`` takes FEFF paths from and their structures (``_fit_references``). The
 estimators of our own that a file may hold live here too (``_quantile_forest``,
 ``_power_calibrated``, ``_torch_mlp``), as does the "no answer" check (``_novelty``).
 ``exafs_cn.learn`` makes these files; ``exafs_cn.measured`` reads them; this package imports

@@ -1,5 +1,8 @@
 """FEFF8L from the xraylarch wheel: input cards, one run per absorber site, failures.
 
+Shared by the two flows that run FEFF: the dataset's site spectra (``exafs_cn.datagen``) and
+the first-shell path of a fit to a measured spectrum (``exafs_cn.measured``'s ``--fit``).
+
 Why not Larch's own runner: it changes the working directory of the calling process,
 so parallel runs would trample each other. Each run here gets its own scratch folder
 and runs the six feff8l modules as subprocesses with ``cwd`` set. FEFF reports fatal
