@@ -12,7 +12,6 @@ inside the package (trained by ``exafs-cn train`` on the committed dataset).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -378,19 +377,18 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         return answer
     # A companion trained apart from the classifier (the shipped cn_mean models: another E0
     # rule) gets its own processing (_companion_processing); the others share the classifier's.
-    processed_by_settings = {json.dumps(saved.settings, sort_keys=True): processed}
+    processed_by_settings = {settings: processed}  # settings as each model file's were parsed when loaded
     companion_features = {}
     for name, companion in store.companions(measured.element).items():
-        if companion.settings == saved.settings and companion.feature_set == saved.feature_set:
+        if companion.processing == settings and companion.feature_set == saved.feature_set:
             companion_features[name] = features
             continue
-        key = json.dumps(companion.settings, sort_keys=True)
-        if key not in processed_by_settings:
+        if companion.processing not in processed_by_settings:
             try:
-                processed_by_settings[key] = _companion_processing(processed, measured, settings, companion.processing)
+                processed_by_settings[companion.processing] = _companion_processing(processed, measured, settings, companion.processing)
             except ProcessingError as exc:
                 raise PredictError(f"{measured.where}: {exc}") from None
-        companion_features[name] = _features(processed_by_settings[key], companion, measured)
+        companion_features[name] = _features(processed_by_settings[companion.processing], companion, measured)
     return _Pending(answer, features, companion_features, fills_window=answer.processed.kmax >= settings.kmax)
 
 
