@@ -25,6 +25,7 @@ how often the 90% interval holds it, and how often the regressor alone lies with
 The default models are the shipped ones (``--models-dir`` for others).
 
     python studies/measured.py [--corpus ../shared/data/experimental] [--models-dir DIR] [--write-calibration]
+    python studies/measured.py --out /tmp/measured.json --same-as studies/results/measured.json  # every answer as before?
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def main() -> None:
         help="absorbers whose pre-edge peak the calibration weighs: all, or open-3d (Sc-Ni: Cu and Zn, d9/d10, have next to no 1s->3d peak)",
     )
     parser.add_argument("--write-calibration", action="store_true", help=f"fit the exponent on the whole corpus into <models-dir>/{CALIBRATION_FILE}")
+    parser.add_argument(
+        "--same-as",
+        type=Path,
+        default=None,
+        help="an earlier results file: list every spectrum whose row differs from it and exit 1 if one does "
+        "(a change that must leave every answer as it was; e.g. studies/results/measured.json)",
+    )
     args = parser.parse_args()
     if args.out is None:
         name = f"measured_k{args.truncate_k:g}.json" if args.truncate_k else "measured.json"
@@ -189,6 +197,29 @@ def main() -> None:
     write_json_atomic(portable(summary), args.out)
     _print_summary(summary)
     print(f"written to {args.out}")
+    if args.same_as is not None:
+        differing = _differing_rows(portable(summary)["table"], json.loads(args.same_as.read_text())["table"])
+        for line in differing:
+            print(line)
+        print(f"{len(differing)} of {len(table)} rows differ from {args.same_as}")
+        if differing:
+            raise SystemExit(1)
+
+
+def _differing_rows(table: list[dict], earlier: list[dict]) -> list[str]:
+    """One line per spectrum whose row differs from ``earlier``'s (by file), naming the fields that do."""
+    before = {row["file"]: row for row in earlier}
+    lines = []
+    for row in table:
+        old = before.get(row["file"])
+        if old is None:
+            lines.append(f"{row['file']}: not in the earlier results")
+            continue
+        fields = sorted(key for key in set(row) | set(old) if row.get(key) != old.get(key))
+        if fields:
+            lines.append(f"{row['file']}: " + "; ".join(f"{key} {old.get(key)!r} -> {row.get(key)!r}" for key in fields))
+    lines += [f"{name}: only in the earlier results" for name in sorted(set(before) - {row["file"] for row in table})]
+    return lines
 
 
 def _scores(table: list[dict], answer: str = "predicted_cn") -> dict:
