@@ -203,6 +203,27 @@ def test_tampered_settings_are_refused_before_larch_sees_them(crafted):
     saved.save(path)
     with pytest.raises(ModelFileError, match="unusable settings.*nfft"):
         SavedModel.load(path)
+    with pytest.raises(ModelFileError, match="unusable settings.*nfft"):  # the description alone, as a pool worker reads it
+        SavedModel.load(path, estimator=False)
+
+
+def test_pool_workers_read_a_models_description_and_the_main_process_refuses_its_tampered_tree(crafted):
+    """A pool worker processes spectra and reads a model file's fields but not its estimator; the main
+    process loads the trees to predict and refuses a tampered one, for each of its spectra in one line."""
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    saved = SavedModel.load(path)
+    _child_far_away(_first_tree(saved))
+    saved.save(path)
+    header = SavedModel.load(path, estimator=False)
+    assert header.estimator is None and (header.processing, header.feature_set) == (saved.processing, saved.feature_set)
+
+    inputs = [str(CU), str(NIO)] * 8  # 16 inputs: enough for a pool of two workers
+    result = runner.invoke(app, ["predict", *inputs, "--models-dir", str(crafted), "--json", "--workers", "2"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 8 and all(str(path) in line and "child index outside" in line for line in errors), errors
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["element"] for a in answers if a.get("cn") is not None] == ["Ni"] * 8
 
 
 def test_a_regressor_saved_under_a_classifiers_name_is_one_line(models, crafted):

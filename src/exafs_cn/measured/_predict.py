@@ -79,6 +79,10 @@ class ModelStore:
         self.model_name = model_name
         self.use_measured_calibration = measured_calibration
         self._cache: dict[tuple[str, str], SavedModel | None] = {}
+        #: Set in a pool worker: it processes spectra and the main process predicts, so models it
+        #: has not loaded are read without their estimators (``for_processing``).
+        self.headers_only = False
+        self._headers: dict[tuple[str, str], SavedModel | None] = {}
         self._calibration: PowerCalibration | None | bool = False  # False: not looked up yet
         self._references: E0References | None | bool = False
         self._score_floors: dict[str, float] = {}
@@ -134,7 +138,7 @@ class ModelStore:
         """The CN classifier for ``element``; PredictError when there is none or it cannot be used."""
         saved = self._load(element, self.model_name)
         if saved is None:
-            raise PredictError(f"no {self.model_name!r} model for {element} in {self.models_dir} (train one with `exafs-cn train`)")
+            raise PredictError(self._no_classifier(element))
         if not (hasattr(saved.estimator, "predict_proba") and hasattr(saved.estimator, "classes_")):
             path = model_path(self.models_dir, element, self.model_name)
             raise PredictError(f"{path}: not a CN classifier (holds a {type(saved.estimator).__name__}); retrain with `exafs-cn train`")
@@ -155,24 +159,48 @@ class ModelStore:
             found[name] = saved
         return found
 
-    def _load(self, element: str, model_name: str) -> SavedModel | None:
-        if (element, model_name) not in self._cache:
-            path = model_path(self.models_dir, element, model_name)
-            saved = None
-            old = path.with_suffix(OLD_MODEL_SUFFIX)
-            if not path.exists() and old.exists():
-                raise PredictError(
-                    f"{old}: a model file of exafs-cn 0.2 (skops), which this release does not read; "
-                    f"retrain with `exafs-cn train --models-dir {self.models_dir}`"
-                )
-            if path.exists():
-                try:
-                    saved = SavedModel.load(path, element=element)
-                except ModelFileError as exc:
-                    raise PredictError(str(exc)) from None
+    def for_processing(self, element: str) -> tuple[SavedModel, dict[str, SavedModel]]:
+        """The CN classifier and its companions as processing a spectrum for them needs them:
+        ``get`` and ``companions``, or, where ``headers_only`` is set and they are not loaded
+        yet, every field of their files but the estimators (~12 ms an element, against ~0.2 s
+        for the trees). A pool worker that meets an element its parent had not loaded (the
+        files are read on the workers) so no longer loads trees it never calls."""
+        if not self.headers_only:
+            return self.get(element), self.companions(element)
+        saved = self._load(element, self.model_name, estimator=False)
+        if saved is None:
+            raise PredictError(self._no_classifier(element))
+        found = {name: self._load(element, name, estimator=False) for name, _, _ in _COMPANIONS}
+        return saved, {name: companion for name, companion in found.items() if companion is not None}
+
+    def _no_classifier(self, element: str) -> str:
+        return f"no {self.model_name!r} model for {element} in {self.models_dir} (train one with `exafs-cn train`)"
+
+    def _load(self, element: str, model_name: str, estimator: bool = True) -> SavedModel | None:
+        """The model file read whole (cached), or, with ``estimator=False``, the whole one where it
+        was read already, else its fields without the estimator (cached apart)."""
+        key = (element, model_name)
+        if key in self._cache:
+            return self._cache[key]
+        if not estimator and key in self._headers:
+            return self._headers[key]
+        path = model_path(self.models_dir, element, model_name)
+        saved = None
+        old = path.with_suffix(OLD_MODEL_SUFFIX)
+        if not path.exists() and old.exists():
+            raise PredictError(
+                f"{old}: a model file of exafs-cn 0.2 (skops), which this release does not read; "
+                f"retrain with `exafs-cn train --models-dir {self.models_dir}`"
+            )
+        if path.exists():
+            try:
+                saved = SavedModel.load(path, element=element, estimator=estimator)
+            except ModelFileError as exc:
+                raise PredictError(str(exc)) from None
+            if estimator:
                 _single_threaded(saved.estimator)
-            self._cache[element, model_name] = saved
-        return self._cache[element, model_name]
+        (self._cache if estimator else self._headers)[key] = saved
+        return saved
 
 
 #: Companion models: file name, the method it must have, what it is (for the message).
@@ -271,14 +299,11 @@ def _prepare_all(items: list, store: ModelStore, workers: int) -> list[list[Pred
 
     spec = (str(store.models_dir), store.model_name, store.use_measured_calibration)
     _WORKER_STORES[spec] = store
-    # A file's element is known once it is read, on a worker: the first batch's workers load
-    # those models each (~0.25 s an element); later batches fork from a parent that holds them.
+    # A file's element is known once it is read, on a worker, which then reads the descriptions of
+    # that element's models only (ModelStore.for_processing); this process loads them whole, to
+    # predict, while the workers go on (_load_whole). Elements known now are loaded before the fork.
     for element in {item.element for item in items if isinstance(item, MeasuredSpectrum)}:
-        try:  # loaded here, before the fork, so that each worker does not load them again
-            store.get(element)
-            store.companions(element)
-        except PredictError:
-            pass  # each of its spectra says so
+        _load_whole(store, element)
     try:
         store.calibration, store.e0_references  # noqa: B018 (likewise)
     except PredictError:
@@ -294,7 +319,19 @@ def _prepare_all(items: list, store: ModelStore, workers: int) -> list[list[Pred
 
     for index, outcome in map_unordered(_prepare_task, tasks, workers=workers, progress=False, on_error=lost):
         out[index] = outcome
+        for element in {item.answer.element for item in outcome if isinstance(item, _Pending)}:
+            _load_whole(store, element)
     return out
+
+
+def _load_whole(store: ModelStore, element: str) -> None:
+    """The element's models loaded in ``store`` (a cache hit after the first time); a folder
+    that cannot serve them is said where they are used, by each of its spectra."""
+    try:
+        store.get(element)
+        store.companions(element)
+    except PredictError:
+        pass
 
 
 def _prepare_task(
@@ -305,6 +342,7 @@ def _prepare_task(
     store = _WORKER_STORES.get(spec)
     if store is None:  # a worker that was started, not forked: its own store, loaded once
         store = _WORKER_STORES.setdefault(spec, ModelStore(spec[0], spec[1], spec[2]))
+    store.headers_only = True  # this process's copy: the main process predicts
     return index, _prepare_item(item, store)
 
 
@@ -329,7 +367,7 @@ def _prepare_or_fail(item: MeasuredSpectrum | SpectrumFileError, store: ModelSto
 
 def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pending:
     """Process one spectrum for its element's models: no answer now, or what they need."""
-    saved = store.get(measured.element)
+    saved, companions = store.for_processing(measured.element)
     # Which release trained the file and when: the shipped files were trained by 0.2.0 and
     # converted to model format 3 by 0.3.0 (data/models/README.md), so the line says "trained by".
     trained = str(saved.metadata.get("trained", "?"))[:10]
@@ -379,7 +417,7 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
     # rule) gets its own processing (_companion_processing); the others share the classifier's.
     processed_by_settings = {settings: processed}  # settings as each model file's were parsed when loaded
     companion_features = {}
-    for name, companion in store.companions(measured.element).items():
+    for name, companion in companions.items():
         if companion.processing == settings and companion.feature_set == saved.feature_set:
             companion_features[name] = features
             continue

@@ -81,31 +81,38 @@ def dump(obj: object, path: Path | str, allowed: Collection[str]) -> None:
 
 def class_names(path: Path | str) -> set[str]:
     """Every class the archive in ``path`` names, read without building anything."""
-    document, _ = _open(path)
+    document, _ = _open(path, frozenset())
     return set(_named_classes(document))
 
 
 def load(
-    path: Path | str, allowed: Collection[str], guards: dict[str, Callable] | None = None, renamed: Mapping[str, str] | None = None
+    path: Path | str,
+    allowed: Collection[str],
+    guards: dict[str, Callable] | None = None,
+    renamed: Mapping[str, str] | None = None,
+    skip: Collection[str] = (),
 ) -> object:
     """The object in ``path``, built from classes in ``allowed`` only.
 
     ``guards`` maps a class name to a check of its constructor arguments, called before a
     class that reduces to a constructor call is called (scikit-learn's ``Tree`` trusts
     its arguments). ``renamed`` maps a class name older files hold to the allowed name of
-    the same class today (a class that moved module). NotAnArchiveError for a file that is
-    no archive, ArchiveError for one that names another class or whose values do not decode.
+    the same class today (a class that moved module). ``skip``: keys of the top-level mapping
+    left out, neither decoded nor their arrays read (a model's estimator, where only its
+    description is needed). NotAnArchiveError for a file that is no archive, ArchiveError for
+    one that names another class or whose values do not decode.
     """
     renamed = dict(renamed or {})
-    document, arrays = _open(path)
+    document, arrays = _open(path, frozenset(skip))
     refused = {renamed.get(name, name) for name in _named_classes(document)} - set(allowed)
     if refused:
         raise ArchiveError(f"it holds types exafs-cn never writes ({', '.join(sorted(refused))})")
     return _Decoder(arrays, frozenset(allowed), guards or {}, renamed).decode(document, 0)
 
 
-def _open(path: Path | str) -> tuple[object, Callable[[int], np.ndarray]]:
-    """The decoded ``model.json`` and a reader of numbered arrays; size checks first.
+def _open(path: Path | str, skip: frozenset[str]) -> tuple[object, Callable[[int], np.ndarray]]:
+    """The decoded ``model.json`` (less the top-level entries ``skip`` names) and a reader of
+    numbered arrays; size checks first.
 
     Only a regular file of bounded size is opened, and an array member is unpacked only when
     the document refers to it: a member nothing refers to costs nothing but its size check.
@@ -130,7 +137,7 @@ def _open(path: Path | str) -> tuple[object, Callable[[int], np.ndarray]]:
         if infos["model.json"].file_size > MAX_JSON_BYTES:
             raise ArchiveError(f"its model.json is larger than {MAX_JSON_BYTES // 2**20} MB")
         try:
-            document = json.loads(archive.read("model.json"))
+            document = _without(json.loads(archive.read("model.json")), skip)
             referenced = _referenced_arrays(document)
             arrays = {number: archive.read(f"{number}.npy") for number in referenced if f"{number}.npy" in infos}
         except (
@@ -153,6 +160,15 @@ def _open(path: Path | str) -> tuple[object, Callable[[int], np.ndarray]]:
             raise ArchiveError(f"array {number} is not a plain numpy array ({one_line(exc, 80)})") from None
 
     return document, array
+
+
+def _without(document: object, skip: frozenset[str]) -> object:
+    """``document`` less the entries of its top-level mapping whose keys ``skip`` names."""
+    if not skip:
+        return document
+    if not (isinstance(document, dict) and list(document) == ["dict"] and isinstance(document["dict"], list)):
+        raise ArchiveError("its top level is not a mapping, whose entries could be left out")
+    return {"dict": [pair for pair in document["dict"] if not (isinstance(pair, list) and pair and isinstance(pair[0], str) and pair[0] in skip)]}
 
 
 def _referenced_arrays(document: object) -> set[int]:

@@ -85,16 +85,19 @@ class SavedModel:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
-    def load(cls, path: Path, element: str | None = None) -> SavedModel:
+    def load(cls, path: Path, element: str | None = None, *, estimator: bool = True) -> SavedModel:
         """The model in ``path``; ModelFileError (one line naming it) for anything else.
 
         ``element``: the absorber the folder it was found in is for; the file must agree.
+        ``estimator=False``: every field but the estimator, which is neither decoded nor
+        checked (None): what processing a spectrum for the model needs (its settings, feature
+        set, "no answer" check), read from the file's description without its trees.
         """
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f"{path}: no such model file" if not path.exists() else f"{path}: not a regular file")
         try:
-            data = model_archive.load(path, ALLOWED_TYPES, CONSTRUCTOR_CHECKS, RENAMED_TYPES)
+            data = model_archive.load(path, ALLOWED_TYPES, CONSTRUCTOR_CHECKS, RENAMED_TYPES, skip=() if estimator else ("estimator",))
         except model_archive.NotAnArchiveError as exc:
             raise ModelFileError(f"{path}: not a readable exafs-cn model file ({exc}); delete it or retrain") from None
         except (model_archive.ArchiveError, ModelCheckError) as exc:
@@ -109,15 +112,17 @@ class SavedModel:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise ModelFileError(f"{path}: model file format {found} is not {MODEL_FORMAT}; retrain with `exafs-cn train`")
         known = set(cls.__dataclass_fields__)
-        saved = cls(**{k: v for k, v in data.items() if k in known})
+        saved = cls(**{"estimator": None, **{k: v for k, v in data.items() if k in known}})
         if element is not None and saved.element != element:
             raise ModelFileError(f"{path}: holds a model for {saved.element}, not {element}")
         try:
-            check_estimator(saved.estimator)  # before the first prediction walks a tree
+            if estimator:
+                check_estimator(saved.estimator)  # before the first prediction walks a tree
             _check_fields(saved)
         except ModelCheckError as exc:
             raise ModelFileError(f"{path}: refused to load: {exc}") from None
-        _check_calibration(saved.estimator, path)
+        if estimator:
+            _check_calibration(saved.estimator, path)
         return saved
 
 
@@ -135,7 +140,7 @@ def _check_fields(saved: SavedModel) -> None:
         raise ModelCheckError(f"unusable settings or classes ({one_line(exc, 100)})") from None
     if not same_classes:
         raise ModelCheckError(f"its estimator's classes are not the file's {saved.classes}")
-    if saved.model_name == NEIGHBOUR_MODEL:
+    if saved.model_name == NEIGHBOUR_MODEL and saved.estimator is not None:  # its classes are the estimator's
         _check_neighbour_classes(saved)
 
 
