@@ -23,6 +23,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -99,9 +101,25 @@ def _serial_map(func, items, on_error) -> Iterator:
         yield _outcome(partial(func, item), item, on_error)
 
 
-def _ignore_interrupts() -> None:
-    """Pool workers leave Ctrl-C to the client, which stops the run and keeps its shards."""
+def _start_worker() -> None:
+    """Pool workers leave Ctrl-C to the client, which stops the run and keeps its shards, and
+    end when the client has ended.
+
+    A Ctrl-C can reach the client while the executor forks a worker (another of the client's
+    threads takes the signal, so blocking it in the main thread does not hold it off): the
+    executor then never learns of that worker, never sends it the sentinel that ends it, and the
+    worker, which ignores Ctrl-C, waits on its task queue for ever, holding the client's stdout
+    open (a caller reading it to the end hung; seen about once in ten interrupted runs). So each
+    worker watches its parent and leaves when it is gone.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="exafs-cn parent watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def _one_thread_each(func: Callable[[Item], Result], item: Item) -> Result:
@@ -138,28 +156,47 @@ def _interrupts_held():
     delivered here. A worker forked while a Ctrl-C reached the process group took it before
     its initializer could ignore it ("Exception ignored in _afterFork"), and the run went on
     to the end without stopping (seen once on Python 3.13); with the signal blocked, the
-    workers are born with it blocked, ignore it, and the client stops with its one line."""
+    workers are born with it blocked, ignore it, and the client stops with its one line.
+
+    Blocking it in this thread does not hold it off in the client: the kernel hands it to another
+    of the client's threads (the executor's manager, a BLAS pool), Python's handler still raises
+    KeyboardInterrupt here, and one raised between a fork and the executor's record of the new
+    worker leaves a worker nobody ends, which the client waits for at exit (about one interrupted
+    run in ten hung so). So the client's own handler is set aside too: the Ctrl-C is recorded and
+    raised once the workers exist."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks (and no fork)
         yield
         return
+    held: list[int] = []
+    handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if callable(handler):  # Python's handler (not SIG_IGN, SIG_DFL, or a thread that cannot set one)
+        signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if callable(handler):
+            signal.signal(signal.SIGINT, handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 def _pool_map(func, items, workers: int, on_error) -> Iterator:
-    with ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker) as pool:
         pending: dict[Future, object] = {}
-        for item in items:
-            with _interrupts_held():
-                future = pool.submit(_one_thread_each, func, item)
-            pending[future] = item
-            if len(pending) >= 4 * workers:
+        try:
+            for item in items:
+                with _interrupts_held():
+                    future = pool.submit(_one_thread_each, func, item)
+                pending[future] = item
+                if len(pending) >= 4 * workers:
+                    yield from _finished(pending, on_error)
+            while pending:
                 yield from _finished(pending, on_error)
-        while pending:
-            yield from _finished(pending, on_error)
+        except BaseException:  # Ctrl-C, or the caller stopped early (GeneratorExit): queued tasks are dropped, not run
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _finished(pending: dict[Future, object], on_error) -> Iterator:

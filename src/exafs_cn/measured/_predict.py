@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -317,10 +318,14 @@ def _prepare_all(items: list, store: ModelStore, workers: int) -> list[list[Pred
         file = getattr(item, "file", where)
         return index, [Failure(file, getattr(item, "group", None), f"{where}: cannot be predicted ({unforeseen(exc)})")]
 
-    for index, outcome in map_unordered(_prepare_task, tasks, workers=workers, progress=False, on_error=lost):
-        out[index] = outcome
-        for element in {item.answer.element for item in outcome if isinstance(item, _Pending)}:
-            _load_whole(store, element)
+    # closing(): where this loop stops early (Ctrl-C while it loads models), the pool is shut down
+    # here, not whenever the suspended generator happens to be collected (at exit, after the
+    # executor's own exit handler has begun to wait on it).
+    with closing(map_unordered(_prepare_task, tasks, workers=workers, progress=False, on_error=lost)) as outcomes:
+        for index, outcome in outcomes:
+            out[index] = outcome
+            for element in {item.answer.element for item in outcome if isinstance(item, _Pending)}:
+                _load_whole(store, element)
     return out
 
 
