@@ -289,3 +289,17 @@ def test_every_class_a_model_file_may_name_is_a_class_we_have():
         assert isinstance(getattr(importlib.import_module(module), cls), type), name
     assert set(RENAMED_TYPES.values()) <= ALLOWED_TYPES
     assert not set(RENAMED_TYPES) & ALLOWED_TYPES
+
+
+@pytest.mark.parametrize("field", ["estimator", "settings"])
+def test_a_model_file_without_a_field_it_needs_is_refused_in_one_line(field, crafted):
+    """A hand-made file that leaves out a field: one line naming it, whole or as a worker reads it."""
+    path = crafted / "Cu" / f"rf{MODEL_SUFFIX}"
+    rewrite_model_json(path, lambda document: {"dict": [pair for pair in document["dict"] if pair[0] != field]})
+    with pytest.raises(ModelFileError, match=f"refused to load: it has no {field}"):
+        SavedModel.load(path)
+    if field == "settings":  # the description alone needs its settings; it never needs the estimator
+        with pytest.raises(ModelFileError, match="refused to load: it has no settings"):
+            SavedModel.load(path, estimator=False)
+    else:
+        assert SavedModel.load(path, estimator=False).estimator is None

@@ -105,12 +105,10 @@ def _start_worker() -> None:
     """Pool workers leave Ctrl-C to the client, which stops the run and keeps its shards, and
     end when the client has ended.
 
-    A Ctrl-C can reach the client while the executor forks a worker (another of the client's
-    threads takes the signal, so blocking it in the main thread does not hold it off): the
-    executor then never learns of that worker, never sends it the sentinel that ends it, and the
-    worker, which ignores Ctrl-C, waits on its task queue for ever, holding the client's stdout
-    open (a caller reading it to the end hung; seen about once in ten interrupted runs). So each
-    worker watches its parent and leaves when it is gone.
+    A worker the executor does not end (its client killed, or a worker it lost track of, as a
+    Ctrl-C in the middle of a fork once made it: ``_interrupts_held``) ignores Ctrl-C and would
+    wait on its task queue for ever, holding the client's stdout open, so that whoever reads it
+    to the end hangs. Each worker therefore watches its parent and leaves when it is gone.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="exafs-cn parent watch", daemon=True).start()

@@ -17,7 +17,7 @@ model-format version (:data:`MODEL_FORMAT`), not the package release.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 import sklearn
@@ -111,8 +111,14 @@ class SavedModel:
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise ModelFileError(f"{path}: model file format {found} is not {MODEL_FORMAT}; retrain with `exafs-cn train`")
-        known = set(cls.__dataclass_fields__)
-        saved = cls(**{"estimator": None, **{k: v for k, v in data.items() if k in known}})
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if not estimator:
+            fields["estimator"] = None  # left unread on purpose
+        required = [name for name, f in cls.__dataclass_fields__.items() if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in fields]
+        if missing:  # a hand-made file: one line, not the TypeError the constructor would raise
+            raise ModelFileError(f"{path}: refused to load: it has no {', '.join(missing)}")
+        saved = cls(**fields)
         if element is not None and saved.element != element:
             raise ModelFileError(f"{path}: holds a model for {saved.element}, not {element}")
         try:

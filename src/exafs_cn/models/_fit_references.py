@@ -27,12 +27,16 @@ STRUCTURES_FILE = "mp_3d_structures.csv.gz"
 
 def bundled_structures_path() -> Path:
     """The bundled structure table inside the installed package."""
-    return Path(str(resources.files("exafs_cn") / "data" / STRUCTURES_FILE))
+    return _packaged(STRUCTURES_FILE)
 
 
 def shipped_references_path() -> Path:
     """The reference table inside the installed package."""
-    return Path(str(resources.files("exafs_cn") / "data" / REFERENCES_FILE))
+    return _packaged(REFERENCES_FILE)
+
+
+def _packaged(name: str) -> Path:
+    return Path(str(resources.files("exafs_cn") / "data" / name))
 
 
 def read_references(path: Path | None = None) -> pd.DataFrame:
