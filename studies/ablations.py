@@ -72,6 +72,7 @@ JOINT_VARIANTS: dict[str, ModelSpec] = {
     "joint_rf_r_k": ModelSpec("rf", "RF over all elements, R+k", ("r", "k")),
     "joint_et_all": MODEL_SPECS["et_all"],
     "joint_et_all_f20": MODEL_SPECS["et_all_f20"],
+    "joint_et_all_f20_300": ModelSpec("et", "et_all_f20 with 300 trees", ALL, (("max_features", 0.2), ("n_estimators", 300))),
 }
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import closing
+from itertools import cycle, islice
 from pathlib import Path
 
 import exafs_cn
+from exafs_cn.measured import FileInput
 from exafs_cn.measured._pipeline import predict_batches
 from exafs_cn.measured._predict import MIN_SPECTRA_PER_WORKER, ModelStore, read_inputs
 
@@ -23,6 +27,34 @@ def test_a_pool_of_processes_gives_the_answers_of_one_process():
     pooled = exafs_cn.predict(inputs, workers=2)
     assert _comparable(pooled) == _comparable(alone)
     assert "no such file" in pooled[-1].error
+
+
+def test_one_pool_takes_the_inputs_as_it_goes_and_stops_when_its_reader_does():
+    """The command line's batches: the first answers come while most files are still unread, in
+    input order and equal to one process's, and leaving after two batches reads no more files."""
+    drawn: list[Path] = []
+
+    def inputs():
+        for path in islice(cycle(SPECTRA), 300):
+            drawn.append(path)
+            yield FileInput(path)
+
+    store = ModelStore()
+    with closing(predict_batches(inputs(), store, batch_size=8, workers=2)) as batches:
+        first = next(batches)
+        drawn_at_first = len(drawn)
+        second = next(batches)
+        leaving = time.monotonic()
+    closed_in = time.monotonic() - leaving  # the pool shut down, its queued files dropped
+    left_with = len(drawn)
+    time.sleep(0.5)
+    assert drawn_at_first < 100 and len(drawn) == left_with < 150  # read as it goes; nothing read after leaving
+    assert closed_in < 5
+    answered = [*first.results, *second.results]
+    expected = list(islice(cycle(SPECTRA), 16))
+    assert [first.inputs, second.inputs] == [8, 8] and [item.file for item in answered] == [str(p) for p in expected]
+    (alone,) = predict_batches([FileInput(p) for p in expected], store, batch_size=None)
+    assert _comparable(answered) == _comparable(alone.results)
 
 
 def test_batches_hold_whole_inputs_in_order():

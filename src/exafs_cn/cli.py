@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -373,14 +374,16 @@ def predict(
 
     # The pipeline predicts in batches of whole files (read on the pool's workers; one model
     # call per element for a batch): lines come out batch by batch, never half of a file's.
+    inputs = (FileInput(path, element, columns, e0_option) for path in paths)
     try:
-        inputs = (FileInput(path, element, columns, e0_option) for path in paths)
-        for batch in predict_batches(inputs, store, fits, workers=workers or default_workers(), figures=figures):
-            for index, item in enumerate(batch.results):
-                report(item)
-                if index in batch.figures:
-                    report_figure(item, batch.figures[index])
-            finished += batch.inputs
+        # closing(): a Ctrl-C while a batch is printed shuts the pool down here, not at exit.
+        with closing(predict_batches(inputs, store, fits, workers=workers or default_workers(), figures=figures)) as batches:
+            for batch in batches:
+                for index, item in enumerate(batch.results):
+                    report(item)
+                    if index in batch.figures:
+                        report_figure(item, batch.figures[index])
+                finished += batch.inputs
     except KeyboardInterrupt:
         typer.echo(f"exafs-cn: interrupted after {finished} of {len(paths)} inputs; the lines above are complete", err=True)
         raise typer.Exit(code=130) from None

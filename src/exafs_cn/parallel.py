@@ -64,12 +64,14 @@ def map_unordered(
     progress: bool = True,
     on_error: Callable[[Item, BaseException], Result] | None = None,
     retries: int = DEFAULT_RETRIES,
+    ahead: int = 4,
 ) -> Iterator[Result]:
     """Yield ``func(item)`` for every item, as each finishes.
 
     ``func`` should return expected failures as results. ``on_error`` turns what it
     could not (a task lost with its worker, an unexpected exception) into a result;
-    without it such an exception propagates.
+    without it such an exception propagates. A local pool keeps ``ahead`` tasks per worker
+    submitted, so that its workers go on while the caller works on what came back.
     """
     bar = tqdm(total=total, desc=desc, unit="task", disable=not progress, smoothing=0.05, dynamic_ncols=True)
     try:
@@ -78,7 +80,7 @@ def map_unordered(
         elif (workers or default_workers()) == 1:
             runner = _serial_map(func, items, on_error)
         else:
-            runner = _pool_map(func, items, workers or default_workers(), on_error)
+            runner = _pool_map(func, items, workers or default_workers(), on_error, ahead)
         for result in runner:
             bar.update()
             yield result
@@ -150,8 +152,8 @@ def _thread_pools() -> ThreadpoolController:
 
 @contextmanager
 def _interrupts_held():
-    """Ctrl-C held back while workers are forked (the first submit forks them all), then
-    delivered here. A worker forked while a Ctrl-C reached the process group took it before
+    """Ctrl-C held back while the executor's own code runs in this thread (a submit: the first
+    forks the workers; a wait on the futures), then delivered here. A worker forked while a Ctrl-C reached the process group took it before
     its initializer could ignore it ("Exception ignored in _afterFork"), and the run went on
     to the end without stopping (seen once on Python 3.13); with the signal blocked, the
     workers are born with it blocked, ignore it, and the client stops with its one line.
@@ -180,7 +182,7 @@ def _interrupts_held():
         raise KeyboardInterrupt
 
 
-def _pool_map(func, items, workers: int, on_error) -> Iterator:
+def _pool_map(func, items, workers: int, on_error, ahead: int = 4) -> Iterator:
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker) as pool:
         pending: dict[Future, object] = {}
         try:
@@ -188,7 +190,7 @@ def _pool_map(func, items, workers: int, on_error) -> Iterator:
                 with _interrupts_held():
                     future = pool.submit(_one_thread_each, func, item)
                 pending[future] = item
-                if len(pending) >= 4 * workers:
+                if len(pending) >= ahead * workers:
                     yield from _finished(pending, on_error)
             while pending:
                 yield from _finished(pending, on_error)
@@ -198,7 +200,13 @@ def _pool_map(func, items, workers: int, on_error) -> Iterator:
 
 
 def _finished(pending: dict[Future, object], on_error) -> Iterator:
-    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+    # A Ctrl-C is held while wait() holds the futures' locks (it takes them one by one): raised in
+    # there, it left a lock taken that the executor's manager thread then waited on for ever, and
+    # the client with it at shutdown. Waits of a tenth of a second keep Ctrl-C as quick as it was.
+    done: set[Future] = set()
+    while not done:
+        with _interrupts_held():
+            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
     for future in done:
         yield _outcome(future.result, pending.pop(future), on_error)
 

@@ -2,22 +2,25 @@
 
 Inputs arrive as files to read (``predict.FileInput``: read where they are processed, on
 the pool's workers) or as the spectra of one input each, already read and checked (one
-Larch Group, the arrays). They are predicted in batches of whole inputs, so that a file's
-answers never straddle two batches: one model call per element for each batch
-(``predict.predict_spectra``), then, where asked for, the first-shell fit of each answer
-(``fit.add_fits``) and its figure (``plot.write_figure``). The command line prints each batch as it
-comes; the Python API collects them all into one list.
+Larch Group, the arrays). They are read and processed in input order on one process pool
+for the whole run (``predict.prepared_inputs``) and predicted in batches of whole inputs, so
+that a file's answers never straddle two batches: one model call per element for each batch
+(``predict.predict_prepared``), then, where asked for, the first-shell fit of each answer
+(``fit.add_fits``) and its figure (``plot.write_figure``), while the pool goes on with the
+inputs queued on it. The command line prints each batch as it comes; the Python API collects
+them all into one list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exafs_cn.exceptions import SpectrumFileError
-from exafs_cn.measured._predict import FileInput, ModelStore, predict_file, predict_spectra
+from exafs_cn.measured._predict import FileInput, ModelStore, predict_file, predict_prepared, prepared_inputs
 from exafs_cn.measured._prediction import Failure, Prediction
 from exafs_cn.measured._readers import MeasuredSpectrum
 
@@ -63,7 +66,7 @@ def predict_batches(
         inputs only; None: all inputs in one batch.
     workers : int
         Processes that read the files and take the spectra into chi(R) and features
-        (``predict_spectra``); the models run in this one.
+        (``prepared_inputs``: one pool for the whole run); the models run in this one.
     figures : FigureNames, optional
         Write each answer's figure into this folder (``plot.write_figure``).
 
@@ -71,26 +74,25 @@ def predict_batches(
     ------
     Batch
         A batch's answers in input order, never part of an input's.
+
+    Close the iterator (``contextlib.closing``) where it may be left before its end (a Ctrl-C
+    while a batch is printed): its pool is then shut down at once.
     """
-    waiting: list[MeasuredSpectrum | SpectrumFileError | FileInput] = []
+    waiting: list = []  # the prepared spectra of whole inputs, in order
     count = 0
-    for item in inputs:
-        if isinstance(item, FileInput):
-            waiting.append(item)
-        else:
-            waiting.extend(item)
-        count += 1
-        if batch_size is not None and len(waiting) >= batch_size:
-            yield _answered(waiting, count, store, fits, workers, figures)
-            waiting, count = [], 0
+    with closing(prepared_inputs(inputs, store, workers)) as prepared:
+        for outcomes in prepared:
+            waiting.extend(outcomes)
+            count += 1
+            if batch_size is not None and len(waiting) >= batch_size:
+                yield _answered(waiting, count, store, fits, figures)
+                waiting, count = [], 0
     if count:
-        yield _answered(waiting, count, store, fits, workers, figures)
+        yield _answered(waiting, count, store, fits, figures)
 
 
-def _answered(
-    spectra: list, inputs: int, store: ModelStore, fits: tuple[S02Choice, ReferencePaths] | None, workers: int, figures: FigureNames | None
-) -> Batch:
-    results = predict_spectra(spectra, store, workers)
+def _answered(prepared: list, inputs: int, store: ModelStore, fits: tuple[S02Choice, ReferencePaths] | None, figures: FigureNames | None) -> Batch:
+    results = predict_prepared(prepared, store)
     if fits is not None:
         from exafs_cn.measured._fit import add_fits  # Larch's fitting and pymatgen: only for --fit
 

@@ -13,10 +13,11 @@ inside the package (trained by ``exafs-cn train`` on the committed dataset).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from importlib import resources
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -256,14 +257,19 @@ def predict_spectra(
     """A Prediction or a Failure for each spectrum, in order; one model call per element.
 
     Reading (for a ``FileInput``: a file read where it is processed, its spectra in its place),
-    checks and processing run input by input (on ``workers`` processes where there are at least
-    ``MIN_SPECTRA_PER_WORKER`` inputs for each); the models then predict all spectra of an
-    element at once, here (a forest's per-call overhead is ~10-20 ms, its per-spectrum cost a
-    fraction of that). An exception nobody foresaw becomes that spectrum's Failure, so the
-    others are still predicted.
+    checks and processing run input by input (``prepared_inputs``: on ``workers`` processes
+    where there are enough inputs); the models then predict all spectra of an element at once,
+    here (``predict_prepared``).
     """
-    items = list(spectra)
-    results: list[Prediction | Failure | _Pending] = [outcome for outcomes in _prepare_all(items, store, workers) for outcome in outcomes]
+    return predict_prepared([outcome for outcomes in prepared_inputs(spectra, store, workers) for outcome in outcomes], store)
+
+
+def predict_prepared(prepared: list[Prediction | Failure | _Pending], store: ModelStore) -> list[Prediction | Failure]:
+    """``prepared`` with every spectrum waiting for its models answered, in one model call per
+    element (a forest's per-call overhead is ~10-20 ms, its per-spectrum cost a fraction of
+    that). A model that fails on its inputs becomes each of its spectra's Failure, so the other
+    elements are still predicted."""
+    results = list(prepared)
     by_element: dict[str, list[int]] = {}
     for index, item in enumerate(results):
         if isinstance(item, _Pending):
@@ -285,32 +291,49 @@ def predict_spectra(
 
 #: A process pool is worth its start (a fork, and the results' way back) from this many inputs a worker.
 MIN_SPECTRA_PER_WORKER = 8
+#: Inputs queued on the pool for each worker: enough work to keep the workers busy while this
+#: process predicts, fits and prints a batch (~0.25 s for 64 spectra of six elements).
+QUEUED_PER_WORKER = 16
 #: Each worker process's model stores, by (folder, family, calibration): set by the parent before
 #: it forks (so workers share the loaded models), or loaded once by a worker that was not forked.
 _WORKER_STORES: dict[tuple[str, str, bool], ModelStore] = {}
 
+#: One input: a file to read, one spectrum read (or its error), or the spectra of one input.
+Input = FileInput | MeasuredSpectrum | SpectrumFileError | list[MeasuredSpectrum | SpectrumFileError]
 
-def _prepare_all(items: list, store: ModelStore, workers: int) -> list[list[Prediction | Failure | _Pending]]:
-    """Each item prepared (``_prepare_item``: a file's spectra, or one), in order: here, or on a
-    pool of ``workers`` processes (``exafs_cn.parallel``) where the batch is large enough to pay for one."""
-    workers = max(1, min(workers, len(items) // MIN_SPECTRA_PER_WORKER))
+
+def prepared_inputs(inputs: Iterable[Input], store: ModelStore, workers: int = 1) -> Iterator[list[Prediction | Failure | _Pending]]:
+    """Each input read (a ``FileInput``) and its spectra prepared for their models, in input order.
+
+    ``inputs`` are taken lazily. Where at least ``MIN_SPECTRA_PER_WORKER`` inputs a worker come,
+    they are prepared on one pool of ``workers`` processes (``exafs_cn.parallel``) for the whole
+    stream, which goes on with the inputs queued on it while the caller predicts and prints what
+    came back; this process loads each element's models whole, to predict, as its first spectra
+    come back (the workers read only their descriptions: ``ModelStore.for_processing``). Close
+    the iterator (``contextlib.closing``) where it may be left before its end: the pool is then
+    shut down at once, not when the iterator is collected.
+    """
+    stream = iter(inputs)
+    head = list(islice(stream, MIN_SPECTRA_PER_WORKER * max(1, workers)))
+    workers = max(1, min(workers, len(head) // MIN_SPECTRA_PER_WORKER))
     if workers == 1:
-        return [_prepare_item(item, store) for item in items]
+        for item in chain(head, stream):
+            yield _prepare_item(item, store)
+        return
     from exafs_cn.parallel import map_unordered
 
     spec = (str(store.models_dir), store.model_name, store.use_measured_calibration)
     _WORKER_STORES[spec] = store
-    # A file's element is known once it is read, on a worker, which then reads the descriptions of
-    # that element's models only (ModelStore.for_processing); this process loads them whole, to
-    # predict, while the workers go on (_load_whole). Elements known now are loaded before the fork.
-    for element in {item.element for item in items if isinstance(item, MeasuredSpectrum)}:
-        _load_whole(store, element)
+    # Elements known before the workers fork: loaded here first, so that the workers share them.
+    for item in head:
+        for spectrum in item if isinstance(item, list) else [item]:
+            if isinstance(spectrum, MeasuredSpectrum):
+                _load_whole(store, spectrum.element)
     try:
         store.calibration, store.e0_references  # noqa: B018 (likewise)
     except PredictError:
         pass  # said where they are used
-    out: list = [None] * len(items)
-    tasks = [(index, spec, item) for index, item in enumerate(items)]
+    tasks = ((index, spec, item) for index, item in enumerate(chain(head, stream)))
 
     def lost(task, exc: BaseException) -> tuple[int, list[Failure]]:
         index, _, item = task
@@ -318,15 +341,21 @@ def _prepare_all(items: list, store: ModelStore, workers: int) -> list[list[Pred
         file = getattr(item, "file", where)
         return index, [Failure(file, getattr(item, "group", None), f"{where}: cannot be predicted ({unforeseen(exc)})")]
 
-    # closing(): where this loop stops early (Ctrl-C while it loads models), the pool is shut down
+    arrived: dict[int, list] = {}  # outcomes that came back before an earlier input's
+    following = 0
+    # closing(): where this loop stops early (Ctrl-C, or the caller leaves), the pool is shut down
     # here, not whenever the suspended generator happens to be collected (at exit, after the
     # executor's own exit handler has begun to wait on it).
-    with closing(map_unordered(_prepare_task, tasks, workers=workers, progress=False, on_error=lost)) as outcomes:
+    with closing(
+        map_unordered(_prepare_task, tasks, workers=workers, progress=False, on_error=lost, ahead=QUEUED_PER_WORKER)
+    ) as outcomes:
         for index, outcome in outcomes:
-            out[index] = outcome
             for element in {item.answer.element for item in outcome if isinstance(item, _Pending)}:
                 _load_whole(store, element)
-    return out
+            arrived[index] = outcome
+            while following in arrived:
+                yield arrived.pop(following)
+                following += 1
 
 
 def _load_whole(store: ModelStore, element: str) -> None:
@@ -339,9 +368,7 @@ def _load_whole(store: ModelStore, element: str) -> None:
         pass
 
 
-def _prepare_task(
-    task: tuple[int, tuple[str, str, bool], MeasuredSpectrum | SpectrumFileError | FileInput],
-) -> tuple[int, list[Prediction | Failure | _Pending]]:
+def _prepare_task(task: tuple[int, tuple[str, str, bool], Input]) -> tuple[int, list[Prediction | Failure | _Pending]]:
     """One input prepared in a worker process, with its index."""
     index, spec, item = task
     store = _WORKER_STORES.get(spec)
@@ -351,9 +378,9 @@ def _prepare_task(
     return index, _prepare_item(item, store)
 
 
-def _prepare_item(item: MeasuredSpectrum | SpectrumFileError | FileInput, store: ModelStore) -> list[Prediction | Failure | _Pending]:
-    """A file read and each of its spectra prepared, or one spectrum prepared."""
-    spectra = item.read() if isinstance(item, FileInput) else [item]
+def _prepare_item(item: Input, store: ModelStore) -> list[Prediction | Failure | _Pending]:
+    """A file read and each of its spectra prepared, or the spectra of one input prepared."""
+    spectra = item.read() if isinstance(item, FileInput) else item if isinstance(item, list) else [item]
     return [_prepare_or_fail(spectrum, store) for spectrum in spectra]
 
 
