@@ -62,7 +62,7 @@ def predict_batches(
     fits : (S02Choice, ReferencePaths), optional
         Fit every answer's first shell with this S02 and these FEFF paths (``--fit``).
     batch_size : int or None
-        Predict once at least this many spectra (a file counted as one) are waiting, whole
+        Predict once at least this many spectra (each of a file's groups counted) are read and waiting, whole
         inputs only; None: all inputs in one batch.
     workers : int
         Processes that read the files and take the spectra into chi(R) and features
