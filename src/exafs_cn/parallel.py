@@ -153,10 +153,11 @@ def _thread_pools() -> ThreadpoolController:
 @contextmanager
 def _interrupts_held():
     """Ctrl-C held back while the executor's own code runs in this thread (a submit: the first
-    forks the workers; a wait on the futures), then delivered here. A worker forked while a Ctrl-C reached the process group took it before
-    its initializer could ignore it ("Exception ignored in _afterFork"), and the run went on
-    to the end without stopping (seen once on Python 3.13); with the signal blocked, the
-    workers are born with it blocked, ignore it, and the client stops with its one line.
+    forks the workers; a wait on the futures), then delivered here. A worker forked while a
+    Ctrl-C reached the process group took it before its initializer could ignore it ("Exception
+    ignored in _afterFork"), and the run went on to the end without stopping (seen once on
+    Python 3.13); with the signal blocked, the workers are born with it blocked, ignore it, and
+    the client stops with its one line.
 
     Blocking it in this thread does not hold it off in the client: the kernel hands it to another
     of the client's threads (the executor's manager, a BLAS pool), Python's handler still raises
@@ -200,9 +201,10 @@ def _pool_map(func, items, workers: int, on_error, ahead: int = 4) -> Iterator:
 
 
 def _finished(pending: dict[Future, object], on_error) -> Iterator:
-    # A Ctrl-C is held while wait() holds the futures' locks (it takes them one by one): raised in
-    # there, it left a lock taken that the executor's manager thread then waited on for ever, and
-    # the client with it at shutdown. Waits of a tenth of a second keep Ctrl-C as quick as it was.
+    # A Ctrl-C is held while wait() takes the futures' locks one by one: raised in there, it could
+    # leave one taken, which the executor's manager thread would then wait on for ever, and the
+    # client with it at shutdown (a hazard read from concurrent.futures, not one seen to happen).
+    # Waits of a tenth of a second keep Ctrl-C as quick as it was.
     done: set[Future] = set()
     while not done:
         with _interrupts_held():

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from exafs_cn.elements import METALS_3D, NEIGHBOUR_CLASSES
-from exafs_cn.exceptions import ReferencesError
+from exafs_cn.exceptions import ReferencesError, one_line
 
 REFERENCES_FILE = "fit_references.csv.gz"
 COLUMNS = ("material_id", "absorber", "site_index", "cn", "neighbour", "neighbour_class", "r1", "r1_max")
@@ -49,7 +49,7 @@ def read_references(path: Path | None = None) -> pd.DataFrame:
         with gzip.open(path, "rb") as handle:
             table = pd.read_csv(io.BytesIO(handle.read()), dtype={"material_id": str, "absorber": str, "neighbour": str})
     except (OSError, EOFError, ValueError, pd.errors.ParserError) as exc:
-        raise ReferencesError(f"{path}: not a reference table ({' '.join(str(exc).split())[:120]})") from None
+        raise ReferencesError(f"{path}: not a reference table ({one_line(exc, 120)})") from None
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise ReferencesError(f"{path}: not a reference table (no column {', '.join(missing)})")
