@@ -31,6 +31,7 @@ SHARED = (
     "larch_home",
     "larch_output",
     "lazy_exports",
+    "package_data",
     "parallel",
     "regular_files",
     "settings",

@@ -12,10 +12,10 @@ site the models tell apart. From the command line, ``exafs-cn examples`` lists t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 from exafs_cn.exceptions import UnknownExampleError
+from exafs_cn.package_data import package_data
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Example:
     @property
     def path(self) -> Path:
         """Where the installed package holds the file."""
-        return Path(str(files("exafs_cn") / "data" / "examples" / self.file))
+        return package_data("examples", self.file)
 
 
 #: Every example, by name.

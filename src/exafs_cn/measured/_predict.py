@@ -16,7 +16,6 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
-from importlib import resources
 from itertools import chain, islice
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from exafs_cn.models._e0_references import REFERENCES_FILE, E0References, Refere
 from exafs_cn.models._files import OLD_MODEL_SUFFIX, ModelFileError, SavedModel, model_path
 from exafs_cn.models._measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
 from exafs_cn.models._names import AVERAGE_CN_MODEL, NEIGHBOUR_MODEL, R1_MODEL
+from exafs_cn.package_data import package_data
 from exafs_cn.settings import ProcessingSettings
 
 DEFAULT_MODEL = "rf"
@@ -56,7 +56,7 @@ DEFAULT_MODEL = "rf"
 
 def shipped_models_dir() -> Path:
     """The models inside the installed package."""
-    return Path(str(resources.files("exafs_cn") / "data" / "models"))
+    return package_data("models")
 
 
 def resolve_models_dir(models_dir: Path | str | None = None) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import io
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 
 from exafs_cn.elements import METALS_3D, NEIGHBOUR_CLASSES
 from exafs_cn.exceptions import ReferencesError, one_line
+from exafs_cn.package_data import package_data
 
 REFERENCES_FILE = "fit_references.csv.gz"
 COLUMNS = ("material_id", "absorber", "site_index", "cn", "neighbour", "neighbour_class", "r1", "r1_max")
@@ -27,16 +27,12 @@ STRUCTURES_FILE = "mp_3d_structures.csv.gz"
 
 def bundled_structures_path() -> Path:
     """The bundled structure table inside the installed package."""
-    return _packaged(STRUCTURES_FILE)
+    return package_data(STRUCTURES_FILE)
 
 
 def shipped_references_path() -> Path:
     """The reference table inside the installed package."""
-    return _packaged(REFERENCES_FILE)
-
-
-def _packaged(name: str) -> Path:
-    return Path(str(resources.files("exafs_cn") / "data" / name))
+    return package_data(REFERENCES_FILE)
 
 
 def read_references(path: Path | None = None) -> pd.DataFrame:
