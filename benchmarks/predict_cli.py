@@ -80,7 +80,7 @@ def main() -> None:
             theirs.append(_seconds(larch))
             ours.append(_seconds(predict))
     result = {
-        "command": "python benchmarks/predict_cli.py" + (f" ({len(args.files)} files given)" if args.files else f" --n {args.n}"),
+        "command": _command(args, parser.get_default("out")),
         "created": now_iso(),
         "cores": len(os.sched_getaffinity(0)),
         "workers": default_workers(),
@@ -99,6 +99,24 @@ def main() -> None:
         f"{result['ratio']}x (goal {result['goal_ratio']}x)"
     )
     print(f"written to {args.out}")
+
+
+def _command(args: argparse.Namespace, default_out: Path) -> str:
+    """The command that regenerates this result: the files as the shell pattern that gives them
+    all (``<folder>/*.xdi``) where there is one, else each file; ``--out`` where not the default."""
+    words = ["python", "benchmarks/predict_cli.py"]
+    folders, suffixes = {p.parent for p in args.files}, {p.suffix for p in args.files}
+    if not args.files:
+        words += ["--n", str(args.n)]
+    elif len(folders) == len(suffixes) == 1 and sorted(args.files) == sorted(next(iter(folders)).glob(f"*{next(iter(suffixes))}")):
+        words.append(f"{next(iter(folders))}/*{next(iter(suffixes))}")
+    else:
+        words += [str(p) for p in args.files]
+    if args.repeat != 3:
+        words += ["--repeat", str(args.repeat)]
+    if args.out != default_out:
+        words += ["--out", str(args.out)]
+    return " ".join(words)
 
 
 def _spectra(paths: list[Path]) -> list[MeasuredSpectrum | None]:
