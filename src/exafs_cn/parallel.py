@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import partial
 from typing import TypeVar
 
@@ -81,9 +81,12 @@ def map_unordered(
             runner = _serial_map(func, items, on_error)
         else:
             runner = _pool_map(func, items, workers or default_workers(), on_error, ahead)
-        for result in runner:
-            bar.update()
-            yield result
+        # closing(): a caller that leaves early (Ctrl-C, an error, or it has what it needs) shuts the
+        # pool or cluster down as this generator is closed, not whenever the runner is collected.
+        with closing(runner):
+            for result in runner:
+                bar.update()
+                yield result
     finally:
         bar.close()
 
