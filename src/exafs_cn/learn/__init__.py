@@ -17,7 +17,17 @@ _EXPORTS = {
     "_first_shell": ("FIRST_SHELL_FEATURE_SET", "fit_first_shell_models", "pair_labels"),
     "_holdout": ("HOLDOUT_FOLDS", "stack_copies"),
     "_models": ("make_model",),
-    "_reproduce": ("ExperimentPlan", "MODEL_SPECS", "ModelSpec", "cross_element_cv", "plan_features", "select_subset"),
+    "_reproduce": (
+        "CrossElementRows",
+        "ExperimentPlan",
+        "MODEL_SPECS",
+        "ModelSpec",
+        "cross_element_cv",
+        "cross_element_probabilities",
+        "cross_element_rows",
+        "plan_features",
+        "select_subset",
+    ),
     "_train": ("DEFAULT_MIN_CLASS_COUNT", "PREDICT_MIN_LEAF", "PREDICT_TREES", "fit_models", "prediction_params", "train_models", "training_set", "usable_rows"),
 }
 

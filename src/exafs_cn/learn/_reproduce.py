@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -496,6 +496,102 @@ def first_shell_results(
     }
 
 
+@dataclass(frozen=True)
+class CrossElementRows:
+    """The spectra the cross-element comparison scores, in one order for every model.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+        The per-element models' inputs.
+    X_joint : ndarray of shape (n_rows, n_features + n_elements)
+        ``X`` with the element one-hot encoded after it: the model over all elements reads these.
+    y, groups, element : ndarray of shape (n_rows,)
+        The pair CN, the composition (the CV groups) and the absorber of each row.
+    classes : ndarray of shape (n_classes,)
+        Every CN class of any element, sorted: the columns of the probabilities.
+    allowed : ndarray of bool, shape (n_rows, n_classes)
+        The CN classes each row's element has; the others are never answered.
+    """
+
+    X: np.ndarray
+    X_joint: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    element: np.ndarray
+    classes: np.ndarray
+    allowed: np.ndarray
+
+    def answers(self, proba: np.ndarray) -> np.ndarray:
+        """The CN each row gets from ``proba`` (columns :attr:`classes`), among its element's classes."""
+        return self.classes[np.argmax(np.where(self.allowed, proba, -1.0), axis=1)]
+
+
+def cross_element_rows(
+    meta: pd.DataFrame, matrices: dict[str, np.ndarray], usable: np.ndarray, per_element: dict, spec: ModelSpec
+) -> CrossElementRows:
+    """The usable spectra of ``per_element``'s elements whose CN is one of the element's classes.
+
+    ``per_element`` maps each element to a dict whose ``"classes"`` are the CN classes its own
+    models had (rare ones dropped); ``spec.features`` are the inputs.
+    """
+    elements = list(per_element)
+    absorber = meta["absorber"].to_numpy()
+    cn = meta["pair_cn"].to_numpy(int)
+    keep = usable & np.isin(absorber, elements)
+    keep &= np.array([e in per_element and c in per_element[e]["classes"] for e, c in zip(absorber, cn)])
+    X = np.hstack([matrices[name][keep] for name in spec.features])
+    element = absorber[keep]
+    onehot = (element[:, None] == np.array(elements)[None, :]).astype(float)
+    y = cn[keep]
+    classes = np.unique(y)
+    allowed = np.array([[c in per_element[e]["classes"] for c in classes] for e in element])
+    return CrossElementRows(X, np.hstack([X, onehot]), y, meta["formula"].to_numpy()[keep], element, classes, allowed)
+
+
+def cross_element_probabilities(
+    rows: CrossElementRows,
+    folds: Iterable[tuple[np.ndarray, np.ndarray]],
+    spec: ModelSpec,
+    plan: ExperimentPlan,
+    n_jobs: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities of the model over all elements and of the per-element models.
+
+    Parameters
+    ----------
+    rows : CrossElementRows
+        The spectra, from :func:`cross_element_rows`.
+    folds : iterable of (train, test) index arrays into ``rows``
+        Each test row should appear once; rows no fold tests keep probabilities of 0.
+    spec : ModelSpec
+        The model family and its inputs (the same for both models).
+    plan : ExperimentPlan
+        Its seed seeds the models, and its parameters for ``spec`` are set on them.
+    n_jobs : int, optional
+        Cores for each fit.
+
+    Returns
+    -------
+    joint, per_element : ndarray of shape (n_rows, n_classes)
+        The probabilities, columns :attr:`CrossElementRows.classes`.
+    """
+    from exafs_cn.learn._models import make_model
+
+    params = plan.params_of(spec)
+    joint, alone = np.zeros((len(rows.y), len(rows.classes))), np.zeros((len(rows.y), len(rows.classes)))
+
+    def fit_and_predict(X: np.ndarray, train: np.ndarray, test: np.ndarray, into: np.ndarray) -> None:
+        model = make_model(spec.family, plan.seed, n_jobs).set_params(**params).fit(X[train], rows.y[train])
+        into[np.ix_(test, np.searchsorted(rows.classes, model.classes_))] = model.predict_proba(X[test])
+
+    for train, test in folds:
+        fit_and_predict(rows.X_joint, train, test, joint)
+        for element in np.unique(rows.element):
+            fit_and_predict(rows.X, train[rows.element[train] == element], test[rows.element[test] == element], alone)
+    return joint, alone
+
+
 def cross_element_cv(
     meta: pd.DataFrame,
     matrices: dict[str, np.ndarray],
@@ -516,48 +612,29 @@ def cross_element_cv(
     intermetallics: they err on different elements, and the vote keeps the better of each.
     """
     from exafs_cn.learn._evaluate import classification_metrics, splitter
-    from exafs_cn.learn._models import make_model
 
     spec = spec or MODEL_SPECS[CROSS_ELEMENT_MODEL]
-    params = plan.params_of(spec)
-    elements = list(per_element)
-    absorber = meta["absorber"].to_numpy()
-    cn = meta["pair_cn"].to_numpy(int)
-    keep = usable & np.isin(absorber, elements)
-    keep &= np.array([e in per_element and c in per_element[e]["classes"] for e, c in zip(absorber, cn)])
-    X = np.hstack([matrices[name][keep] for name in spec.features])
-    onehot = (absorber[keep, None] == np.array(elements)[None, :]).astype(float)
-    Xj, y, groups, el = np.hstack([X, onehot]), cn[keep], meta["formula"].to_numpy()[keep], absorber[keep]
-    all_classes = np.unique(y)
-    joint_proba, alone_proba = np.zeros((len(y), len(all_classes))), np.zeros((len(y), len(all_classes)))
-
-    def fit(X_train: np.ndarray, y_train: np.ndarray):
-        return make_model(spec.family, plan.seed, n_jobs).set_params(**params).fit(X_train, y_train)
-
+    rows = cross_element_rows(meta, matrices, usable, per_element, spec)
     started = time.perf_counter()
-    for train, test in splitter("grouped", plan.n_splits, plan.seed).split(Xj, y, groups):
-        model = fit(Xj[train], y[train])
-        joint_proba[np.ix_(test, np.searchsorted(all_classes, model.classes_))] = model.predict_proba(Xj[test])
-        for element in elements:
-            own_train, own_test = train[el[train] == element], test[el[test] == element]
-            model = fit(X[own_train], y[own_train])
-            alone_proba[np.ix_(own_test, np.searchsorted(all_classes, model.classes_))] = model.predict_proba(X[own_test])
-    allowed = np.array([[c in per_element[e]["classes"] for c in all_classes] for e in el])
+    folds = splitter("grouped", plan.n_splits, plan.seed).split(rows.X_joint, rows.y, rows.groups)
+    joint_proba, alone_proba = cross_element_probabilities(rows, folds, spec, plan, n_jobs)
 
     def scores(proba: np.ndarray) -> dict:
-        pred = all_classes[np.argmax(np.where(allowed, proba, -1.0), axis=1)]
-        per = {e: classification_metrics(y[el == e], pred[el == e], per_element[e]["classes"]) for e in elements}
+        pred = rows.answers(proba)
+        per = {
+            e: classification_metrics(rows.y[rows.element == e], pred[rows.element == e], per_element[e]["classes"])
+            for e in per_element
+        }
         return {"per_element": per, "mean_accuracy": _mean([m["accuracy"] for m in per.values()])}
 
-    joint = scores(joint_proba)
     return {
         "model": spec.family,
         "label": spec.label,
         "features": list(spec.features),
-        "params": params,
-        "n": int(len(y)),
+        "params": plan.params_of(spec),
+        "n": int(len(rows.y)),
         "fit_seconds": round(time.perf_counter() - started, 1),
-        **joint,
+        **scores(joint_proba),
         "per_element_models": scores(alone_proba),
         "vote": scores(joint_proba + alone_proba),
     }
