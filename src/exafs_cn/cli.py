@@ -31,6 +31,12 @@ dataset_app = typer.Typer(no_args_is_help=True, help="Inspect a FEFF dataset fol
 app.add_typer(dataset_app, name="dataset")
 
 DEFAULT_DATA = Path("data")
+#: Options several commands share, declared once so that their help reads the same everywhere.
+Workers = Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")]
+Scheduler = Annotated[
+    str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
+]
+Progress = Annotated[bool, typer.Option(help="show progress bars")]
 #: Expected problems: one line and a non-zero status (FileNotFoundError: a --source or --data that is not there).
 _EXPECTED = (ExafsCnError, FileNotFoundError)
 
@@ -95,13 +101,11 @@ def simulate(
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     limit: Annotated[int | None, typer.Option(min=1, help="only the first N structures of the source")] = None,
     preset: Annotated[str, typer.Option(help="FEFF preset (exafs_cn.feff.PRESETS; a wrong name lists them)")] = "fast",
-    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
-    ] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     integer_only: Annotated[bool, typer.Option(help="only pairs whose site-averaged CN is an integer")] = False,
     shard_size: Annotated[int, typer.Option(min=1, help="site results per shard file")] = 500,
-    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    progress: Progress = True,
 ) -> None:
     """Label structures with CrystalNN and run FEFF on every absorber site (resumable)."""
     from exafs_cn.datagen._simulate import simulate as run_simulation
@@ -154,11 +158,9 @@ def reproduce(
     preset: Annotated[
         str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one, e.g. mp-api)")
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
-    ] = None,
-    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    progress: Progress = True,
 ) -> None:
     """The study's experiments on the dataset: per-element CV, importance, report."""
     from dataclasses import replace
@@ -214,11 +216,9 @@ def train(
     min_leaf: Annotated[
         int | None, typer.Option(min=1, help="fewest training rows per leaf (rf, bagging; larger: smaller files; default: as shipped)")
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask: local:N for a local cluster, or tcp://host:port (default: local processes)")
-    ] = None,
-    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    progress: Progress = True,
 ) -> None:
     """Fit the final models on all data and save them with their settings."""
     from exafs_cn.datagen._dataset import Dataset, locate_dataset
@@ -505,7 +505,7 @@ def fetch_mp(
     elements: Annotated[str, typer.Option(help="comma-separated absorbers, or 'all'")] = "all",
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="documents per API request")] = 200,
     endpoint: Annotated[str, typer.Option(help="Materials Project API address")] = "https://api.materialsproject.org/",
-    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    progress: Progress = True,
 ) -> None:
     """Download MP's K-edge EXAFS spectra (needs MP_API_KEY) into a dataset folder."""
     from exafs_cn.datagen._dataset import Dataset
@@ -590,9 +590,9 @@ def dataset_card(
 def dataset_first_shell(
     path: Annotated[Path, typer.Argument(help="dataset folder")] = DEFAULT_DATA,
     source: Annotated[str | None, typer.Option(help="where its structures are (default: the source it was made from)")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask: local:N for a local cluster, or a scheduler address")] = None,
-    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    progress: Progress = True,
 ) -> None:
     """First-shell labels (distance, spread, neighbour elements) for every labelled site; resumable."""
     from exafs_cn.datagen._dataset import Dataset
@@ -634,7 +634,7 @@ def dataset_e0_references(
     path: Annotated[Path, typer.Argument(help="dataset folder the models were trained on")] = DEFAULT_DATA,
     models_dir: Annotated[Path, typer.Option("--models-dir", help="the models folder to write e0_references.npz into")] = ...,
     preset: Annotated[str | None, typer.Option(help="spectra of which preset (default: fast, or the dataset's only one)")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    workers: Workers = None,
 ) -> None:
     """The training spectra's k^2 chi(k) beside a models folder, for predict's E0 profile (train writes it too)."""
     from exafs_cn.datagen._dataset import Dataset, locate_dataset
