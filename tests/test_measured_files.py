@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 import exafs_cn
 from exafs_cn.cli import app
 from exafs_cn.datagen._structures import METALS_3D
+from exafs_cn.measured._columns import Columns
 from exafs_cn.measured._predict import shipped_models_dir
 from exafs_cn.measured._readers import SpectrumFileError, read_file, read_spectra
 from exafs_cn.models import _archive as model_archive
@@ -383,6 +384,17 @@ def test_hasylab_fio_file_is_read_with_its_column_names(models):
     result = runner.invoke(app, ["predict", str(FIO), "--models-dir", str(models), "--json"])
     (line,) = _json_lines(result.stdout)
     assert result.exit_code == 0 and line["cn"] is not None
+
+
+def test_a_fluorescence_column_named_if_is_read_though_if_is_a_python_keyword(tmp_path):
+    # "if" is a usual name of a fluorescence channel; the guessed mu, if/i0, must not fail to parse.
+    xdi = read_xdi(str(CU))
+    path = tmp_path / "fluorescence.txt"
+    np.savetxt(path, np.column_stack([xdi.energy, xdi.i0, xdi.mutrans * xdi.i0]), header="energy i0 if")
+    (spectrum,) = read_spectra(path)
+    np.testing.assert_allclose(spectrum.mu, np.asarray(xdi.mutrans, float), rtol=1e-9)
+    (scaled,) = read_spectra(path, columns=Columns(mu="2 * IF / i0"))  # named in an expression too
+    np.testing.assert_allclose(scaled.mu, 2 * np.asarray(xdi.mutrans, float), rtol=1e-9)
 
 
 def test_a_column_that_calls_itself_mu_is_mu(tmp_path):

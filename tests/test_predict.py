@@ -46,7 +46,7 @@ def test_each_format_is_detected_and_read_with_its_element(athena_project):
     assert format_of(NIO[0].read_bytes()[:4096]).name == "columns"
     assert format_of(athena_project.read_bytes()[:4096]).name == "athena"
     assert format_of((MEASURED / "parseq_XAS__data__Cu_rt1.fio").read_bytes()[:4096]).name == "fio"
-    assert [f.name for f in FORMATS] == ["hdf5", "athena", "xdi", "fio", "spec", "columns"]  # the registry, in the order tried
+    assert [f.name for f in FORMATS] == ["hdf5", "athena", "xdi", "fio", "spec", "9809", "columns"]  # the registry, in the order tried
 
     cu = read_spectra(CU)  # XDI with a mu column and Element.symbol
     assert [(s.element, s.element_source, s.group) for s in cu] == [("Cu", "file", None)]

@@ -1,6 +1,6 @@
 """Fuzzing the readers: whatever bytes a file holds, reading it gives spectra or SpectrumFileError.
 
-Inputs start from real measured files (XDI, columns, HASYLAB .fio, an Athena project) and
+Inputs start from real measured files (XDI, columns, HASYLAB .fio, Photon Factory 9809, an Athena project) and
 are mutated (bytes flipped, lines cut, dropped and repeated, numbers replaced by extremes),
 besides arbitrary text. Any other exception, a hang or a crash fails. The budget keeps the
 whole module within a minute on two cores; ``derandomize`` fixes hypothesis' seed, so a CI
@@ -26,6 +26,7 @@ SEEDS = {
     "xdi": (MEASURED / "data__Cu__cu_metal_rt.xdi").read_bytes(),
     "columns": (MEASURED / "examples__xafsdata__AthenaProjectFiles__NiO__NiO.000.dat").read_bytes(),
     "fio": (MEASURED / "parseq_XAS__data__Cu_rt1.fio").read_bytes(),
+    "9809": (MEASURED / "examples__xafsdata__beamlines__PF9A_2022.dat").read_bytes(),
 }
 
 

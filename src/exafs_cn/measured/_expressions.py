@@ -23,6 +23,8 @@ exafs_cn.exceptions.ExpressionError: scan.dat: --mu/--energy "i0.tofile('x')": a
 from __future__ import annotations
 
 import ast
+import keyword
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -59,8 +61,10 @@ def check(expr: str, names: Mapping[str, object], where: str) -> ast.Expression:
     prefix = f"{where}: --mu/--energy {quoted(expr)}"
     if len(expr) > MAX_LENGTH:
         raise ExpressionError(f"{prefix}: {len(expr):,} characters, more than the {MAX_LENGTH} an expression may have")
+    text, aliases = _keyword_columns(expr, names)
+    names = {**names, **dict.fromkeys(aliases)}
     try:
-        tree = ast.parse(expr.strip().lower(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         reason = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
         raise ExpressionError(f"{prefix}: not an expression ({reason}); {_ALLOWED_HELP}") from None
@@ -72,6 +76,23 @@ def check(expr: str, names: Mapping[str, object], where: str) -> ast.Expression:
             raise ExpressionError(f"{prefix}: {refused}; {_ALLOWED_HELP}")
         stack.extend(ast.iter_child_nodes(node))
     return tree
+
+
+def _keyword_columns(expr: str, names: Mapping[str, object]) -> tuple[str, dict[str, str]]:
+    """``expr`` lower-cased, with each column named by a Python keyword (``if``, a fluorescence
+    channel's usual name; ``in``, ``is``) written as an alias Python's parser takes, and the
+    aliases with the columns they stand for. Keywords are no operators here (the grammar has no
+    ``and``, ``or``, ``not``), so a word that names a column is that column."""
+    text, aliases = expr.strip().lower(), {}
+    for name in names:
+        if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+            alias = name + "_"
+            while alias in names:
+                alias += "_"
+            replaced = re.sub(rf"(?<![\w.]){re.escape(name)}(?!\w)", alias, text)
+            if replaced != text:
+                text, aliases[alias] = replaced, name
+    return text, aliases
 
 
 def _refusal(node: ast.AST, names: Mapping[str, object]) -> str | None:
@@ -119,9 +140,11 @@ def evaluate(expr: str, arrays: Mapping[str, np.ndarray], where: str) -> np.ndar
     for name in [n for n in interpreter.symtable if not n.startswith("_")]:
         del interpreter.symtable[name]
     interpreter.symtable.update(FUNCTIONS)
-    interpreter.symtable.update({k: np.asarray(v, float) for k, v in arrays.items()})
+    text, aliases = _keyword_columns(expr, arrays)
+    interpreter.symtable.update({k: np.asarray(v, float) for k, v in arrays.items() if not keyword.iskeyword(k)})
+    interpreter.symtable.update({alias: np.asarray(arrays[name], float) for alias, name in aliases.items()})
     with np.errstate(all="ignore"):
-        value = interpreter.eval(expr.strip().lower(), show_errors=False, raise_errors=False)
+        value = interpreter.eval(text, show_errors=False, raise_errors=False)
     prefix = f"{where}: --mu/--energy {quoted(expr)}"
     if interpreter.error:
         kind, detail = interpreter.error[0].get_error()

@@ -9,11 +9,19 @@ columns come last and take every file the others do not.
 
 from __future__ import annotations
 
-from exafs_cn.measured._formats import athena_project, column_file, fio, hdf5, spec, xdi
+from exafs_cn.measured._formats import athena_project, column_file, fio, hdf5, pf9809, spec, xdi
 from exafs_cn.measured._formats.base import MAX_FILE_BYTES, MAX_POINTS, SIZE_LIMIT, Format, RawGroup
 
 #: The formats, in the order they are tried.
-FORMATS: tuple[Format, ...] = (hdf5.FORMAT, athena_project.FORMAT, xdi.FORMAT, fio.FORMAT, spec.FORMAT, column_file.FORMAT)
+FORMATS: tuple[Format, ...] = (
+    hdf5.FORMAT,
+    athena_project.FORMAT,
+    xdi.FORMAT,
+    fio.FORMAT,
+    spec.FORMAT,
+    pf9809.FORMAT,
+    column_file.FORMAT,
+)
 
 
 def format_of(head: bytes) -> Format:
