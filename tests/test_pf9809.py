@@ -99,3 +99,21 @@ def test_a_stopped_scan_is_read_with_a_note_and_a_column_file_starting_at_9809_e
     columns = tmp_path / "columns.dat"
     columns.write_text("9809.0 1.0\n9810.0 1.1\n")
     assert format_of(columns.read_bytes()).name != "9809"
+
+
+PF12C = Path(__file__).parent / "data" / "experimental" / "examples__xafsdata__beamlines__PFBL12C_2005.dat"
+
+
+def test_a_real_transmission_9809_file_of_another_edge_is_read_and_then_refused_in_one_line():
+    # KEK-PF BL12C, 2005: Hg L3 in transmission ("Transmission( 2)", detectors in modes 1 and 2).
+    (group,) = format_of(PF12C.read_bytes()[:4096]).read(PF12C, Columns())  # the format's reading, before the checks
+    data = _columns(PF12C)
+    i0, transmitted = data[:, 3] - 826.15 * data[:, 2], data[:, 4] - 652.975 * data[:, 2]
+    np.testing.assert_allclose(group.mu, np.log(i0 / transmitted), rtol=1e-12)
+    # The commanded angles land on the block table (12049.00 to 13260.00 eV); this beamline's read-back
+    # angles end 0.011 degrees off them, 17 eV: the reader takes the commanded ones.
+    assert group.energy[0] == pytest.approx(12049.0, abs=1.0) and group.energy[-1] == pytest.approx(13260.0, abs=1.0)
+    (refused,) = read_file(PF12C)
+    assert isinstance(refused, SpectrumFileError)
+    message = str(refused)
+    assert str(PF12C) in message and "no 3d K edge; looks like Hg L3; give --element" in message and "\n" not in message

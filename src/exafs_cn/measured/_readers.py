@@ -553,8 +553,9 @@ def _element_from_edge(where: str, e0: float) -> str:
     """The 3d metal whose K edge is nearest the measured edge, within the tolerance."""
     element = _edge_element(e0)
     if element is None:
+        guess = looks_like(e0)
         raise SpectrumFileError(
-            f"{where}: the file does not name its absorber and the edge at {e0:.0f} eV is no 3d K edge;{looks_like(e0)} give --element"
+            f"{where}: the file does not name its absorber and the edge at {e0:.0f} eV is no 3d K edge;{guess + ';' if guess else ''} give --element"
         )
     return element
 

@@ -9,9 +9,11 @@ Bragg angle (degrees), the counting time (s) and the counts of each detector.
 What the reader makes of it:
 
 - the energy is ``hc / (2 d sin(theta))`` of the commanded angle and the d-spacing the ``Mono``
-  line states (the file has no energy column; its block table gives nominal energies only). The
-  read-back angle differs from it by a few 1e-4 degrees (~0.1 eV at a 3d K edge) and, read to
-  1e-4 degrees, repeats or steps back between close points, which a spectrum's energies may not;
+  line states (the file has no energy column; its block table gives nominal energies only). In
+  BL9A's 2022 file the read-back angle differs from it by a few 1e-4 degrees and, read to 1e-4
+  degrees, repeats or steps back between close points, which a spectrum's energies may not; in
+  BL12C's 2005 file it drifts to 0.011 degrees (17 eV) off, where the commanded angles land on the
+  file's own block table;
 - detector modes 1, 2 and 3 are I0, the transmitted I and the fluorescence (``Transmission( 2)``
   and ``Fluorescence( 3)`` on the measurement line name the mode of the signal measured); counts
   are dark-corrected by the ``Offset`` row taken as counts per second of counting time;
