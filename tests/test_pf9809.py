@@ -113,6 +113,8 @@ def test_a_real_transmission_9809_file_of_another_edge_is_read_and_then_refused_
     # The commanded angles land on the block table (12049.00 to 13260.00 eV); this beamline's read-back
     # angles end 0.011 degrees off them, 17 eV: the reader takes the commanded ones.
     assert group.energy[0] == pytest.approx(12049.0, abs=1.0) and group.energy[-1] == pytest.approx(13260.0, abs=1.0)
+    (read_back,) = format_of(PF12C.read_bytes()[:4096]).read(PF12C, Columns(energy="energy_o"))  # a user's choice
+    assert read_back.energy[-1] == pytest.approx(13243.6, abs=1.0)
     (refused,) = read_file(PF12C)
     assert isinstance(refused, SpectrumFileError)
     message = str(refused)

@@ -18,8 +18,9 @@ What the reader makes of it:
   and ``Fluorescence( 3)`` on the measurement line name the mode of the signal measured); counts
   are dark-corrected by the ``Offset`` row taken as counts per second of counting time;
 - mu is ``log(i0/it)`` or ``if/i0`` (several fluorescence columns summed), as the measurement line
-  says; the arrays ``energy``, ``i0``, ``it``, ``if``, ``angle_c``, ``angle_o`` and ``time`` are
-  there for ``--energy``/``--mu`` expressions.
+  says; the arrays ``energy``, ``energy_o`` (from the read-back angle: ``--energy energy_o`` for a
+  beamline whose encoder is to be trusted over its commands), ``i0``, ``it``, ``if``, ``angle_c``,
+  ``angle_o`` and ``time`` are there for ``--energy``/``--mu`` expressions.
 
 The file does not name the absorber (the sample line is free text): the element is found from
 the edge, as for any file that does not state it.
@@ -98,7 +99,10 @@ def read_group(path: Path, columns: Columns) -> RawGroup:
         chosen = [i for i, m in enumerate(detector_modes) if m == mode]
         return corrected[chosen].sum(axis=0) if chosen else None
 
-    arrays = {"energy": HC_EV_ANGSTROM / (2.0 * d_spacing * np.sin(np.radians(angle_c))), "angle_c": angle_c, "angle_o": angle_o, "time": time}
+    def bragg_energy(angle: np.ndarray) -> np.ndarray:
+        return HC_EV_ANGSTROM / (2.0 * d_spacing * np.sin(np.radians(angle)))
+
+    arrays = {"energy": bragg_energy(angle_c), "energy_o": bragg_energy(angle_o), "angle_c": angle_c, "angle_o": angle_o, "time": time}
     for name, mode in (("i0", I0_MODE), ("it", TRANSMISSION_MODE), ("if", FLUORESCENCE_MODE)):
         if (values := of_mode(mode)) is not None:
             arrays[name] = values
