@@ -522,9 +522,10 @@ class CrossElementRows:
     classes: np.ndarray
     allowed: np.ndarray
 
-    def answers(self, proba: np.ndarray) -> np.ndarray:
-        """The CN each row gets from ``proba`` (columns :attr:`classes`), among its element's classes."""
-        return self.classes[np.argmax(np.where(self.allowed, proba, -1.0), axis=1)]
+    def answers(self, proba: np.ndarray, index: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The CN each row (of ``index``, where ``proba`` holds those rows only) gets from ``proba``
+        (columns :attr:`classes`), among its element's classes."""
+        return self.classes[np.argmax(np.where(self.allowed[index], proba, -1.0), axis=1)]
 
 
 def cross_element_rows(

@@ -56,6 +56,11 @@ def quoted(expr: str) -> str:
 
 def check(expr: str, names: Mapping[str, object], where: str) -> ast.Expression:
     """The parsed expression if it keeps to the grammar; ExpressionError saying what it broke."""
+    return _checked(expr, names, where)[0]
+
+
+def _checked(expr: str, names: Mapping[str, object], where: str) -> tuple[ast.Expression, str, dict[str, str]]:
+    """:func:`check`'s tree, with the text it parsed and the aliases of keyword-named columns in it."""
     if not isinstance(expr, str):
         raise ExpressionError(f"{where}: --mu/--energy must be text, not {type(expr).__name__}")
     prefix = f"{where}: --mu/--energy {quoted(expr)}"
@@ -75,7 +80,7 @@ def check(expr: str, names: Mapping[str, object], where: str) -> ast.Expression:
         if refused:
             raise ExpressionError(f"{prefix}: {refused}; {_ALLOWED_HELP}")
         stack.extend(ast.iter_child_nodes(node))
-    return tree
+    return tree, text, aliases
 
 
 def _keyword_columns(expr: str, names: Mapping[str, object]) -> tuple[str, dict[str, str]]:
@@ -85,7 +90,7 @@ def _keyword_columns(expr: str, names: Mapping[str, object]) -> tuple[str, dict[
     ``and``, ``or``, ``not``), so a word that names a column is that column."""
     text, aliases = expr.strip().lower(), {}
     for name in names:
-        if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        if keyword.iskeyword(name):
             alias = name + "_"
             while alias in names:
                 alias += "_"
@@ -135,12 +140,11 @@ def evaluate(expr: str, arrays: Mapping[str, np.ndarray], where: str) -> np.ndar
     from asteval import Interpreter
 
     columns = f"(columns: {', '.join(arrays)})"
-    check(expr, arrays, where)
+    _, text, aliases = _checked(expr, arrays, where)
     interpreter = Interpreter(minimal=True, use_numpy=False)
     for name in [n for n in interpreter.symtable if not n.startswith("_")]:
         del interpreter.symtable[name]
     interpreter.symtable.update(FUNCTIONS)
-    text, aliases = _keyword_columns(expr, arrays)
     interpreter.symtable.update({k: np.asarray(v, float) for k, v in arrays.items() if not keyword.iskeyword(k)})
     interpreter.symtable.update({alias: np.asarray(arrays[name], float) for alias, name in aliases.items()})
     with np.errstate(all="ignore"):

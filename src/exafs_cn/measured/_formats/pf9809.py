@@ -107,7 +107,8 @@ def read_group(path: Path, columns: Columns) -> RawGroup:
         if (values := of_mode(mode)) is not None:
             arrays[name] = values
     notes = [f"energy from the commanded Bragg angle and the d-spacing {d_spacing:g} A; counts less the Offset row's dark counts per second"]
-    stated = re.search(r"(Transmission|Fluorescence)\s*\(\s*(\d+)\s*\)", "\n".join(lines[:mode_row]), re.IGNORECASE)
+    header = "\n".join(lines[:mode_row])
+    stated = re.search(r"(Transmission|Fluorescence)\s*\(\s*(\d+)\s*\)", header, re.IGNORECASE)
     if columns.mu is None:
         signal = ("it" if int(stated.group(2)) == TRANSMISSION_MODE else "if") if stated else ("it" if "it" in arrays else "if")
         if "i0" not in arrays or signal not in arrays:
@@ -116,7 +117,7 @@ def read_group(path: Path, columns: Columns) -> RawGroup:
         columns = replace(columns, mu="log(i0/it)" if signal == "it" else "if/i0")
         notes.append(f"mu = {columns.mu}")
     energy, mu = energy_and_mu(path, arrays, columns)
-    promised = re.search(r"Points=\s*(\d+)", "\n".join(lines[:mode_row]))
+    promised = re.search(r"Points=\s*(\d+)", header)
     if promised and int(promised.group(1)) != len(rows):
         notes.append(f"the header promises {promised.group(1)} points and the file has {len(rows)}: a scan stopped early?")
     return RawGroup(None, energy, mu, None, tuple(notes))
