@@ -13,8 +13,9 @@ read as 4) all went that way. Two remedies, each a family of variants:
 For every corpus spectrum (read as a user would) the shipped forest is run at every shift the profile
 tries, without the measured calibration (the calibration was fitted at the profile's shifts), and each
 variant picks its answer from those. Labels not doubtful; per textbook CN; and, since the variants
-are chosen by looking at the corpus, the choice among them scored leave-one-compound-out (each compound
-answered by the variant best on the other compounds' compound-mean accuracy, the shipped one on ties).
+are chosen by looking at the corpus, the choice among them scored leave-one-compound-out
+(``studies/grouped_choice.py``: each compound answered by the variant right on most spectra of the
+other compounds, the shipped one on ties).
 
     python studies/e0_shift_prior.py [--corpus ../shared/data/experimental]
 
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from e0_profile import _as_user  # a sibling module: run as python studies/<name>.py
+from grouped_choice import grouped_choice
 from measured import _breakdown, _compound_mean
 from paths import portable
 
@@ -79,8 +81,10 @@ def main() -> None:
     for name, answers in variants.items():
         scored = [{**e, "predicted_cn": a} for e, a in zip(spectra, answers)]
         results["variants"][name] = _scores(scored)
-    chosen, answers = _leave_one_compound_out(spectra, variants)
-    results["leave_one_compound_out"] = {**_scores([{**e, "predicted_cn": a} for e, a in zip(spectra, answers)]), "chosen": chosen}
+    tables = {name: [{**e, "doubtful": False, "predicted_cn": a} for e, a in zip(spectra, answers)] for name, answers in variants.items()}
+    choice = grouped_choice(tables)  # the shipped variant first: ties go to it
+    picked = [tables[choice["chosen_by_compound"][e["compound"]]][i] for i, e in enumerate(spectra)]
+    results["leave_one_compound_out"] = {**_scores(picked), "chosen": choice["choices"]}
     write_json_atomic(portable(results), args.out)
     for name, r in {**results["variants"], "choice, leave-one-compound-out": results["leave_one_compound_out"]}.items():
         per_cn = ", ".join(f"{cn}: {v['right']}" for cn, v in r["per_cn"].items())
@@ -114,27 +118,6 @@ def _scores(scored: list[dict]) -> dict:
         "compound_mean_accuracy": _compound_mean(scored),
         "per_cn": {cn: {"right": v["right"]} for cn, v in _breakdown(scored, "known_class").items()},
     }
-
-
-def _leave_one_compound_out(spectra: list[dict], variants: dict[str, list]) -> tuple[dict[str, int], list]:
-    """Each compound answered by the variant with the best compound-mean accuracy on the other compounds."""
-    answers: list = [None] * len(spectra)
-    chosen: dict[str, int] = defaultdict(int)
-    for compound in sorted({e["compound"] for e in spectra}):
-        others = [i for i, e in enumerate(spectra) if e["compound"] != compound]
-
-        def quality(name: str, others: list[int] = others) -> tuple[float, bool]:
-            by: dict[str, list[bool]] = defaultdict(list)
-            for i in others:
-                by[spectra[i]["compound"]].append(variants[name][i] == spectra[i]["known_class"])
-            return float(np.mean([np.mean(v) for v in by.values()])), name == SHIPPED
-
-        best = max(variants, key=quality)
-        chosen[best] += 1
-        for i, e in enumerate(spectra):
-            if e["compound"] == compound:
-                answers[i] = variants[best][i]
-    return dict(chosen), answers
 
 
 if __name__ == "__main__":

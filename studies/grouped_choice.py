@@ -69,6 +69,7 @@ def grouped_choice(variants: dict[str, list[dict]]) -> dict:
         "each_variant": {n: both(lambda keep, n=n: score(n, keep)) for n in names},
         "grouped": both(chosen),
         "choices": dict(Counter(choices.values())),
+        "chosen_by_compound": choices,
     }
 
 
