@@ -12,12 +12,13 @@ compound, per chemistry class, per first-shell neighbour and per CN (classes fro
 marks doubtful.
 
 Calibration: the probabilities as the models give them, and recalibrated by one
-exponent and one pre-edge weight (:mod:`exafs_cn.models._measured_calibration`) fitted
-leave-one-compound-out: each compound's spectra get the calibration fitted on all the
-other compounds. The pre-edge weight can change the answer, so every accuracy reported
+exponent, one pre-edge weight and one bond-length weight (:mod:`exafs_cn.models._measured_calibration`;
+the bond-length evidence from the models folder's ``bond_lengths.npz``, ``--bond-lengths off``
+to leave it out) fitted leave-one-compound-out: each compound's spectra get the calibration
+fitted on all the other compounds. The two weights can change the answer, so every accuracy reported
 (``predicted_cn``) is the answer under that grouped calibration, as a compound the corpus
 does not hold would get it; ``as_trained_cn`` and ``without_doubtful_as_trained`` are the
-forest's own. ``--write-calibration`` fits both numbers on the whole corpus and writes
+forest's own. ``--write-calibration`` fits the three numbers on the whole corpus and writes
 them beside the models (``measured_calibration.json``), with the grouped figures.
 Where the models include the average-CN regressor, also its error against the textbook
 CN (the regressor's value held within 1 of the grouped answer, as ``predict`` holds it),
@@ -54,11 +55,12 @@ from exafs_cn.measured import (
     ModelStore,
     Prediction,
     SpectrumFileError,
+    bond_length_evidence,
     held_to_class,
     predict_spectra,
     read_file,
 )
-from exafs_cn.models import CALIBRATION_FILE, PowerCalibration
+from exafs_cn.models import BOND_LENGTHS_FILE, CALIBRATION_FILE, BondLengths, PowerCalibration
 
 REPO = Path(__file__).resolve().parents[1]
 #: The absorbers whose pre-edge peak the calibration may weigh (``--pre-edge-elements``).
@@ -81,6 +83,12 @@ def main() -> None:
         default="all",
         help="absorbers whose pre-edge peak the calibration weighs: all, or open-3d (Sc-Ni: Cu and Zn, d9/d10, have next to no 1s->3d peak)",
     )
+    parser.add_argument(
+        "--bond-lengths",
+        choices=("weigh", "off"),
+        default="weigh",
+        help="weigh the first-shell distance against the training pairs' (the models folder's bond_lengths.npz), or leave it out",
+    )
     parser.add_argument("--write-calibration", action="store_true", help=f"fit the exponent on the whole corpus into <models-dir>/{CALIBRATION_FILE}")
     parser.add_argument(
         "--same-as",
@@ -95,6 +103,11 @@ def main() -> None:
         args.out = Path(__file__).parent / "results" / name
 
     store = ModelStore(args.models_dir, args.model, measured_calibration=False)  # raw: the calibration is fitted here
+    bonds = None
+    if args.bond_lengths == "weigh":
+        if not (store.models_dir / BOND_LENGTHS_FILE).is_file():
+            raise SystemExit(f"{store.models_dir}: no {BOND_LENGTHS_FILE} (exafs-cn dataset bond-lengths --models-dir ...), or give --bond-lengths off")
+        bonds = BondLengths.load(store.models_dir / BOND_LENGTHS_FILE)
     classes = {row["compound"]: row for row in csv.DictReader(open(CLASSES))}
     rows = list(csv.DictReader(open(args.corpus / "index.csv")))
     missing = sorted({row["compound"] for row in rows} - set(classes))
@@ -133,6 +146,10 @@ def main() -> None:
             cn_mean_model=None if prediction.cn_mean_model is None else round(prediction.cn_mean_model, 2),
             cn_interval_model=None if prediction.cn_interval is None else [round(v, 2) for v in prediction.cn_interval],
             pre_edge_height=None if prediction.pre_edge_height is None else round(prediction.pre_edge_height, 4),
+            r1=None if prediction.r1 is None else round(prediction.r1, 3),
+            r1_interval=None if prediction.r1_interval is None else [round(v, 3) for v in prediction.r1_interval],
+            neighbour_probabilities=prediction.neighbour_probabilities,
+            first_shell_evidence=_evidence(prediction, bonds),
             reason=prediction.reason,
             e0=None if prediction.e0 is None else round(prediction.e0, 2),
             kmax=round(prediction.kmax, 1),
@@ -172,12 +189,15 @@ def main() -> None:
         "without_doubtful_as_trained": _scores(clean, "as_trained_cn"),
         "calibration": {
             "method": (
-                "log p' = a log max(p, 1e-3) + w h [CN 4, 5] (h the pre-edge peak height), a and w fitted by Brier score; "
-                "each compound scored with the a and w fitted on the others"
+                "log p' = a log max(p, 1e-3) + w h [CN 4, 5] + v log L (h the pre-edge peak height, L the bond-length "
+                "likelihood of the class), a and w fitted by Brier score, then w and v with a held; each compound scored "
+                "with the a, w and v fitted on the others"
             ),
             "exponents_leave_one_compound_out": grouped["exponent_range"],
             "pre_edge_weights_leave_one_compound_out": grouped["weight_range"],
+            "bond_length_weights_leave_one_compound_out": grouped["bond_length_weight_range"],
             "pre_edge_elements": args.pre_edge_elements,
+            "bond_lengths": args.bond_lengths,
             "all": _calibration_scores(table),
             "without_doubtful": _calibration_scores(clean),
         },
@@ -192,8 +212,15 @@ def main() -> None:
     if args.write_calibration:
         calibration = _fit_all(table, summary, args.corpus, pre_edge_elements)
         path = calibration.save(store.models_dir / CALIBRATION_FILE)
-        summary["calibration"].update(shipped_exponent=calibration.exponent, shipped_pre_edge_weight=calibration.pre_edge_weight)
-        print(f"calibration exponent {calibration.exponent}, pre-edge weight {calibration.pre_edge_weight} (fitted on the whole corpus) written to {path}")
+        summary["calibration"].update(
+            shipped_exponent=calibration.exponent,
+            shipped_pre_edge_weight=calibration.pre_edge_weight,
+            shipped_bond_length_weight=calibration.first_shell_weight,
+        )
+        print(
+            f"calibration exponent {calibration.exponent}, pre-edge weight {calibration.pre_edge_weight}, bond-length weight "
+            f"{calibration.first_shell_weight} (fitted on the whole corpus) written to {path}"
+        )
     write_json_atomic(portable(summary), args.out)
     _print_summary(summary)
     print(f"written to {args.out}")
@@ -287,13 +314,17 @@ def _grouped_calibration(table: list[dict], pre_edge_elements: tuple[str, ...] |
         if t.get("predicted_cn") is None:
             out.append(None)
             continue
-        calibrated = fitted[t["compound"]].apply(*_calibration_inputs(t), t["element"])
+        calibrated = fitted[t["compound"]].apply(*_calibration_inputs(t), t["element"], first_shell=_first_shell(t))
         out.append({c: round(float(p), 4) for c, p in zip(t["probabilities"], calibrated)})
-    exponents, weights = [f.exponent for f in fitted.values()], [f.pre_edge_weight for f in fitted.values()]
+
+    def span(values: list[float]) -> list[float] | None:
+        return [min(values), max(values)] if values else None
+
     return {
         "probabilities": out,
-        "exponent_range": [min(exponents), max(exponents)] if exponents else None,
-        "weight_range": [min(weights), max(weights)] if weights else None,
+        "exponent_range": span([f.exponent for f in fitted.values()]),
+        "weight_range": span([f.pre_edge_weight for f in fitted.values()]),
+        "bond_length_weight_range": span([f.first_shell_weight for f in fitted.values()]),
     }
 
 
@@ -302,17 +333,28 @@ def _calibration_inputs(entry: dict) -> tuple[np.ndarray, list[int], float | Non
     return np.array(list(entry["probabilities"].values())), [int(c) for c in entry["probabilities"]], entry.get("pre_edge_height")
 
 
+def _first_shell(entry: dict) -> np.ndarray | None:
+    """An entry's bond-length log-likelihood per class, where it has one."""
+    evidence = entry.get("first_shell_evidence")
+    return None if evidence is None else np.array(evidence)
+
+
+def _evidence(prediction: Prediction, bonds: BondLengths | None) -> list[float] | None:
+    """The prediction's bond-length log-likelihood per class (``bond_length_evidence``), rounded for the table."""
+    classes = [int(c) for c in prediction.probabilities or {}]
+    evidence = bond_length_evidence(prediction, classes, bonds) if classes else None
+    return None if evidence is None else [round(float(v), 4) for v in evidence]
+
+
 def _fit(rows: list[dict], pre_edge_elements: tuple[str, ...] | None, **fitted_on) -> PowerCalibration:
     inputs = [_calibration_inputs(t) for t in rows]
-    return PowerCalibration.fit_with_pre_edge(
-        [p for p, _, _ in inputs],
-        [c for _, c, _ in inputs],
-        [h for _, _, h in inputs],
-        [_true_index(t) for t in rows],
-        elements=[t["element"] for t in rows],
-        pre_edge_elements=pre_edge_elements,
-        **fitted_on,
-    )
+    common = dict(elements=[t["element"] for t in rows], pre_edge_elements=pre_edge_elements, **fitted_on)
+    probabilities, classes, heights = [p for p, _, _ in inputs], [c for _, c, _ in inputs], [h for _, _, h in inputs]
+    truth = [_true_index(t) for t in rows]
+    first_shell = [_first_shell(t) for t in rows]
+    if all(f is None for f in first_shell):  # --bond-lengths off
+        return PowerCalibration.fit_with_pre_edge(probabilities, classes, heights, truth, **common)
+    return PowerCalibration.fit_with_evidence(probabilities, classes, heights, first_shell, truth, **common)
 
 
 def _calibration_scores(table: list[dict]) -> dict:

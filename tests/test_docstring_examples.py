@@ -19,6 +19,7 @@ MODULES = [
     "exafs_cn.features",
     "exafs_cn.larch_output",
     "exafs_cn.learn._first_shell",
+    "exafs_cn.models._bond_lengths",
     "exafs_cn.models._measured_calibration",
     "exafs_cn.models._archive",
     "exafs_cn.models._checks",

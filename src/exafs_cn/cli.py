@@ -653,6 +653,23 @@ def dataset_e0_references(
     typer.echo(f"E0 references ({'the settings of ' + str(classifier) if classifier else 'default settings'}) -> {written}")
 
 
+@dataset_app.command("bond-lengths")
+def dataset_bond_lengths(
+    path: Annotated[Path, typer.Argument(help="dataset folder the models were trained on, with first-shell labels")] = DEFAULT_DATA,
+    models_dir: Annotated[Path, typer.Option("--models-dir", help="the models folder to write bond_lengths.npz into")] = ...,
+) -> None:
+    """The training pairs' first-shell distances beside a models folder, for predict's bond-length evidence (train writes it too)."""
+    from exafs_cn.datagen._dataset import Dataset, locate_dataset
+    from exafs_cn.learn._bond_lengths import write_bond_lengths
+
+    _check_output_folder(models_dir, "--models-dir")
+    try:
+        written = write_bond_lengths(Dataset(locate_dataset(path)), models_dir)
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    typer.echo(f"bond lengths -> {written}")
+
+
 def format_summary(summary: dict, preset: str) -> str:
     """The human-readable dataset summary (also used for the dataset card)."""
     stats = summary["presets"][preset]

@@ -102,9 +102,10 @@ class ModelCheckError(ExafsCnError, ValueError):
     """What is wrong with a model file's content, without the file's name (the caller adds it)."""
 
 
-# Raised by exafs_cn.models._e0_references.
+# Raised by exafs_cn.models._e0_references and exafs_cn.models._bond_lengths.
 class ReferencesFileError(ExafsCnError, ValueError):
-    """An E0 references file that cannot be used; one line naming it."""
+    """A file of references beside the models (E0 references, bond lengths) that cannot be used;
+    one line naming it."""
 
 
 # Raised by exafs_cn.models._files.

@@ -11,6 +11,7 @@ from exafs_cn.lazy_exports import attach
 _EXPORTS = {
     "_augment": ("Augmentation", "DEFAULT_AUGMENTATION"),
     "_average_cn": ("average_cn_metrics", "cross_validate_average_cn"),
+    "_bond_lengths": ("build_bond_lengths", "write_bond_lengths"),
     "_calibration": ("calibrated", "top_label_ece"),
     "_corpus": ("cached_features", "dataset_fingerprint", "default_cache_dir", "feff_spectrum", "load_average_cn_features", "load_features", "pair_spectra", "short_hash"),
     "_evaluate": ("ElementData", "cross_validate", "majority_accuracy", "splitter"),

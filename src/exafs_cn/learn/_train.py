@@ -32,6 +32,7 @@ from exafs_cn.datagen._structures import METALS_3D
 from exafs_cn.features import featurize_many, r_grid
 from exafs_cn.learn._augment import DEFAULT_AUGMENTATION, Augmentation, augment_many
 from exafs_cn.learn._average_cn import average_cn_metrics
+from exafs_cn.learn._bond_lengths import write_bond_lengths
 from exafs_cn.learn._calibration import calibrated, top_label_ece
 from exafs_cn.learn._corpus import (
     SPECTRA_VERSION,
@@ -180,7 +181,7 @@ def train_models(
     dataset : Dataset
         The FEFF dataset (``exafs-cn simulate``) to learn from.
     models_dir : Path
-        Where ``<element>/<name>.model``, ``MANIFEST.json`` and ``e0_references.npz`` go.
+        Where ``<element>/<name>.model``, ``MANIFEST.json``, ``e0_references.npz`` and ``bond_lengths.npz`` go.
     model_names : sequence of str
         What to fit: CN classifier families (``exafs_cn.models._names.MODEL_NAMES``), ``cn_mean``,
         ``r1`` and ``neighbour``; default the CN classifier and the average-CN regressor.
@@ -305,6 +306,8 @@ def train_models(
                 workers=workers,
                 log=log,
             )
+            # What predict reads the first-shell model's R1 against (exafs_cn.models._bond_lengths).
+            log(f"bond lengths of the training pairs -> {write_bond_lengths(dataset, models_dir)}")
     if written:
         write_manifest(models_dir, written, log=log)
     return written

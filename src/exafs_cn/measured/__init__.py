@@ -11,7 +11,7 @@ from exafs_cn.lazy_exports import attach
 _EXPORTS = {
     "_readers": ("Columns", "E0Option", "MeasuredSpectrum", "SpectrumFileError", "checked", "read_file", "read_spectra"),
     "_formats": ("FORMATS", "format_of"),
-    "_predict": ("DEFAULT_MODEL", "FileInput", "ModelStore", "predict_file", "predict_files", "predict_spectra", "shipped_models_dir"),
+    "_predict": ("DEFAULT_MODEL", "FileInput", "ModelStore", "bond_length_evidence", "predict_file", "predict_files", "predict_spectra", "shipped_models_dir"),
     "_prediction": ("Failure", "Prediction", "held_to_class"),
     "_pipeline": ("Batch", "predict_batches"),
     "_plot": ("Figure", "FigureNames", "write_figure"),

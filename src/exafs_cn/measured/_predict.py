@@ -44,6 +44,7 @@ from exafs_cn.measured._readers import (
     SpectrumFileError,
     read_file,
 )
+from exafs_cn.models._bond_lengths import BOND_LENGTHS_FILE, BondLengths
 from exafs_cn.models._e0_references import REFERENCES_FILE, E0References, ReferencesFileError
 from exafs_cn.models._files import OLD_MODEL_SUFFIX, ModelFileError, SavedModel, model_path
 from exafs_cn.models._measured_calibration import CALIBRATION_FILE, CalibrationFileError, PowerCalibration
@@ -87,6 +88,7 @@ class ModelStore:
         self._headers: dict[tuple[str, str], SavedModel | None] = {}
         self._calibration: PowerCalibration | None | bool = False  # False: not looked up yet
         self._references: E0References | None | bool = False
+        self._bond_lengths: BondLengths | None | bool = False
         self._score_floors: dict[str, float] = {}
 
     def check(self) -> None:
@@ -101,6 +103,7 @@ class ModelStore:
             raise PredictError(f"models folder {where}{source} is not a folder")
         self.calibration  # noqa: B018 -- reads and checks the file once, here
         self.e0_references  # noqa: B018 -- likewise
+        self.bond_lengths  # noqa: B018 -- likewise
 
     @property
     def e0_references(self) -> E0References | None:
@@ -109,6 +112,16 @@ class ModelStore:
         if self._references is False:
             self._references = self._beside_models(REFERENCES_FILE, E0References.load, ReferencesFileError)
         return self._references
+
+    @property
+    def bond_lengths(self) -> BondLengths | None:
+        """The training pairs' first-shell distances beside the models (``bond_lengths.npz``),
+        read only where the calibration weighs them; None where it does not or the folder has
+        none; PredictError if the file is unusable."""
+        if self._bond_lengths is False:
+            weighed = self.calibration is not None and self.calibration.first_shell_weight > 0
+            self._bond_lengths = self._beside_models(BOND_LENGTHS_FILE, BondLengths.load, ReferencesFileError) if weighed else None
+        return self._bond_lengths
 
     def score_floor(self, element: str) -> float:
         """The 1st percentile of the element's training spectra's own E0-profile scores
@@ -548,23 +561,8 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
     settings = saved.processing
     probabilities = saved.estimator.predict_proba(np.stack([p.features for p in pending]))
     classes = [int(c) for c in saved.estimator.classes_]
-    for item, proba in zip(pending, probabilities):
-        answer = item.answer
-        if store.calibration is not None:
-            # The measured exponent was fitted on corpus scans, 221 of 234 of which fill the FT
-            # window. On the corpus cut at 7/A it made the answers look sure (mean confidence 0.90,
-            # right 0.67, 15 wrong at p >= 0.9); as trained they are 0.71 and 2. Data that end
-            # before the window does keep the as-trained probabilities (docs/measured.md).
-            if item.fills_window:
-                proba = store.calibration.apply(proba, classes, answer.pre_edge_height, answer.element)
-            else:
-                answer.notes = (
-                    *answer.notes,
-                    f"measured calibration not applied: the data end at k = {answer.processed.kmax:.1f}/A, short of the "
-                    f"{settings.kmax:g}/A of the scans it was fitted on",
-                )
-        answer.cn = classes[int(np.argmax(proba))]
-        answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
+    # The first shell before the class: the calibration weighs the bond length.
+    average_cn = {}
     for name, companion in store.companions(element).items():
         X = np.stack([p.companion_features[name] for p in pending])
         if name == NEIGHBOUR_MODEL:
@@ -577,14 +575,59 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
         median, low, high = companion.estimator.predict_with_interval(X)
         for item, m, lo, hi in zip(pending, median, low, high):
             if name == AVERAGE_CN_MODEL:
-                answer = item.answer
-                answer.cn_mean_model = float(m)
-                answer.cn_mean, answer.cn_interval = held_to_class(float(m), (float(lo), float(hi)), answer.cn)
-                if answer.cn_mean != answer.cn_mean_model:
-                    answer.notes = (*answer.notes, f"mean CN held within 1 of the class (the average-CN model gave {answer.cn_mean_model:.1f})")
+                average_cn[id(item)] = (float(m), (float(lo), float(hi)))
             else:
                 item.answer.r1, item.answer.r1_interval = float(m), (float(lo), float(hi))
+    for item, proba in zip(pending, probabilities):
+        answer = item.answer
+        if store.calibration is not None:
+            # The measured exponent was fitted on corpus scans, 221 of 234 of which fill the FT
+            # window. On the corpus cut at 7/A it made the answers look sure (mean confidence 0.90,
+            # right 0.67, 15 wrong at p >= 0.9); as trained they are 0.71 and 2. Data that end
+            # before the window does keep the as-trained probabilities (docs/measured.md).
+            if item.fills_window:
+                proba = _calibrated(proba, classes, answer, store)
+            else:
+                answer.notes = (
+                    *answer.notes,
+                    f"measured calibration not applied: the data end at k = {answer.processed.kmax:.1f}/A, short of the "
+                    f"{settings.kmax:g}/A of the scans it was fitted on",
+                )
+        answer.cn = classes[int(np.argmax(proba))]
+        answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
+        if id(item) in average_cn:
+            answer.cn_mean_model, interval = average_cn[id(item)]
+            answer.cn_mean, answer.cn_interval = held_to_class(answer.cn_mean_model, interval, answer.cn)
+            if answer.cn_mean != answer.cn_mean_model:
+                answer.notes = (*answer.notes, f"mean CN held within 1 of the class (the average-CN model gave {answer.cn_mean_model:.1f})")
     return [item.answer for item in pending]
+
+
+def _calibrated(proba: np.ndarray, classes: list[int], answer: Prediction, store: ModelStore) -> np.ndarray:
+    """``proba`` under the measured calibration, with the pre-edge peak and the bond length as
+    evidence; a note where the bond length turned the answer, or could not be weighed."""
+    calibration = store.calibration
+    without = calibration.apply(proba, classes, answer.pre_edge_height, answer.element)
+    if not calibration.first_shell_weight:
+        return without
+    if store.bond_lengths is None:
+        answer.notes = (*answer.notes, f"bond length not weighed (the models folder has no {BOND_LENGTHS_FILE})")
+        return without
+    bonds = bond_length_evidence(answer, classes, store.bond_lengths)
+    weighed = calibration.apply(proba, classes, answer.pre_edge_height, answer.element, first_shell=bonds)
+    before, after = classes[int(np.argmax(without))], classes[int(np.argmax(weighed))]
+    if before != after:
+        answer.notes = (*answer.notes, f"the first-shell distance (R1 {answer.r1:.2f} A) turned the answer from CN {before} to CN {after}")
+    return weighed
+
+
+def bond_length_evidence(answer: Prediction, classes: list[int], bond_lengths: BondLengths | None) -> np.ndarray | None:
+    """The bond-length log-likelihood of each class for ``answer``'s first shell
+    (:meth:`exafs_cn.models._bond_lengths.BondLengths.log_likelihoods`), or None where there is
+    no first shell or no bond lengths to read it against."""
+    if bond_lengths is None or answer.r1 is None or answer.r1_interval is None or not answer.neighbour_probabilities:
+        return None
+    return bond_lengths.log_likelihoods(answer.element, answer.r1, answer.r1_interval, answer.neighbour_probabilities, classes)
 
 
 def _features(processed: Processed, saved: SavedModel, measured: MeasuredSpectrum) -> np.ndarray:

@@ -118,21 +118,18 @@ class E0References:
     def load(cls, path: Path) -> E0References:
         """Read and check ``path`` (a regular file of bounded size, plain arrays only);
         ReferencesFileError in one line otherwise."""
-        import io
         import json
-        import zipfile
 
-        from exafs_cn.regular_files import NotRegularFileError, read_regular
+        from exafs_cn.models._npz import read_npz
 
+        stored = read_npz(path, MAX_REFERENCES_BYTES, "E0 references file")
         try:
-            raw = read_regular(path, MAX_REFERENCES_BYTES)
-            with np.load(io.BytesIO(raw), allow_pickle=False) as stored:
-                grid = np.asarray(stored["grid"], float)
-                settings = json.loads(str(stored["settings"]))
-                by_element = {key[8:]: np.asarray(stored[key], float) for key in stored.files if key.startswith("element_")}
-                rule = json.loads(str(stored["floor_rule"])) if "floor_rule" in stored.files else None
-                floors = {key[6:]: float(stored[key]) for key in stored.files if key.startswith("floor_") and key != "floor_rule"}
-        except (NotRegularFileError, OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            grid = np.asarray(stored["grid"], float)
+            settings = json.loads(str(stored["settings"]))
+            by_element = {key[8:]: np.asarray(stored[key], float) for key in stored if key.startswith("element_")}
+            rule = json.loads(str(stored["floor_rule"])) if "floor_rule" in stored else None
+            floors = {key[6:]: float(stored[key]) for key in stored if key.startswith("floor_") and key != "floor_rule"}
+        except (ValueError, TypeError, KeyError) as exc:
             raise ReferencesFileError(f"{path}: unusable E0 references file ({' '.join(str(exc).split())[:100]})") from None
         if grid.ndim != 1 or grid.size < 10 or not np.all(np.isfinite(grid)) or not isinstance(settings, dict):
             raise ReferencesFileError(f"{path}: unusable E0 references file (no k grid or settings)")

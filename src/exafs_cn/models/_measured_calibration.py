@@ -19,7 +19,16 @@ and all elements, so that it cannot learn a compound by heart; where it is used,
 probabilities are floored at ``FLOOR`` first so that evidence can lift a class the forest
 gave zero.
 
-The file ``measured_calibration.json`` beside the models holds the exponent, the weight
+Bond lengths: the first-shell model's R1 (with its interval) is turned into a likelihood of
+each CN class by the training pairs' distances (:mod:`exafs_cn.models._bond_lengths`: Zn-O
+is ~1.99 A in tetrahedra and ~2.14 A in octahedra), and a third number weighs it:
+``log p'_c = a log p_c + w h [c in (4, 5)] + v log L_c``. The three are fitted in two
+stages: ``a`` and ``w`` as before, then ``w`` and ``v`` with ``a`` held. Fitted together,
+the Brier score drove ``a`` (and with it every probability) to its bound once the bond
+length made the corpus's answers nearly all right: grouped, three wrong answers then came
+at p >= 0.99 (docs/measured.md).
+
+The file ``measured_calibration.json`` beside the models holds the exponent, the weights
 and what they were fitted on; ``predict`` applies them where the file is present.
 """
 
@@ -28,7 +37,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +55,10 @@ EXPONENT_RANGE = (0.1, 10.0)
 WEIGHT_RANGE = (0.0, 50.0)
 #: The classes the pre-edge weight lifts: sites without a centre of inversion.
 PRE_EDGE_CLASSES = (4, 5)
-#: Where the pre-edge term is used, probabilities are floored here before the exponent.
+#: Where an evidence term is used, probabilities are floored here before the exponent.
 FLOOR = 1e-3
+#: Bond-length weights outside this range are refused when a file is read.
+FIRST_SHELL_WEIGHT_RANGE = (0.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ class PowerCalibration:
         ``PRE_EDGE_CLASSES``; 0 (the default) leaves the probabilities a pure power.
     pre_edge_elements : tuple of str or None
         The absorbers the pre-edge term applies to; None: all.
+    first_shell_weight : float
+        Multiplies each class's bond-length log-likelihood
+        (:meth:`exafs_cn.models._bond_lengths.BondLengths.log_likelihoods`); 0 leaves it out.
 
     Examples
     --------
@@ -74,15 +88,24 @@ class PowerCalibration:
     >>> with_edge = PowerCalibration(1.0, pre_edge_weight=5.0)
     >>> with_edge.apply(np.array([0.2, 0.8]), classes=[4, 6], pre_edge_height=0.6).round(3)
     array([0.834, 0.166])
+    >>> with_bonds = PowerCalibration(1.0, first_shell_weight=1.0)  # the bond length favours CN 6
+    >>> with_bonds.apply(np.array([0.6, 0.4]), classes=[4, 6], first_shell=np.array([-3.0, 2.1])).round(3)
+    array([0.009, 0.991])
     """
 
     exponent: float
     fitted_on: dict = field(default_factory=dict)
     pre_edge_weight: float = 0.0
     pre_edge_elements: tuple[str, ...] | None = None
+    first_shell_weight: float = 0.0
 
     def apply(
-        self, proba: np.ndarray, classes: Sequence[int] | None = None, pre_edge_height: float | None = None, element: str | None = None
+        self,
+        proba: np.ndarray,
+        classes: Sequence[int] | None = None,
+        pre_edge_height: float | None = None,
+        element: str | None = None,
+        first_shell: np.ndarray | None = None,
     ) -> np.ndarray:
         """Recalibrated probabilities, rows summing to 1 (a row of zeros stays zeros).
 
@@ -96,14 +119,22 @@ class PowerCalibration:
             The spectrum's pre-edge peak height (one spectrum); None: no pre-edge term.
         element : str, optional
             The absorber: no pre-edge term where it is not among ``pre_edge_elements``.
+        first_shell : ndarray, optional
+            The spectrum's bond-length log-likelihood of each class (one spectrum); None: no
+            bond-length term.
         """
         if self.pre_edge_elements is not None and element not in self.pre_edge_elements:
             pre_edge_height = None
         proba = np.clip(np.asarray(proba, float), 0.0, 1.0)
-        if self.pre_edge_weight and pre_edge_height is not None and classes is not None and proba.sum() > 0:
+        edge = bool(self.pre_edge_weight) and pre_edge_height is not None and classes is not None
+        bonds = bool(self.first_shell_weight) and first_shell is not None
+        if (edge or bonds) and proba.sum() > 0:
             logits = self.exponent * np.log(np.maximum(proba, FLOOR))
-            lifted = np.isin(np.asarray(classes, int), PRE_EDGE_CLASSES)
-            logits = logits + self.pre_edge_weight * float(pre_edge_height) * lifted
+            if edge:
+                lifted = np.isin(np.asarray(classes, int), PRE_EDGE_CLASSES)
+                logits = logits + self.pre_edge_weight * float(pre_edge_height) * lifted
+            if bonds:
+                logits = logits + self.first_shell_weight * np.asarray(first_shell, float)
             powered = np.exp(logits - logits.max(axis=-1, keepdims=True))
         else:
             powered = proba**self.exponent
@@ -189,12 +220,69 @@ class PowerCalibration:
         exponent = round(math.exp(float(np.clip(best.x[0], low, high))), 4)
         return cls(exponent, dict(fitted_on), round(float(np.clip(best.x[1], w_low, w_high)), 4), pre_edge_elements)
 
+    @classmethod
+    def fit_with_evidence(
+        cls,
+        probabilities: Sequence[np.ndarray],
+        classes: Sequence[Sequence[int]],
+        pre_edge_heights: Sequence[float | None],
+        first_shell: Sequence[np.ndarray | None],
+        true_index: Sequence[int | None],
+        elements: Sequence[str] | None = None,
+        pre_edge_elements: Sequence[str] | None = None,
+        **fitted_on,
+    ) -> PowerCalibration:
+        """The exponent, pre-edge weight and bond-length weight, in two stages.
+
+        First the exponent and the pre-edge weight (:meth:`fit_with_pre_edge`); then, with
+        that exponent held, the pre-edge and bond-length weights that minimise the mean
+        multiclass Brier score together. The exponent is held because, free, the Brier score
+        sharpens every probability towards 0 or 1 once the evidence leaves few training
+        spectra wrong, whatever that does to the spectra it is not fitted on.
+
+        Parameters
+        ----------
+        probabilities, classes, pre_edge_heights, true_index, elements, pre_edge_elements
+            As in :meth:`fit_with_pre_edge`.
+        first_shell : sequence of ndarray or None
+            Each spectrum's bond-length log-likelihood per class (None: no term for it).
+        **fitted_on
+            Recorded with the result.
+
+        Returns
+        -------
+        PowerCalibration
+        """
+        first = cls.fit_with_pre_edge(probabilities, classes, pre_edge_heights, true_index, elements, pre_edge_elements, **fitted_on)
+        if pre_edge_elements is not None:
+            pre_edge_heights = [h if el in first.pre_edge_elements else None for h, el in zip(pre_edge_heights, elements)]
+        vectors = [np.asarray(p, float) for p in probabilities]
+        targets = _targets(vectors, true_index)
+        (w_low, w_high), (v_low, v_high) = WEIGHT_RANGE, FIRST_SHELL_WEIGHT_RANGE
+
+        def brier(params: np.ndarray) -> float:
+            weight, bonds = float(np.clip(params[0], w_low, w_high)), float(np.clip(params[1], v_low, v_high))
+            calibration = cls(first.exponent, pre_edge_weight=weight, first_shell_weight=bonds)
+            return _mean_brier(calibration, vectors, targets, classes, pre_edge_heights, first_shell)
+
+        starts = ((first.pre_edge_weight, 0.0), (3.0, 0.5), (10.0, 1.0))
+        best = min(
+            (minimize(brier, np.array(start), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-8, "maxiter": 4000}) for start in starts),
+            key=lambda result: result.fun,
+        )
+        return replace(
+            first,
+            pre_edge_weight=round(float(np.clip(best.x[0], w_low, w_high)), 4),
+            first_shell_weight=round(float(np.clip(best.x[1], v_low, v_high)), 4),
+        )
+
     def to_dict(self) -> dict:
         return {
             "exponent": self.exponent,
             "pre_edge_weight": self.pre_edge_weight,
             "pre_edge_classes": list(PRE_EDGE_CLASSES),
             "pre_edge_elements": None if self.pre_edge_elements is None else list(self.pre_edge_elements),
+            "first_shell_weight": self.first_shell_weight,
             "fitted_on": self.fitted_on,
         }
 
@@ -213,9 +301,17 @@ class PowerCalibration:
         elements = values.get("pre_edge_elements")
         if elements is not None and (not isinstance(elements, list) or not all(isinstance(e, str) and e.isalpha() and len(e) <= 2 for e in elements)):
             raise CalibrationFileError(f"{where}: pre_edge_elements {elements!r:.60} is not a list of element symbols")
+        bonds = values.get("first_shell_weight", 0.0)
+        low, high = FIRST_SHELL_WEIGHT_RANGE
+        if isinstance(bonds, bool) or not isinstance(bonds, (int, float)) or not low <= bonds <= high:
+            raise CalibrationFileError(f"{where}: first_shell_weight {bonds!r} is not a number in {low:g}-{high:g}")
         fitted_on = values.get("fitted_on", {})
         return cls(
-            float(exponent), dict(fitted_on) if isinstance(fitted_on, Mapping) else {}, float(weight), None if elements is None else tuple(elements)
+            float(exponent),
+            dict(fitted_on) if isinstance(fitted_on, Mapping) else {},
+            float(weight),
+            None if elements is None else tuple(elements),
+            float(bonds),
         )
 
     def save(self, path: Path) -> Path:
@@ -238,11 +334,19 @@ class PowerCalibration:
         return cls.from_dict(values, str(path))
 
 
-def _mean_brier(calibration: PowerCalibration, vectors, targets, classes=None, heights=None) -> float:
-    """The mean multiclass Brier score of ``calibration`` over the vectors (with their classes and pre-edge heights)."""
-    classes = classes if classes is not None else [None] * len(vectors)
-    heights = heights if heights is not None else [None] * len(vectors)
-    return float(np.mean([np.sum((calibration.apply(p, c, h) - t) ** 2) for p, c, h, t in zip(vectors, classes, heights, targets)]))
+def _mean_brier(calibration: PowerCalibration, vectors, targets, classes=None, heights=None, first_shell=None) -> float:
+    """The mean multiclass Brier score of ``calibration`` over the vectors (with their classes,
+    pre-edge heights and bond-length log-likelihoods)."""
+    n = len(vectors)
+    classes, heights, first_shell = (x if x is not None else [None] * n for x in (classes, heights, first_shell))
+    return float(
+        np.mean(
+            [
+                np.sum((calibration.apply(p, c, h, first_shell=f) - t) ** 2)
+                for p, c, h, f, t in zip(vectors, classes, heights, first_shell, targets)
+            ]
+        )
+    )
 
 
 def _targets(vectors: Sequence[np.ndarray], true_index: Sequence[int | None]) -> list[np.ndarray]:
