@@ -25,7 +25,7 @@ import numpy as np
 
 from exafs_cn.elements import NEIGHBOUR_CLASSES
 from exafs_cn.exceptions import ReferencesFileError
-from exafs_cn.models._npz import read_npz
+from exafs_cn.models._npz import read_npz, write_npz
 
 #: The file beside the models.
 BOND_LENGTHS_FILE = "bond_lengths.npz"
@@ -95,22 +95,12 @@ class BondLengths:
 
     def save(self, path: Path) -> Path:
         """Write atomically: float32 distances, int8 neighbour classes and CNs (compressed)."""
-        import io
-
-        from exafs_cn.atomic import write_atomic
-
-        arrays = {}
+        arrays = {"neighbour_classes": np.array(NEIGHBOUR_CLASSES)}
         for element, (distances, neighbours, cns) in self.by_element.items():
             arrays[f"r1_{element}"] = np.asarray(distances, np.float32)
             arrays[f"neighbour_{element}"] = np.asarray(neighbours, np.int8)
             arrays[f"cn_{element}"] = np.asarray(cns, np.int8)
-
-        def write(tmp: Path) -> None:
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, neighbour_classes=np.array(NEIGHBOUR_CLASSES), **arrays)
-            tmp.write_bytes(buffer.getvalue())
-
-        return write_atomic(path, write)
+        return write_npz(path, arrays, compressed=True)
 
     @classmethod
     def load(cls, path: Path) -> BondLengths:

@@ -96,23 +96,16 @@ class E0References:
         """Write atomically, as float16 rows (the correlations do not need more), with each
         element's score floor computed from the rows as written. Not compressed: float16 rows
         compress by 8%, and inflating them cost ~30 ms at every ``predict`` start."""
-        import io
         import json
 
-        from exafs_cn.atomic import write_atomic
+        from exafs_cn.models._npz import write_npz
 
         rows = {el: np.asarray(m, np.float16) for el, m in self.by_element.items()}
         arrays = {f"element_{el}": m for el, m in rows.items()}
         floors = {f"floor_{el}": np.array(score_floor(m)) for el, m in rows.items()}
         settings = np.array(json.dumps(self.settings, sort_keys=True))
         floor_rule = np.array(json.dumps(_FLOOR_RULE))
-
-        def write(tmp: Path) -> None:
-            buffer = io.BytesIO()
-            np.savez(buffer, grid=self.grid, settings=settings, floor_rule=floor_rule, **arrays, **floors)
-            tmp.write_bytes(buffer.getvalue())
-
-        return write_atomic(path, write)
+        return write_npz(path, {"grid": self.grid, "settings": settings, "floor_rule": floor_rule, **arrays, **floors})
 
     @classmethod
     def load(cls, path: Path) -> E0References:

@@ -1,4 +1,4 @@
-"""Plain-array files beside the models (``.npz``), read as files someone else may have made."""
+"""Plain-array files beside the models (``.npz``): written atomically, read as files someone else may have made."""
 
 from __future__ import annotations
 
@@ -29,4 +29,16 @@ def read_npz(path: Path, max_bytes: int, what: str) -> dict[str, np.ndarray]:
         raise ReferencesFileError(f"{path}: unusable {what} ({' '.join(str(exc).split())[:100]})") from None
 
 
-__all__ = ["read_npz"]
+def write_npz(path: Path, arrays: dict[str, np.ndarray], compressed: bool = False) -> Path:
+    """Write ``arrays`` to ``path`` atomically (``numpy.savez``, or ``savez_compressed``)."""
+    from exafs_cn.atomic import write_atomic
+
+    def write(tmp: Path) -> None:
+        buffer = io.BytesIO()
+        (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+        tmp.write_bytes(buffer.getvalue())
+
+    return write_atomic(path, write)
+
+
+__all__ = ["read_npz", "write_npz"]
