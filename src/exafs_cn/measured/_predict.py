@@ -562,7 +562,6 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
     probabilities = saved.estimator.predict_proba(np.stack([p.features for p in pending]))
     classes = [int(c) for c in saved.estimator.classes_]
     # The first shell before the class: the calibration weighs the bond length.
-    average_cn = {}
     for name, companion in store.companions(element).items():
         X = np.stack([p.companion_features[name] for p in pending])
         if name == NEIGHBOUR_MODEL:
@@ -574,8 +573,8 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
             continue
         median, low, high = companion.estimator.predict_with_interval(X)
         for item, m, lo, hi in zip(pending, median, low, high):
-            if name == AVERAGE_CN_MODEL:
-                average_cn[id(item)] = (float(m), (float(lo), float(hi)))
+            if name == AVERAGE_CN_MODEL:  # held to the class below, once the class is known
+                item.answer.cn_mean_model, item.answer.cn_interval = float(m), (float(lo), float(hi))
             else:
                 item.answer.r1, item.answer.r1_interval = float(m), (float(lo), float(hi))
     for item, proba in zip(pending, probabilities):
@@ -595,9 +594,8 @@ def _predict_element(element: str, pending: list[_Pending], store: ModelStore) -
                 )
         answer.cn = classes[int(np.argmax(proba))]
         answer.probabilities = {str(c): round(float(p), 4) for c, p in zip(classes, proba)}
-        if id(item) in average_cn:
-            answer.cn_mean_model, interval = average_cn[id(item)]
-            answer.cn_mean, answer.cn_interval = held_to_class(answer.cn_mean_model, interval, answer.cn)
+        if answer.cn_mean_model is not None:
+            answer.cn_mean, answer.cn_interval = held_to_class(answer.cn_mean_model, answer.cn_interval, answer.cn)
             if answer.cn_mean != answer.cn_mean_model:
                 answer.notes = (*answer.notes, f"mean CN held within 1 of the class (the average-CN model gave {answer.cn_mean_model:.1f})")
     return [item.answer for item in pending]

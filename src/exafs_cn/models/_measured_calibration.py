@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import OptimizeResult, minimize, minimize_scalar
 
 from exafs_cn.exceptions import CalibrationFileError
 
@@ -203,7 +203,7 @@ class PowerCalibration:
         """
         if pre_edge_elements is not None:
             pre_edge_elements = tuple(pre_edge_elements)
-            pre_edge_heights = [h if el in pre_edge_elements else None for h, el in zip(pre_edge_heights, elements)]
+        pre_edge_heights = _heights_applied(pre_edge_heights, elements, pre_edge_elements)
         vectors = [np.asarray(p, float) for p in probabilities]
         targets = _targets(vectors, true_index)
         (low, high), (w_low, w_high) = (tuple(math.log(v) for v in EXPONENT_RANGE), WEIGHT_RANGE)
@@ -213,10 +213,7 @@ class PowerCalibration:
             return _mean_brier(cls(math.exp(log_exponent), pre_edge_weight=weight), vectors, targets, classes, pre_edge_heights)
 
         # The Brier surface is flat far out in the weight: two starts, keep the better.
-        best = min(
-            (minimize(brier, np.array(start), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-8, "maxiter": 4000}) for start in ((0.0, 0.0), (1.0, 3.0))),
-            key=lambda result: result.fun,
-        )
+        best = _best_nelder_mead(brier, ((0.0, 0.0), (1.0, 3.0)))
         exponent = round(math.exp(float(np.clip(best.x[0], low, high))), 4)
         return cls(exponent, dict(fitted_on), round(float(np.clip(best.x[1], w_low, w_high)), 4), pre_edge_elements)
 
@@ -254,8 +251,7 @@ class PowerCalibration:
         PowerCalibration
         """
         first = cls.fit_with_pre_edge(probabilities, classes, pre_edge_heights, true_index, elements, pre_edge_elements, **fitted_on)
-        if pre_edge_elements is not None:
-            pre_edge_heights = [h if el in first.pre_edge_elements else None for h, el in zip(pre_edge_heights, elements)]
+        pre_edge_heights = _heights_applied(pre_edge_heights, elements, first.pre_edge_elements)
         vectors = [np.asarray(p, float) for p in probabilities]
         targets = _targets(vectors, true_index)
         (w_low, w_high), (v_low, v_high) = WEIGHT_RANGE, FIRST_SHELL_WEIGHT_RANGE
@@ -265,11 +261,7 @@ class PowerCalibration:
             calibration = cls(first.exponent, pre_edge_weight=weight, first_shell_weight=bonds)
             return _mean_brier(calibration, vectors, targets, classes, pre_edge_heights, first_shell)
 
-        starts = ((first.pre_edge_weight, 0.0), (3.0, 0.5), (10.0, 1.0))
-        best = min(
-            (minimize(brier, np.array(start), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-8, "maxiter": 4000}) for start in starts),
-            key=lambda result: result.fun,
-        )
+        best = _best_nelder_mead(brier, ((first.pre_edge_weight, 0.0), (3.0, 0.5), (10.0, 1.0)))
         return replace(
             first,
             pre_edge_weight=round(float(np.clip(best.x[0], w_low, w_high)), 4),
@@ -347,6 +339,19 @@ def _mean_brier(calibration: PowerCalibration, vectors, targets, classes=None, h
             ]
         )
     )
+
+
+def _heights_applied(heights: Sequence[float | None], elements: Sequence[str] | None, pre_edge_elements: tuple[str, ...] | None) -> list:
+    """The pre-edge heights with None for the absorbers the term does not apply to (as ``apply`` treats them)."""
+    if pre_edge_elements is None:
+        return list(heights)
+    return [h if el in pre_edge_elements else None for h, el in zip(heights, elements)]
+
+
+def _best_nelder_mead(objective, starts) -> OptimizeResult:
+    """scipy's Nelder-Mead from each start; the result with the lowest objective."""
+    options = {"xatol": 1e-4, "fatol": 1e-8, "maxiter": 4000}
+    return min((minimize(objective, np.array(start, float), method="Nelder-Mead", options=options) for start in starts), key=lambda r: r.fun)
 
 
 def _targets(vectors: Sequence[np.ndarray], true_index: Sequence[int | None]) -> list[np.ndarray]:
