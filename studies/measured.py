@@ -334,16 +334,17 @@ def _calibration_inputs(entry: dict) -> tuple[np.ndarray, list[int], float | Non
 
 
 def _first_shell(entry: dict) -> np.ndarray | None:
-    """An entry's bond-length log-likelihood per class, where it has one."""
+    """An entry's bond-length log-likelihood per class, in the order of its probabilities (a
+    results file read back has both by class name, in JSON's sorted order), where it has one."""
     evidence = entry.get("first_shell_evidence")
-    return None if evidence is None else np.array(evidence)
+    return None if evidence is None else np.array([evidence[c] for c in entry["probabilities"]])
 
 
-def _evidence(prediction: Prediction, bonds: BondLengths | None) -> list[float] | None:
-    """The prediction's bond-length log-likelihood per class (``bond_length_evidence``), rounded for the table."""
+def _evidence(prediction: Prediction, bonds: BondLengths | None) -> dict[str, float] | None:
+    """The prediction's bond-length log-likelihood by class (``bond_length_evidence``), rounded for the table."""
     classes = [int(c) for c in prediction.probabilities or {}]
     evidence = bond_length_evidence(prediction, classes, bonds) if classes else None
-    return None if evidence is None else [round(float(v), 4) for v in evidence]
+    return None if evidence is None else {str(c): round(float(v), 4) for c, v in zip(classes, evidence)}
 
 
 def _fit(rows: list[dict], pre_edge_elements: tuple[str, ...] | None, **fitted_on) -> PowerCalibration:
