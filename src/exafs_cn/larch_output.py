@@ -73,27 +73,30 @@ def captured() -> Iterator[Callable[[], tuple[str, ...]]]:
     global _router
     buffer = _Buffer()
     ident = threading.get_ident()
-    with _lock:
-        if _router is None:
-            _router = _Router(sys.stdout)
-            sys.stdout = _router
-        router = _router
-        outer = router.buffers.get(ident)  # a capture inside a capture: restored after
-        router.buffers[ident] = buffer
+    outer: _Buffer | None = None
     lines: list[str] = []
     try:
+        # Registered inside the try: a Ctrl-C landing between the registration and the block
+        # must still reach the finally below, or this thread's prints would stay captured.
+        with _lock:
+            if _router is None:
+                _router = _Router(sys.stdout)
+                sys.stdout = _router
+            outer = _router.buffers.get(ident)  # a capture inside a capture: restored after
+            _router.buffers[ident] = buffer
         yield lambda: tuple(lines)
     finally:
         with _lock:
-            if outer is not None:
-                router.buffers[ident] = outer
-            else:
-                router.buffers.pop(ident, None)
-            if not router.buffers:
+            router = _router
+            if router is not None and router.buffers.get(ident) is buffer:
+                if outer is not None:
+                    router.buffers[ident] = outer
+                else:
+                    del router.buffers[ident]
+            if router is not None and not router.buffers:
                 if sys.stdout is router:  # someone else may have replaced it since: theirs stays
                     sys.stdout = router.original
                 _router = None
         lines.extend(line.strip()[:120] for line in buffer.getvalue().splitlines() if line.strip())
-
 
 __all__ = ["captured"]
