@@ -26,6 +26,7 @@ MODULES = [
     "exafs_cn.models._power_calibrated",
     "exafs_cn.learn._models",
     "exafs_cn.measured._athena",
+    "exafs_cn.measured._columns",
     "exafs_cn.measured._e0_profile",
     "exafs_cn.models._e0_references",
     "exafs_cn.measured._expressions",

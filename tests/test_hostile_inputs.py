@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 import exafs_cn
 from exafs_cn.cli import app
+from exafs_cn.measured._columns import Columns
 from exafs_cn.measured._readers import MAX_FILE_BYTES, SpectrumFileError, read_file, read_spectra
 
 MEASURED = Path(__file__).parent / "data" / "experimental"
@@ -223,6 +224,53 @@ def test_chi_of_e_is_not_taken_for_mu(tmp_path):
     np.savetxt(path, np.column_stack([energy, chi_e]), header="element: Cu\nenergy mu")
     with pytest.raises(SpectrumFileError, match="barely rises at the edge|no Cu K edge|mu falls"):
         read_spectra(path)
+
+
+def _cu_processed() -> Group:
+    """The Cu foil's chi(k) and chi(R), as a Larch user makes them."""
+    from larch.xafs import autobk, pre_edge, xftf
+
+    energy, mu = _cu_arrays()
+    group = Group(energy=energy, mu=mu)
+    pre_edge(group)
+    autobk(group, rbkg=1.0)
+    xftf(group, kmin=3, kmax=12, kweight=2, dk=1)
+    return group
+
+
+@pytest.mark.parametrize(
+    "labels, kind",
+    [
+        ("k chi", "chi(k)"),  # Larch's write_ascii of a group's chi(k)
+        ("k chi chik chik2 chik3 win energy", "chi(k)"),  # Athena's k-space export
+        ("r chir_mag chir_re chir_im", "chi(R)"),
+    ],
+    ids=["larch chi(k)", "athena chi(k)", "larch chi(R)"],
+)
+def test_processed_data_are_refused_as_what_they_are_and_the_next_file_is_answered(models, tmp_path, labels, kind):
+    from larch.io import write_ascii
+    from larch.xafs.xafsutils import ETOK
+
+    group = _cu_processed()
+    k, chi = group.k, group.chi
+    columns = {
+        "k": k, "chi": chi, "chik": chi * k, "chik2": chi * k**2, "chik3": chi * k**3, "win": group.kwin,
+        "energy": group.e0 + k**2 / ETOK, "r": group.r, "chir_mag": group.chir_mag, "chir_re": group.chir_re,
+        "chir_im": group.chir_im,
+    }  # fmt: skip
+    path = tmp_path / f"cu_{kind[4]}.dat"
+    write_ascii(str(path), *(columns[name] for name in labels.split()), label=labels)
+    _assert_one_error_then_answer(models, path, f"holds {kind} (columns: {labels.replace(' ', ', ')}), not mu(E)")
+
+
+def test_a_k_axis_without_column_names_is_not_read_as_kev(models, tmp_path):
+    group = _cu_processed()
+    path = tmp_path / "cu_chik.txt"
+    np.savetxt(path, np.column_stack([group.k, group.chi]))  # no header: Larch names the columns col1, col2
+    _assert_one_error_then_answer(models, path, "neither eV nor keV of a 3d K edge: a k or R axis?")
+    # Named as the user's columns too, the axis is not taken for energies in keV.
+    with pytest.raises(SpectrumFileError, match=r"the energies run from 0 to 1\d\.?\d*, neither eV nor keV"):
+        read_spectra(path, columns=Columns(energy="col1", mu="col2"))
 
 
 CR2O3_GLITCHED = MEASURED / "data__Cr__cr2o3_ssrl4_1_rt_003.xdi"

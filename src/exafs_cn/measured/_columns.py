@@ -32,6 +32,16 @@ _IT_NAMES = ("itrans", "it", "i1", "itr", "i_t", "i_1", "i")
 _IF_NAMES = ("ifluor", "if", "ifl", "ifluo", "fluo", "fluor", "iff", "i_f")
 
 
+#: What Larch and Athena name the columns of processed data: an axis and the names of what is
+#: on it. A file of them holds someone's chi(k) or chi(R), whose E0 and background are not
+#: the ones the models were trained with; exafs-cn needs the mu(E) they came from.
+_PROCESSED_DATA = (
+    ("chi(k)", "k", ("chi",)),  # Larch: k chi; Athena: k chi chik chik2 chik3 win energy
+    ("chi(R)", "r", ("chir", "mag", "real", "imag")),  # Larch: r chir_mag chir_re chir_im; Athena: r real imag mag ...
+    ("chi(q)", "q", ("chiq", "chi_q", "chi")),
+)
+
+
 @dataclass(frozen=True)
 class Columns:
     """Which arrays are energy and mu: names or numpy expressions (``log(i0/itrans)``)."""
@@ -58,6 +68,13 @@ def energy_and_mu(
     take the last, the column reader the first, and neither is the user's choice.
     """
     names = ", ".join(arrays)
+    kind = processed_kind(arrays)
+    if kind and not (columns.energy and columns.mu) and guess_mu(arrays, by_elimination=False) is None:
+        raise SpectrumFileError(
+            f"{path}: holds {kind} (columns: {names}), not mu(E): exafs-cn removes the background itself, as it did for "
+            "its training spectra; give the file with mu(E) or the detector columns (Athena: save the group as mu(E))",
+            str(path),
+        )
     energy_expr = columns.energy or guess_energy(arrays)
     if energy_expr is None:
         raise SpectrumFileError(f"{path}: no energy column; name it with --energy (columns: {names})", str(path))
@@ -72,6 +89,25 @@ def energy_and_mu(
                 str(path),
             )
     return evaluate(energy_expr, arrays, str(path)), evaluate(mu_expr, arrays, str(path))
+
+
+def processed_kind(arrays: Mapping[str, np.ndarray]) -> str | None:
+    """``"chi(k)"``, ``"chi(R)"`` or ``"chi(q)"`` where the column names are those of processed data
+    (an axis ``k``, ``r`` or ``q`` beside ``chi``-like columns), else None.
+
+    Examples
+    --------
+    >>> processed_kind({"k": np.zeros(3), "chi": np.zeros(3)})
+    'chi(k)'
+    >>> processed_kind({"r": np.zeros(3), "chir_mag": np.zeros(3), "chir_re": np.zeros(3)})
+    'chi(R)'
+    >>> processed_kind({"energy": np.zeros(3), "i0": np.zeros(3), "it": np.zeros(3)}) is None
+    True
+    """
+    for kind, axis, prefixes in _PROCESSED_DATA:
+        if axis in arrays and any(name.startswith(prefixes) for name in arrays if name != axis):
+            return kind
+    return None
 
 
 def expression_names(expr: str) -> set[str]:

@@ -150,6 +150,10 @@ class E0Option:
         return cls(energy=number)
 
 
+#: Lowest first energy (keV) of a scan read as keV: the lowest 3d K edge, Sc's, is at 4.49 keV,
+#: and k and R axes start from about 0.
+MIN_KEV = 2.0
+
 #: Largest E0 shift taken (measured E0s sit 10-20 eV from where chi(k) lines up with FEFF's).
 MAX_E0_SHIFT = 50.0
 
@@ -278,6 +282,12 @@ def checked(
 ) -> MeasuredSpectrum:
     """The checks every spectrum passes before processing, in the order a person would fix them."""
     energy, mu = _real_array(energy, "energy", where), _real_array(mu, "mu", where)
+    if energy.size and np.all(np.isfinite(energy)) and np.max(energy) < 100 and np.min(energy) < MIN_KEV:
+        # A 3d K-edge scan in keV starts above 4: an axis from about 0 is k or R (processed data).
+        raise SpectrumFileError(
+            f"{where}: the energies run from {np.min(energy):.3g} to {np.max(energy):.3g}, neither eV nor keV of a 3d K edge: "
+            "a k or R axis? exafs-cn reads mu(E), not chi(k) or chi(R)"
+        )
     if energy.size and np.all(np.isfinite(energy)) and 0 < np.max(energy) < 100:  # keV, as some dispersive beamlines write
         energy = energy * 1000.0
         notes = (*notes, "energies in keV: read as eV x 1000")
