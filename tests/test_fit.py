@@ -83,6 +83,14 @@ def test_a_fit_that_cannot_converge_fails_in_one_line(paths):
         fit_first_shell(no_answer, paths)
 
 
+def test_a_chromate_fit_that_runs_sigma2_to_zero_says_what_that_means(paths):
+    # The shipped K2CrO4 example: its measured first-shell amplitude at k 3-5/A is a fraction of
+    # the FEFF path's (docs/first-shell.md), and no sigma2 >= 0 fits that.
+    answer = _answer(exafs_cn.example("k2cro4"))
+    with pytest.raises(FitError, match=r"sigma2 ran to 0: the data's first-shell amplitude falls off with k more slowly"):
+        fit_first_shell(answer, paths)
+
+
 def test_predict_with_fit_reports_both_answers(tmp_path):
     results = exafs_cn.predict([str(CU_FOIL), str(tmp_path / "missing.xdi")], fit=True)
     answer, missing = results

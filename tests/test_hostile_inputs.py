@@ -273,6 +273,14 @@ def test_a_k_axis_without_column_names_is_not_read_as_kev(models, tmp_path):
         read_spectra(path, columns=Columns(energy="col1", mu="col2"))
 
 
+def test_energies_relative_to_e0_are_refused_saying_so(models, tmp_path):
+    energy, mu = _cu_arrays()
+    path = tmp_path / "cu_e_minus_e0.dat"
+    np.savetxt(path, np.column_stack([energy - 8979.0, mu]), header="element: Cu\nenergy mu")
+    # Before: "no Cu K edge (8979 eV) in the energy range -200-1167 eV; the edge at 2 eV looks like Ti M5".
+    _assert_one_error_then_answer(models, path, "eV, through 0: relative to E0?")
+
+
 CR2O3_GLITCHED = MEASURED / "data__Cr__cr2o3_ssrl4_1_rt_003.xdi"
 ZN_AQUEOUS = MEASURED / "examples__xafsdata__AthenaProjectFiles__zn_solution__13BM_znsoln.001.dat"
 

@@ -344,12 +344,29 @@ def _check_converged(out, varied: tuple[str, ...]) -> None:
         par = out.params[name]
         span = par.max - par.min
         if min(par.value - par.min, par.max - par.value) < 1e-3 * span:
-            raise FitError(f"the fit did not converge ({name} = {par.value:.4g} ended on its bound)")
+            at_low = par.value - par.min < par.max - par.value
+            raise FitError(f"the fit did not converge ({_on_bound(name, par.value, at_low)})")
         if par.stderr is None or not np.isfinite(par.stderr):
             raise FitError(f"the fit did not converge (no uncertainty for {name})")
     amplitude = out.params[varied[0]]
     if amplitude.stderr >= abs(amplitude.value):
         raise FitError(f"the fit did not converge ({varied[0]} = {amplitude.value:.3g} +- {amplitude.stderr:.2g} is undetermined)")
+
+
+def _on_bound(name: str, value: float, at_low: bool) -> str:
+    """What a parameter ending on its bound says about the data, in a user's words."""
+    if name == "sig2" and at_low:
+        # Seen on chromates and permanganate: the measured amplitude lacks the path's low-k part.
+        return "sigma2 ran to 0: the data's first-shell amplitude falls off with k more slowly than the FEFF path's, so N cannot be read"
+    if name == "sig2":
+        return f"sigma2 ran to {value:.2g} A^2, its upper bound: no ordered first shell where the ML R1 puts it"
+    if name == "e0":
+        return f"E0 ran to {value:+.0f} eV, its bound: the data's phase does not follow the FEFF path's (another neighbour or distance?)"
+    if name == "dr":
+        return f"R moved {value:+.2f} A from the reference's, its bound: the data's first shell is elsewhere"
+    if name == "n":
+        return "N ran to 0: no first-shell signal in the R window" if at_low else f"N ran to {value:.0f}, its upper bound"
+    return f"{name} = {value:.4g} ended on its bound"
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,13 @@ def checked(
 ) -> MeasuredSpectrum:
     """The checks every spectrum passes before processing, in the order a person would fix them."""
     energy, mu = _real_array(energy, "energy", where), _real_array(mu, "mu", where)
+    if energy.size and np.all(np.isfinite(energy)) and np.min(energy) < 0 < np.max(energy) - 100:
+        # Absolute energies are positive; a scan through 0 is E - E0 (the edge would be "found" at
+        # about 0 eV and taken for some M edge).
+        raise SpectrumFileError(
+            f"{where}: the energies run from {np.min(energy):.4g} to {np.max(energy):.4g} eV, through 0: relative to E0? "
+            "exafs-cn needs the absolute energies (eV or keV)"
+        )
     if energy.size and np.all(np.isfinite(energy)) and np.max(energy) < 100 and np.min(energy) < MIN_KEV:
         # A 3d K-edge scan in keV starts above 4: an axis from about 0 is k or R (processed data).
         raise SpectrumFileError(
