@@ -156,6 +156,22 @@ def test_a_spectrum_without_exafs_gets_no_answer(models, tmp_path):
     assert "Cu no answer: no EXAFS oscillations" in text.stdout
 
 
+@pytest.mark.parametrize("width", [1.0, 3.0])
+def test_a_bare_edge_step_gets_no_answer_with_the_shipped_models_e0_profile(tmp_path, width):
+    # With the shipped models the E0 profile runs (the test models have no E0 references): it
+    # moved E0 5 eV down into the rise of these steps, whose rise then read as low-k chi and
+    # passed for a first shell (CN 6 at p 0.79-0.87) until the check for EXAFS was made at the
+    # rule's E0 as well.
+    energy, _ = _cu_arrays()
+    step = 0.5 + 0.5 * np.tanh((energy - CU_EDGE - 6.0) / width) + 2e-7 * energy
+    path = tmp_path / f"step_{width:g}eV.dat"
+    np.savetxt(path, np.column_stack([energy, step]), header="element: Cu\nenergy mu")
+    (answer,) = exafs_cn.predict(path)
+    assert answer.cn is None and answer.reason.startswith("no EXAFS oscillations"), (answer.cn, answer.reason, answer.e0_source)
+    (foil,) = exafs_cn.predict(CU)  # real EXAFS is still read, from the profiled E0
+    assert foil.cn == 12 and foil.e0_source.startswith("profile")
+
+
 def test_expressions_cannot_reach_the_system(models, tmp_path):
     marker = tmp_path / "ran"
     attack = f"__import__('os').system('touch {marker}')"

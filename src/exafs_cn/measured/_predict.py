@@ -443,6 +443,7 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         raise PredictError(f"{measured.where}: {exc}") from None
     answer.pre_edge_height = _pre_edge_height(measured, processed)
     unmatched = None
+    from_rule = processed
     if measured.e0_given is None and not measured.e0_shift and measured.e0_profile:
         processed, unmatched = _profiled(processed, measured, saved, settings, store, answer)
     answer.e0, answer.processed = processed.e0, processed
@@ -452,7 +453,10 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         )
     features = _features(processed, saved, measured)
     if saved.novelty is not None:
-        answer.reason = saved.novelty_check.reason(processed.chir_mag, settings)
+        # Whether the data hold EXAFS is read at the rule's E0 as well: a profiled E0 moved into
+        # the edge's rise turns the rise itself into low-k chi that can pass for a first shell (a
+        # bare edge step was answered CN 6 at p 0.8).
+        answer.reason = saved.novelty_check.reason(from_rule.chir_mag, settings) or saved.novelty_check.reason(processed.chir_mag, settings)
         if answer.reason:
             return answer
     if unmatched:  # after the novelty check, whose reasons (no EXAFS, noise) say more
