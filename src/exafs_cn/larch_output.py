@@ -99,4 +99,5 @@ def captured() -> Iterator[Callable[[], tuple[str, ...]]]:
                 _router = None
         lines.extend(line.strip()[:120] for line in buffer.getvalue().splitlines() if line.strip())
 
+
 __all__ = ["captured"]

@@ -38,7 +38,7 @@ _IF_NAMES = ("ifluor", "if", "ifl", "ifluo", "fluo", "fluor", "iff", "i_f")
 _PROCESSED_DATA = (
     ("chi(k)", "k", ("chi",)),  # Larch: k chi; Athena: k chi chik chik2 chik3 win energy
     ("chi(R)", "r", ("chir", "mag", "real", "imag")),  # Larch: r chir_mag chir_re chir_im; Athena: r real imag mag ...
-    ("chi(q)", "q", ("chiq", "chi_q", "chi")),
+    ("chi(q)", "q", ("chi",)),  # chiq, chi_q
 )
 
 

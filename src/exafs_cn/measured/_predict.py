@@ -456,7 +456,9 @@ def _prepare(measured: MeasuredSpectrum, store: ModelStore) -> Prediction | _Pen
         # Whether the data hold EXAFS is read at the rule's E0 as well: a profiled E0 moved into
         # the edge's rise turns the rise itself into low-k chi that can pass for a first shell (a
         # bare edge step was answered CN 6 at p 0.8).
-        answer.reason = saved.novelty_check.reason(from_rule.chir_mag, settings) or saved.novelty_check.reason(processed.chir_mag, settings)
+        answer.reason = saved.novelty_check.reason(from_rule.chir_mag, settings)
+        if answer.reason is None and processed is not from_rule:
+            answer.reason = saved.novelty_check.reason(processed.chir_mag, settings)
         if answer.reason:
             return answer
     if unmatched:  # after the novelty check, whose reasons (no EXAFS, noise) say more

@@ -282,22 +282,24 @@ def checked(
 ) -> MeasuredSpectrum:
     """The checks every spectrum passes before processing, in the order a person would fix them."""
     energy, mu = _real_array(energy, "energy", where), _real_array(mu, "mu", where)
-    if energy.size and np.all(np.isfinite(energy)) and np.min(energy) < 0 < np.max(energy) - 100:
-        # Absolute energies are positive; a scan through 0 is E - E0 (the edge would be "found" at
-        # about 0 eV and taken for some M edge).
-        raise SpectrumFileError(
-            f"{where}: the energies run from {np.min(energy):.4g} to {np.max(energy):.4g} eV, through 0: relative to E0? "
-            "exafs-cn needs the absolute energies (eV or keV)"
-        )
-    if energy.size and np.all(np.isfinite(energy)) and np.max(energy) < 100 and np.min(energy) < MIN_KEV:
-        # A 3d K-edge scan in keV starts above 4: an axis from about 0 is k or R (processed data).
-        raise SpectrumFileError(
-            f"{where}: the energies run from {np.min(energy):.3g} to {np.max(energy):.3g}, neither eV nor keV of a 3d K edge: "
-            "a k or R axis? exafs-cn reads mu(E), not chi(k) or chi(R)"
-        )
-    if energy.size and np.all(np.isfinite(energy)) and 0 < np.max(energy) < 100:  # keV, as some dispersive beamlines write
-        energy = energy * 1000.0
-        notes = (*notes, "energies in keV: read as eV x 1000")
+    if energy.size and np.all(np.isfinite(energy)):  # what the axis is (NaNs are refused below, by count)
+        low, high = float(np.min(energy)), float(np.max(energy))
+        if low < 0 < high - 100:
+            # Absolute energies are positive; a scan through 0 is E - E0 (the edge would be "found"
+            # at about 0 eV and taken for some M edge).
+            raise SpectrumFileError(
+                f"{where}: the energies run from {low:.4g} to {high:.4g} eV, through 0: relative to E0? "
+                "exafs-cn needs the absolute energies (eV or keV)"
+            )
+        if high < 100 and low < MIN_KEV:
+            # A 3d K-edge scan in keV starts above 4: an axis from about 0 is k or R (processed data).
+            raise SpectrumFileError(
+                f"{where}: the energies run from {low:.3g} to {high:.3g}, neither eV nor keV of a 3d K edge: "
+                "a k or R axis? exafs-cn reads mu(E), not chi(k) or chi(R)"
+            )
+        if 0 < high < 100:  # keV, as some dispersive beamlines write
+            energy = energy * 1000.0
+            notes = (*notes, "energies in keV: read as eV x 1000")
     if energy.shape != mu.shape:
         raise SpectrumFileError(f"{where}: energy and mu differ in length ({energy.size} and {mu.size})")
     if energy.size < 30:

@@ -84,12 +84,18 @@ class BondLengths:
         distances, neighbours, cns = pairs
         sigma = max((r1_interval[1] - r1_interval[0]) / (2 * Z_90), MIN_SIGMA)
         density = np.exp(-0.5 * ((r1 - distances) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+        # Each likely neighbour class's pairs, found once for all the CN classes.
+        of_neighbour = [
+            (weight, neighbours == NEIGHBOUR_CLASSES.index(name))
+            for name, weight in neighbour_probabilities.items()
+            if weight > 0 and name in NEIGHBOUR_CLASSES
+        ]
         out = np.zeros(len(classes))
         for j, cn in enumerate(classes):
             of_class = cns == cn
-            for name, weight in neighbour_probabilities.items():
-                members = of_class & (neighbours == NEIGHBOUR_CLASSES.index(name)) if name in NEIGHBOUR_CLASSES else None
-                if weight > 0 and members is not None and members.any():
+            for weight, members_of_neighbour in of_neighbour:
+                members = of_class & members_of_neighbour
+                if members.any():
                     out[j] += weight * float(density[members].mean())
         return np.log(np.maximum(out, DENSITY_FLOOR))
 
